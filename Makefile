@@ -1,0 +1,52 @@
+# SRE Copilot: `make demo` and `make test` do all their own set-up.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+ARGS ?=
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: demo test install lint typecheck bench serve clean npm system-deps
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/sre-copilot demo $(ARGS)
+
+serve: $(STAMP)
+	$(BIN)/sre-copilot serve $(ARGS)
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch node_modules/.installed
+
+npm: node_modules/.installed
+
+# Prometheus and Alertmanager come from Debian's packages; installed when missing and root.
+system-deps:
+	@bash scripts/install-system-deps.sh
+
+test: $(STAMP) npm system-deps
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+bench: $(STAMP) npm
+	$(BIN)/python benchmarks/ingest.py
+	$(BIN)/python benchmarks/backtest.py
+
+clean:
+	rm -rf $(VENV) node_modules .sre-copilot .pytest_cache .mypy_cache .ruff_cache

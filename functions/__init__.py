@@ -1,0 +1,10 @@
+"""The edge: HTTP, orchestration and timer triggers as blueprints.
+
+Each trigger parses its input, makes one call into ``shared``, and maps the
+outcome or error to a response. No business rules live here.
+"""
+
+from functions.incident import bp as incident_bp
+from functions.webhooks import bp as webhooks_bp
+
+BLUEPRINTS = (webhooks_bp, incident_bp)

@@ -1,0 +1,1 @@
+"""SRE Copilot: the product core. Pure Python; nothing here imports azure.functions."""

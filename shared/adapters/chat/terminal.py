@@ -1,0 +1,85 @@
+"""The embedded chat adapter: prints messages in the terminal and saves them.
+
+Each message is written as JSON under ``$SRE_COPILOT_HOME/messages/`` (one file
+per incident, overwritten by updates, exactly as Slack keeps one message in
+place) and shown with rich, laid out the way Slack would lay out its blocks.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console, Group
+from rich.markdown import Markdown
+from rich.panel import Panel
+from rich.rule import Rule
+from rich.text import Text
+
+from shared.ports.chat import ChatMessage, PostedMessage
+
+_SAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def _mrkdwn(text: str) -> Markdown:
+    """Slack mrkdwn is close enough to Markdown for a terminal: *bold* -> **bold**."""
+    return Markdown(re.sub(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])", r"**\1**", text))
+
+
+def render_blocks(blocks: tuple[dict[str, Any], ...] | list[dict[str, Any]]) -> Group:
+    """A rich renderable of Block Kit blocks (header, section, context, divider, actions)."""
+    parts: list[Any] = []
+    for block in blocks:
+        kind = block.get("type")
+        if kind == "header":
+            parts.append(Text(block["text"]["text"], style="bold"))
+        elif kind == "section":
+            if "text" in block:
+                parts.append(_mrkdwn(block["text"]["text"]))
+            for field in block.get("fields", []):
+                parts.append(_mrkdwn(field["text"]))
+        elif kind == "context":
+            texts = [e.get("text", "") for e in block.get("elements", [])]
+            parts.append(Text(" · ".join(texts), style="dim"))
+        elif kind == "divider":
+            parts.append(Rule(style="dim"))
+        elif kind == "actions":
+            labels = [f"[ {e['text']['text']} ]" for e in block.get("elements", []) if "text" in e]
+            parts.append(Text("  ".join(labels), style="cyan"))
+    return Group(*parts)
+
+
+class TerminalChat:
+    """Shows and saves messages; needs no token."""
+
+    def __init__(
+        self, messages_dir: Path, *, console: Console | None = None, echo: bool = True
+    ) -> None:
+        self._dir = messages_dir
+        self._console = console or Console(highlight=False)
+        self._echo = echo
+        self._lock = threading.Lock()
+
+    def post(self, message: ChatMessage, *, channel: str | None) -> PostedMessage:
+        return self._write(message, channel or "terminal")
+
+    def update(self, message: ChatMessage, *, posted: PostedMessage) -> PostedMessage:
+        return self._write(message, posted.channel)
+
+    def _write(self, message: ChatMessage, channel: str) -> PostedMessage:
+        self._dir.mkdir(parents=True, exist_ok=True)
+        name = _SAFE.sub("_", f"{message.tenant_id}__{message.incident_id}") + ".json"
+        path = self._dir / name
+        payload = {"channel": channel, "text": message.text, "blocks": list(message.blocks)}
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(payload, indent=2, ensure_ascii=False), encoding="utf-8")
+        tmp.replace(path)
+        if self._echo:
+            title = f"{message.kind}: {message.incident_id} → #{channel}"
+            body = render_blocks(message.blocks) if message.blocks else Text(message.text)
+            with self._lock:
+                self._console.print(Panel(body, title=title, title_align="left", expand=False))
+        return PostedMessage(channel=channel, ts=message.incident_id, location=str(path))

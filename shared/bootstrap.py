@@ -1,0 +1,84 @@
+"""The one place where adapters are chosen from settings and wired together.
+
+The Functions host imports the app with nothing but environment variables, so
+``runtime()`` builds everything lazily on first use (never at import time).
+The CLI and tests call ``configure`` first to share a store or a clock.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import timedelta
+
+from shared.adapters.chat.terminal import TerminalChat
+from shared.adapters.store import open_store
+from shared.clock import Clock, SystemClock
+from shared.ingestion.service import IngestService
+from shared.ports.chat import ChatPort
+from shared.ports.store import DocumentStore
+from shared.settings import Settings, load_settings
+from shared.tenants.registry import TenantRegistry
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    store: DocumentStore
+    clock: Clock
+    tenants: TenantRegistry
+    ingest: IngestService
+    chat: ChatPort
+
+    @property
+    def change_lookback(self) -> timedelta:
+        return timedelta(minutes=self.settings.change_lookback_minutes)
+
+
+_lock = threading.Lock()
+_current: Runtime | None = None
+
+
+def build(
+    settings: Settings | None = None,
+    *,
+    store: DocumentStore | None = None,
+    clock: Clock | None = None,
+    chat: ChatPort | None = None,
+) -> Runtime:
+    settings = settings or load_settings()
+    store = store or open_store(settings)
+    clock = clock or SystemClock()
+    tenants = TenantRegistry(store)
+    chat = chat or TerminalChat(settings.messages_dir, echo=settings.echo_messages)
+    return Runtime(
+        settings=settings,
+        store=store,
+        clock=clock,
+        tenants=tenants,
+        ingest=IngestService(store, tenants, settings, clock),
+        chat=chat,
+    )
+
+
+def configure(runtime: Runtime) -> Runtime:
+    """Make ``runtime`` the one the function app uses (CLI, tests)."""
+    global _current
+    with _lock:
+        _current = runtime
+    return runtime
+
+
+def runtime() -> Runtime:
+    """The app's runtime, built from the environment on first use."""
+    global _current
+    with _lock:
+        if _current is None:
+            _current = build()
+        return _current
+
+
+def reset() -> None:
+    global _current
+    with _lock:
+        _current = None

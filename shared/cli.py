@@ -1,0 +1,325 @@
+"""``sre-copilot``: run the local host, manage tenants, send bundles, read incidents.
+
+Every command reads the same settings as the function app. Bad input ends
+with a message naming the problem and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import typer
+from pydantic import SecretStr, ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from shared import bootstrap
+from shared.errors import BadInput, SreCopilotError
+from shared.models.incident import Incident
+from shared.models.tenant import Tenant, Topology
+from shared.ports.store import Container, Filter
+from shared.sender import read_scenario, send_bundle
+from shared.settings import Settings, load_settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+tenants_app = typer.Typer(no_args_is_help=True, help="Add and list tenants.")
+incidents_app = typer.Typer(no_args_is_help=True, help="Read incidents.")
+app.add_typer(tenants_app, name="tenants")
+app.add_typer(incidents_app, name="incidents")
+
+console = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+FUNCTION_APP = REPO_ROOT / "function_app.py"
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def friendly(fn: Callable[P, R]) -> Callable[P, R]:
+    """Turn product errors into a one-line message and exit code 2."""
+
+    @wraps(fn)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except SreCopilotError as exc:
+            err.print(f"[red]error:[/red] {exc.reason}")
+            raise typer.Exit(2) from None
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            err.print(f"[red]error:[/red] setting or field '{where}': {first['msg']}")
+            raise typer.Exit(2) from None
+
+    return run
+
+
+def _runtime(settings: Settings | None = None) -> bootstrap.Runtime:
+    return bootstrap.configure(bootstrap.build(settings or load_settings()))
+
+
+def _load_topology(path: Path) -> Topology:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BadInput(f"{path}: file not found") from None
+    except json.JSONDecodeError as exc:
+        raise BadInput(f"{path}: bad JSON at line {exc.lineno}: {exc.msg}") from None
+    if isinstance(data, dict) and "topology" in data:
+        data = data["topology"]  # a scenario.json works too
+    try:
+        return Topology.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise BadInput(
+            f"{path}: field '{'.'.join(map(str, first['loc']))}': {first['msg']}"
+        ) from None
+
+
+@app.command()
+@friendly
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 7071,
+) -> None:
+    """Run the local Functions host with function_app.py until Ctrl-C."""
+    from shared.devhost import serve_forever
+
+    rt = _runtime()
+    console.print(
+        f"SRE Copilot local host on http://{host}:{port}/api (store: {rt.settings.store})"
+    )
+    serve_forever(FUNCTION_APP, rt.store, host, port)
+
+
+@tenants_app.command("add")
+@friendly
+def tenants_add(
+    name: Annotated[str, typer.Argument(help="Tenant name: lower-case letters, digits, '-'.")],
+    alertmanager_token: Annotated[
+        str | None, typer.Option(help="Bearer token Alertmanager sends.")
+    ] = None,
+    pagerduty_secret: Annotated[
+        list[str] | None, typer.Option(help="PagerDuty signing secret (repeat for rotation).")
+    ] = None,
+    change_token: Annotated[
+        str | None, typer.Option(help="Bearer token for the change feed.")
+    ] = None,
+    slack_team: Annotated[str | None, typer.Option(help="Slack team (workspace) id.")] = None,
+    slack_channel: Annotated[
+        str | None, typer.Option(help="Slack channel id for incidents.")
+    ] = None,
+    slack_token: Annotated[
+        str | None, typer.Option(help="Slack bot token (single workspace).")
+    ] = None,
+    prometheus_url: Annotated[str | None, typer.Option(help="Prometheus base URL.")] = None,
+    topology: Annotated[
+        Path | None, typer.Option(help="JSON file with {'services': [...]}.")
+    ] = None,
+    responder: Annotated[
+        list[str] | None, typer.Option(help="Slack user id allowed to act.")
+    ] = None,
+    replace: Annotated[bool, typer.Option(help="Overwrite an existing tenant.")] = False,
+) -> None:
+    """Add a tenant; credentials not given are generated and printed once."""
+    rt = _runtime()
+    am = alertmanager_token or secrets.token_urlsafe(24)
+    pd = pagerduty_secret or [secrets.token_urlsafe(24)]
+    ct = change_token or secrets.token_urlsafe(24)
+    tenant = Tenant(
+        id=name,
+        tenant_id=name,
+        name=name,
+        alertmanager_token=SecretStr(am),
+        pagerduty_secrets=tuple(SecretStr(s) for s in pd),
+        change_token=SecretStr(ct),
+        slack_team_id=slack_team,
+        slack_channel_id=slack_channel,
+        slack_bot_token=SecretStr(slack_token) if slack_token else None,
+        prometheus_url=prometheus_url,
+        responders=tuple(responder or ()),
+        topology=_load_topology(topology) if topology else Topology(),
+    )
+    rt.tenants.add(tenant, replace=replace)
+    console.print(f"tenant [bold]{name}[/bold] added")
+    base = f"/api/tenants/{name}"
+    if alertmanager_token is None:
+        console.print(f"  Alertmanager: POST {base}/webhooks/alertmanager  Bearer {am}")
+    if pagerduty_secret is None:
+        console.print(f"  PagerDuty:    POST {base}/webhooks/pagerduty  secret {pd[0]}")
+    if change_token is None:
+        console.print(f"  Changes:      POST {base}/changes  Bearer {ct}")
+
+
+@tenants_app.command("list")
+@friendly
+def tenants_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List tenants (credentials are never shown)."""
+    tenants = _runtime().tenants.list()
+    if as_json:
+        rows = [
+            {
+                "id": t.id,
+                "slack_team": t.slack_team_id,
+                "slack_channel": t.slack_channel_id,
+                "services": len(t.topology.services),
+            }
+            for t in tenants
+        ]
+        console.print_json(json.dumps(rows))
+        return
+    table = Table("tenant", "slack team", "channel", "services", "prometheus")
+    for t in tenants:
+        table.add_row(
+            t.id,
+            t.slack_team_id or "-",
+            t.slack_channel_id or "-",
+            str(len(t.topology.services)),
+            t.prometheus_url or "-",
+        )
+    console.print(table)
+
+
+@app.command()
+@friendly
+def send(
+    bundle: Annotated[Path, typer.Argument(help="Scenario bundle folder (or its scenario.json).")],
+    url: Annotated[str, typer.Option(help="Base URL of a running host.")] = "http://127.0.0.1:7071",
+    tenant: Annotated[
+        str | None, typer.Option(help="Tenant to send as (default: the bundle's).")
+    ] = None,
+) -> None:
+    """Post a bundle's changes and webhooks to a running host, signed as real senders do."""
+    scenario = read_scenario(bundle)
+    rt = _runtime()
+    target = rt.tenants.get(tenant or str(scenario.get("tenant", "")))
+    failed = False
+    for delivery in send_bundle(scenario, target, url):
+        ok = 200 <= delivery.status < 300
+        failed |= not ok
+        colour = "green" if ok else "red"
+        console.print(
+            f"[{colour}]{delivery.status}[/{colour}] {delivery.kind}  {json.dumps(delivery.body)}"
+        )
+    if failed:
+        raise typer.Exit(1)
+
+
+def _incident_row(inc: Incident) -> dict[str, Any]:
+    return {
+        "id": inc.id,
+        "tenant": inc.tenant_id,
+        "status": inc.status.value,
+        "severity": inc.severity.value,
+        "title": inc.title,
+        "services": list(inc.services),
+        "alerts": len(inc.alerts),
+        "first_seen": inc.first_seen.isoformat(),
+        "last_seen": inc.last_seen.isoformat(),
+    }
+
+
+@incidents_app.command("list")
+@friendly
+def incidents_list(
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant.")] = None,
+    status: Annotated[str | None, typer.Option(help="open, acknowledged or resolved.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """List incidents, newest first."""
+    rt = _runtime()
+    tenant_ids = [tenant] if tenant else [t.id for t in rt.tenants.list()]
+    filters = [Filter("status", "=", status)] if status else []
+    incidents: list[Incident] = []
+    for tid in tenant_ids:
+        rt.tenants.get(tid)
+        docs = rt.store.query(
+            Container.INCIDENTS, tid, filters, order_by="first_seen", descending=True
+        )
+        incidents.extend(Incident.from_doc(d) for d in docs)
+    if as_json:
+        console.print_json(json.dumps([_incident_row(i) for i in incidents]))
+        return
+    table = Table("id", "tenant", "status", "severity", "title", "alerts", "first seen")
+    for inc in incidents:
+        table.add_row(
+            inc.id,
+            inc.tenant_id,
+            inc.status.value,
+            inc.severity.value,
+            inc.title,
+            str(len(inc.alerts)),
+            inc.first_seen.strftime("%Y-%m-%d %H:%M"),
+        )
+    console.print(table)
+
+
+@incidents_app.command("show")
+@friendly
+def incidents_show(
+    incident_id: Annotated[str, typer.Argument(metavar="ID")],
+    tenant: Annotated[str | None, typer.Option(help="Tenant of the incident.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Show one incident with its alerts."""
+    rt = _runtime()
+    tenant_ids = [tenant] if tenant else [t.id for t in rt.tenants.list()]
+    for tid in tenant_ids:
+        doc = rt.store.get(Container.INCIDENTS, tid, incident_id)
+        if doc is None:
+            continue
+        incident = Incident.from_doc(doc)
+        if as_json:
+            console.print_json(incident.model_dump_json(by_alias=True))
+            return
+        console.print(f"[bold]{incident.id}[/bold] {incident.title}")
+        services = ", ".join(incident.services) or "-"
+        hosts = ", ".join(incident.instances) or "-"
+        console.print(
+            f"tenant {incident.tenant_id} · {incident.status.value} · {incident.severity.value}"
+            f" · services {services} · hosts {hosts}"
+        )
+        table = Table("alert", "status", "severity", "service/host", "summary", "starts")
+        for ref in incident.alerts:
+            table.add_row(
+                ref.name,
+                ref.status.value,
+                ref.severity.value,
+                ref.service or ref.instance or "-",
+                ref.summary,
+                ref.starts_at.strftime("%Y-%m-%d %H:%M"),
+            )
+        console.print(table)
+        for link in incident.source_links:
+            console.print(f"  {link}")
+        return
+    raise BadInput(f"no incident {incident_id}" + (f" for tenant {tenant}" if tenant else ""))
+
+
+@app.command()
+@friendly
+def demo(
+    once: Annotated[bool, typer.Option("--once", help="Exit after the messages.")] = False,
+    port: Annotated[int, typer.Option(help="Port of the local host.")] = 7071,
+    count: Annotated[int, typer.Option(help="How many scenario bundles to send.")] = 3,
+) -> None:
+    """Start the local host, send sample scenarios, show the messages, keep serving."""
+    from shared.demo import run_demo
+
+    run_demo(FUNCTION_APP, REPO_ROOT, once=once, port=port, count=count, console=console)
+
+
+def main() -> None:
+    app(prog_name="sre-copilot")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

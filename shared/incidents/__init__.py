@@ -1,0 +1,1 @@
+"""Incident use cases: reading an incident with what surrounds it, and telling people."""

@@ -1,0 +1,1 @@
+"""Ingestion: authenticate, store raw, normalise, fingerprint, dedup, correlate."""

@@ -1,0 +1,59 @@
+"""Proving that a request belongs to the tenant its route names.
+
+Alertmanager: ``Authorization: Bearer <token>`` (its ``http_config.authorization``).
+PagerDuty: ``X-PagerDuty-Signature: v1=<hex>[,v1=<hex>...]``, HMAC-SHA256 of the
+raw body with the subscription's secret; several signatures may come during a
+secret rotation, and any one matching any of the tenant's secrets is enough.
+All comparisons are constant-time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Iterable, Mapping
+
+from pydantic import SecretStr
+
+from shared.errors import Unauthorized
+
+
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    """Case-insensitive header lookup (HTTP header names are case-insensitive)."""
+    wanted = name.lower()
+    return next((v for k, v in headers.items() if k.lower() == wanted), None)
+
+
+def verify_bearer(headers: Mapping[str, str], expected: SecretStr | None, *, what: str) -> None:
+    if expected is None or not expected.get_secret_value():
+        raise Unauthorized(f"no {what} token is configured for this tenant")
+    value = header(headers, "Authorization")
+    if not value:
+        raise Unauthorized("missing Authorization header (expected 'Bearer <token>')")
+    scheme, _, token = value.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Authorization header is not 'Bearer <token>'")
+    if not hmac.compare_digest(token.strip().encode(), expected.get_secret_value().encode()):
+        raise Unauthorized(f"wrong {what} token")
+
+
+def pagerduty_signature(secret: str, body: bytes) -> str:
+    """The ``v1=`` signature PagerDuty sends for ``body`` under ``secret``."""
+    return "v1=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def verify_pagerduty(headers: Mapping[str, str], body: bytes, secrets: Iterable[SecretStr]) -> None:
+    candidates = [s.get_secret_value() for s in secrets if s.get_secret_value()]
+    if not candidates:
+        raise Unauthorized("no PagerDuty signing secret is configured for this tenant")
+    value = header(headers, "X-PagerDuty-Signature")
+    if not value:
+        raise Unauthorized("missing X-PagerDuty-Signature header")
+    offered = [part.strip() for part in value.split(",") if part.strip().startswith("v1=")]
+    if not offered:
+        raise Unauthorized("X-PagerDuty-Signature has no v1= signature")
+    for secret in candidates:
+        expected = pagerduty_signature(secret, body)
+        if any(hmac.compare_digest(expected, sig) for sig in offered):
+            return
+    raise Unauthorized("X-PagerDuty-Signature does not match any signing secret")

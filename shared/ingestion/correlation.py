@@ -1,0 +1,251 @@
+"""Correlation: which incident a delivery's alerts belong to.
+
+Rules, in order, for the alerts of one delivery (one Alertmanager group or one
+PagerDuty event are one unit, so a group never splits):
+1. an unresolved incident that already holds one of the alerts' fingerprints;
+2. for firing alerts, an unresolved incident on the same service (or, for host
+   alerts, the same host) seen within the correlation window;
+3. otherwise a new incident.
+Concurrent deliveries that would each open a new incident meet at a *claim*
+document (created atomically, expiring with the window), so they end up in one
+incident and only one of them reports ``created`` (and starts the orchestration).
+Resolved alerts update their incident; when none of its alerts fires any more,
+the incident is resolved.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from shared.errors import Conflict
+from shared.models.alert import Alert, AlertStatus
+from shared.models.base import iso
+from shared.models.incident import AlertRef, Incident, IncidentStatus
+from shared.ports.store import Container, DocumentStore, Filter, update_with_retry
+
+_CLAIM_ATTEMPTS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentTouch:
+    """An incident a delivery created or changed."""
+
+    incident_id: str
+    created: bool
+    status: IncidentStatus
+
+
+def new_incident_id(at: datetime) -> str:
+    return f"INC-{at:%y%m%d}-{secrets.token_hex(3).upper()}"
+
+
+def correlation_key(alert: Alert) -> str:
+    if alert.service:
+        return f"service:{alert.service}"
+    if alert.instance:
+        return f"host:{alert.instance}"
+    return f"fingerprint:{alert.fingerprint}"
+
+
+def _ref(alert: Alert) -> AlertRef:
+    return AlertRef(
+        id=alert.id,
+        fingerprint=alert.fingerprint,
+        name=alert.name,
+        status=alert.status,
+        severity=alert.severity,
+        service=alert.service,
+        instance=alert.instance,
+        summary=alert.summary,
+        starts_at=alert.starts_at,
+        ends_at=alert.ends_at,
+        source=alert.source.value,
+    )
+
+
+def _title(alerts: Sequence[Alert]) -> str:
+    lead = max(alerts, key=lambda a: (a.severity.rank, -a.starts_at.timestamp()))
+    where = lead.service or lead.instance
+    return f"{lead.name} on {where}" if where else lead.name
+
+
+def merge_alerts(incident: Incident, alerts: Sequence[Alert], at: datetime) -> Incident:
+    """The incident with ``alerts`` folded in (idempotent: the same alert twice is one)."""
+    refs = {ref.id: ref for ref in incident.alerts}
+    for alert in alerts:
+        previous = refs.get(alert.id)
+        # A late re-delivery of "firing" must not undo a resolution we already have.
+        if previous is not None and previous.status is AlertStatus.RESOLVED and alert.is_firing:
+            continue
+        refs[alert.id] = _ref(alert)
+    ordered = sorted(refs.values(), key=lambda r: (r.starts_at, r.id))
+    firing = [r for r in ordered if r.status is not AlertStatus.RESOLVED]
+    status = incident.status
+    resolved_at = incident.resolved_at
+    acknowledged_at = incident.acknowledged_at
+    if not firing:
+        status, resolved_at = IncidentStatus.RESOLVED, resolved_at or at
+    elif all(r.status is AlertStatus.ACKNOWLEDGED for r in firing):
+        status = IncidentStatus.ACKNOWLEDGED
+        acknowledged_at = acknowledged_at or at
+    elif status is IncidentStatus.RESOLVED:
+        status, resolved_at = IncidentStatus.OPEN, None
+    links = list(incident.source_links)
+    for alert in alerts:
+        if alert.source_url and alert.source_url not in links:
+            links.append(alert.source_url)
+    severity = max((r.severity for r in firing or ordered), key=lambda s: s.rank)
+    return incident.model_copy(
+        update={
+            "alerts": tuple(ordered),
+            "fingerprints": tuple(dict.fromkeys(r.fingerprint for r in ordered)),
+            "services": tuple(dict.fromkeys(r.service for r in ordered if r.service)),
+            "instances": tuple(dict.fromkeys(r.instance for r in ordered if r.instance)),
+            "severity": severity,
+            "status": status,
+            "resolved_at": resolved_at,
+            "acknowledged_at": acknowledged_at,
+            "first_seen": min([incident.first_seen, *(a.starts_at for a in alerts)]),
+            "last_seen": max([incident.last_seen, at]),
+            "source_links": tuple(links[:20]),
+            "updated_at": at,
+        }
+    )
+
+
+class Correlator:
+    """Puts each delivery's alerts into exactly one incident."""
+
+    def __init__(self, store: DocumentStore, *, window: timedelta) -> None:
+        self._store = store
+        self._window = window
+
+    def apply(self, tenant_id: str, alerts: Sequence[Alert], at: datetime) -> IncidentTouch | None:
+        """Fold ``alerts`` (one delivery) into an incident; None if nothing to do."""
+        if not alerts:
+            return None
+        for alert in alerts:
+            self._store.upsert(Container.ALERTS, tenant_id, alert.to_doc())
+        existing = self._find_open(tenant_id, alerts, at)
+        if existing is not None:
+            touched = self._attach(tenant_id, existing, alerts, at)
+            if touched is not None:
+                return touched
+        if not any(a.is_firing for a in alerts):
+            return None  # resolutions of alerts we never opened an incident for
+        return self._open_new(tenant_id, alerts, at)
+
+    def _find_open(self, tenant_id: str, alerts: Sequence[Alert], at: datetime) -> str | None:
+        unresolved = Filter("status", "!=", IncidentStatus.RESOLVED.value)
+        for fingerprint in dict.fromkeys(a.fingerprint for a in alerts):
+            hits = self._store.query(
+                Container.INCIDENTS,
+                tenant_id,
+                [unresolved, Filter("fingerprints", "contains", fingerprint)],
+                limit=1,
+            )
+            if hits:
+                return str(hits[0]["id"])
+        since = Filter("last_seen", ">=", iso(at - self._window))
+        for alert in alerts:
+            if not alert.is_firing:
+                continue
+            where = (
+                Filter("services", "contains", alert.service)
+                if alert.service
+                else Filter("instances", "contains", alert.instance)
+                if alert.instance
+                else None
+            )
+            if where is None:
+                continue
+            hits = self._store.query(
+                Container.INCIDENTS,
+                tenant_id,
+                [unresolved, where, since],
+                order_by="last_seen",
+                descending=True,
+                limit=1,
+            )
+            if hits:
+                return str(hits[0]["id"])
+        return None
+
+    def _attach(
+        self, tenant_id: str, incident_id: str, alerts: Sequence[Alert], at: datetime
+    ) -> IncidentTouch | None:
+        """Merge into an unresolved incident; None if it is gone or resolved."""
+        outcome: dict[str, Any] = {}
+
+        def mutate(doc: dict[str, Any]) -> dict[str, Any] | None:
+            incident = Incident.from_doc(doc)
+            if incident.status is IncidentStatus.RESOLVED:
+                outcome["resolved"] = True
+                return None
+            merged = merge_alerts(incident, alerts, at)
+            outcome["status"] = merged.status
+            return merged.to_doc() if merged != incident else None
+
+        stored = update_with_retry(self._store, Container.INCIDENTS, tenant_id, incident_id, mutate)
+        if stored is None or outcome.get("resolved"):
+            return None
+        status = outcome.get("status") or IncidentStatus(stored["status"])
+        return IncidentTouch(incident_id=incident_id, created=False, status=status)
+
+    def _open_new(self, tenant_id: str, alerts: Sequence[Alert], at: datetime) -> IncidentTouch:
+        firing = [a for a in alerts if a.is_firing]
+        key = min(correlation_key(a) for a in firing)
+        claim_id = f"claim:{key}"
+        for _ in range(_CLAIM_ATTEMPTS):
+            candidate = new_incident_id(at)
+            claim = {
+                "id": claim_id,
+                "tenantId": tenant_id,
+                "incidentId": candidate,
+                "ttl": int(self._window.total_seconds()),
+            }
+            try:
+                self._store.create(Container.DEDUP, tenant_id, claim)
+                winner = candidate
+            except Conflict:
+                current = self._store.get(Container.DEDUP, tenant_id, claim_id)
+                if current is None:
+                    continue  # expired between our create and get: claim again
+                winner = str(current["incidentId"])
+                touched = self._attach(tenant_id, winner, alerts, at)
+                if touched is not None:
+                    return touched
+                if self._store.get(Container.INCIDENTS, tenant_id, winner) is not None:
+                    # The claimed incident is resolved: a new one supersedes the claim.
+                    self._store.delete(Container.DEDUP, tenant_id, claim_id)
+                    continue
+                # The claimant died before creating it; create it under its id.
+            try:
+                self._store.create(
+                    Container.INCIDENTS, tenant_id, self._new(tenant_id, winner, firing, at)
+                )
+                return IncidentTouch(incident_id=winner, created=True, status=IncidentStatus.OPEN)
+            except Conflict:
+                touched = self._attach(tenant_id, winner, alerts, at)
+                if touched is not None:
+                    return touched
+        raise Conflict(f"could not settle an incident for {key} under contention")
+
+    @staticmethod
+    def _new(
+        tenant_id: str, incident_id: str, alerts: Sequence[Alert], at: datetime
+    ) -> dict[str, Any]:
+        seed = Incident(
+            id=incident_id,
+            tenant_id=tenant_id,
+            title=_title(alerts),
+            first_seen=min(a.starts_at for a in alerts),
+            last_seen=at,
+            created_at=at,
+            updated_at=at,
+        )
+        return merge_alerts(seed, alerts, at).to_doc()

@@ -1,0 +1,26 @@
+"""Raw deliveries, stored before they are acknowledged so nothing is lost."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from shared.models.base import TenantDocument
+
+
+class RawEventOutcome(StrEnum):
+    RECEIVED = "received"
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    IGNORED = "ignored"
+    INVALID = "invalid"
+
+
+class RawEvent(TenantDocument):
+    source: str
+    received_at: datetime
+    body: str
+    content_type: str | None = None
+    outcome: RawEventOutcome = RawEventOutcome.RECEIVED
+    reason: str | None = None
+    incident_ids: tuple[str, ...] = ()

@@ -1,0 +1,53 @@
+"""Incidents: alerts correlated into one thing to work on."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from shared.models.alert import AlertStatus, Severity
+from shared.models.base import Model, TenantDocument
+
+
+class IncidentStatus(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+class AlertRef(Model):
+    """What an incident keeps of each of its alerts."""
+
+    id: str
+    fingerprint: str
+    name: str
+    status: AlertStatus
+    severity: Severity
+    service: str | None = None
+    instance: str | None = None
+    summary: str = ""
+    starts_at: datetime
+    ends_at: datetime | None = None
+    source: str
+
+
+class Incident(TenantDocument):
+    title: str
+    status: IncidentStatus = IncidentStatus.OPEN
+    severity: Severity = Severity.WARNING
+    services: tuple[str, ...] = ()
+    instances: tuple[str, ...] = ()
+    fingerprints: tuple[str, ...] = ()
+    alerts: tuple[AlertRef, ...] = ()
+    first_seen: datetime
+    last_seen: datetime
+    source_links: tuple[str, ...] = ()
+    notes: tuple[dict[str, str], ...] = ()
+    created_at: datetime
+    updated_at: datetime
+    acknowledged_at: datetime | None = None
+    resolved_at: datetime | None = None
+
+    @property
+    def firing_alerts(self) -> tuple[AlertRef, ...]:
+        return tuple(a for a in self.alerts if a.status is not AlertStatus.RESOLVED)

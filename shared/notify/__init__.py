@@ -1,0 +1,1 @@
+"""Notify: rendering messages (pure) and delivering them through the chat port."""

@@ -1,0 +1,1 @@
+"""Ports: one small Protocol per outside system; adapters live in shared/adapters."""

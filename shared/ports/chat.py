@@ -1,0 +1,35 @@
+"""The chat port: where incident messages go (Slack, or the terminal)."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from shared.models.base import Model
+
+
+class ChatMessage(Model):
+    """A message as Slack would take it: blocks plus a plain-text fallback."""
+
+    tenant_id: str
+    incident_id: str
+    text: str
+    blocks: tuple[dict[str, Any], ...] = ()
+    kind: str = "incident"
+
+
+class PostedMessage(Model):
+    """Where a message landed, so later updates replace it in place."""
+
+    channel: str
+    ts: str
+    location: str | None = None
+
+
+class ChatPort(Protocol):
+    def post(self, message: ChatMessage, *, channel: str | None) -> PostedMessage:
+        """Post a new message."""
+        ...
+
+    def update(self, message: ChatMessage, *, posted: PostedMessage) -> PostedMessage:
+        """Replace a posted message with a new version of it."""
+        ...

@@ -1,0 +1,79 @@
+"""The one settings object, read once from the environment and passed down.
+
+Our own names carry the ``SRE_COPILOT_`` prefix; names that their vendors
+define (``ANTHROPIC_API_KEY``, ``SLACK_BOT_TOKEN`` ...) are read as the vendors
+spell them. Nothing else in the product reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every setting the product reads; see README, "Settings"."""
+
+    model_config = SettingsConfigDict(env_prefix="SRE_COPILOT_", extra="ignore", frozen=True)
+
+    home: Path = Field(default=Path(".sre-copilot"), description="Embedded store, saved messages.")
+    store: Literal["sqlite", "cosmos"] = "sqlite"
+    cosmos_endpoint: str = ""
+    cosmos_key: SecretStr = SecretStr("")
+    cosmos_database: str = "sre-copilot"
+    cosmos_verify_tls: bool = True
+
+    correlation_window_minutes: int = Field(default=30, ge=1)
+    dedup_ttl_hours: int = Field(default=72, ge=48)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    change_lookback_minutes: int = Field(default=120, ge=1)
+
+    runbooks_dir: Path | None = None
+    search: Literal["local", "azure"] = "local"
+    azure_search_endpoint: str = ""
+    azure_search_key: SecretStr = SecretStr("")
+    azure_search_index: str = "runbooks"
+
+    anthropic_api_key: SecretStr = Field(
+        default=SecretStr(""),
+        validation_alias=AliasChoices("ANTHROPIC_API_KEY", "SRE_COPILOT_ANTHROPIC_API_KEY"),
+    )
+    anthropic_base_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("ANTHROPIC_BASE_URL", "SRE_COPILOT_ANTHROPIC_BASE_URL"),
+    )
+    anthropic_model: str = "claude-sonnet-4-5"
+    llm_deadline_seconds: float = Field(default=20.0, gt=0)
+
+    slack_bot_token: SecretStr = Field(
+        default=SecretStr(""),
+        validation_alias=AliasChoices("SLACK_BOT_TOKEN", "SRE_COPILOT_SLACK_BOT_TOKEN"),
+    )
+    slack_signing_secret: SecretStr = Field(
+        default=SecretStr(""),
+        validation_alias=AliasChoices("SLACK_SIGNING_SECRET", "SRE_COPILOT_SLACK_SIGNING_SECRET"),
+    )
+    slack_api_base_url: str = Field(
+        default="https://slack.com/api/",
+        validation_alias=AliasChoices("SLACK_API_BASE_URL", "SRE_COPILOT_SLACK_API_BASE_URL"),
+    )
+
+    task_hub: str = Field(default="SreCopilotHub", pattern=r"^[A-Za-z][A-Za-z0-9]{2,49}$")
+    prometheus_timeout_seconds: float = Field(default=10.0, gt=0)
+    echo_messages: bool = True
+
+    @property
+    def messages_dir(self) -> Path:
+        return self.home / "messages"
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.home / "store.sqlite3"
+
+
+def load_settings() -> Settings:
+    """Read the environment once; callers keep and pass the result."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Tenants: their registry and directory."""

@@ -1,0 +1,90 @@
+"""The tenant registry.
+
+A tenant's document lives in its own partition (``tenantId == id``). A small
+directory in the system partition lists tenants and maps Slack teams to them,
+so that no store call ever has to scan across partitions.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from typing import Any
+
+from shared.errors import BadInput, Conflict, NotFound
+from shared.models.tenant import Tenant
+from shared.ports.store import SYSTEM_TENANT, Container, DocumentStore, Filter
+
+TENANT_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+class TenantRegistry:
+    """Reads tenants through a short-lived cache (every webhook needs one)."""
+
+    def __init__(self, store: DocumentStore, *, cache_seconds: float = 5.0) -> None:
+        self._store = store
+        self._cache_seconds = cache_seconds
+        self._cache: dict[str, tuple[float, Tenant]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, tenant_id: str) -> Tenant:
+        if not TENANT_NAME.match(tenant_id):
+            raise NotFound(f"unknown tenant '{tenant_id[:64]}'")
+        now = time.monotonic()
+        with self._lock:
+            cached = self._cache.get(tenant_id)
+        if cached and now - cached[0] < self._cache_seconds:
+            return cached[1]
+        doc = self._store.get(Container.TENANTS, tenant_id, tenant_id)
+        if doc is None:
+            raise NotFound(f"unknown tenant '{tenant_id}'")
+        tenant = Tenant.from_doc(doc)
+        with self._lock:
+            self._cache[tenant_id] = (now, tenant)
+        return tenant
+
+    def add(self, tenant: Tenant, *, replace: bool = False) -> Tenant:
+        if not TENANT_NAME.match(tenant.id):
+            raise BadInput(
+                f"tenant name '{tenant.id}' must be lower-case letters, digits and '-' "
+                "(at most 63, starting with a letter or digit)"
+            )
+        if tenant.tenant_id != tenant.id:
+            raise BadInput("a tenant's tenantId must equal its id")
+        doc = tenant.to_doc()
+        if replace:
+            self._store.upsert(Container.TENANTS, tenant.id, doc)
+        else:
+            try:
+                self._store.create(Container.TENANTS, tenant.id, doc)
+            except Conflict:
+                raise Conflict(f"tenant '{tenant.id}' exists already") from None
+        self._store.upsert(Container.TENANTS, SYSTEM_TENANT, _directory_entry(tenant))
+        with self._lock:
+            self._cache.pop(tenant.id, None)
+        return tenant
+
+    def list(self) -> list[Tenant]:
+        entries = self._store.query(Container.TENANTS, SYSTEM_TENANT, order_by="id")
+        tenants = []
+        for entry in entries:
+            doc = self._store.get(Container.TENANTS, entry["id"], entry["id"])
+            if doc is not None:
+                tenants.append(Tenant.from_doc(doc))
+        return tenants
+
+    def by_slack_team(self, team_id: str) -> Tenant | None:
+        entries = self._store.query(
+            Container.TENANTS, SYSTEM_TENANT, [Filter("slackTeamId", "=", team_id)], limit=1
+        )
+        return self.get(entries[0]["id"]) if entries else None
+
+
+def _directory_entry(tenant: Tenant) -> dict[str, Any]:
+    return {
+        "id": tenant.id,
+        "tenantId": SYSTEM_TENANT,
+        "name": tenant.name,
+        "slackTeamId": tenant.slack_team_id,
+    }

@@ -1,0 +1,266 @@
+"""The ingestion use case over the embedded store: dedup, correlation, failures."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from shared.adapters.store.sqlite import SqliteStore
+from shared.clock import FixedClock
+from shared.errors import BadInput, NotFound, PayloadTooLarge, StoreUnavailable, Unauthorized
+from shared.ingestion.auth import pagerduty_signature
+from shared.ingestion.service import IngestService, ReceiptStatus
+from shared.models.events import RawEventOutcome
+from shared.models.incident import Incident, IncidentStatus
+from shared.models.tenant import Tenant
+from shared.ports.store import Container, DocumentStore, Filter
+from shared.settings import Settings
+from shared.tenants.registry import TenantRegistry
+
+PAYLOADS = Path(__file__).parents[2] / "fixtures" / "payloads"
+AM = {"Authorization": "Bearer am-token"}
+T0 = datetime(2026, 3, 4, 14, 5, tzinfo=UTC)
+
+
+def payload(name: str) -> dict[str, Any]:
+    return json.loads((PAYLOADS / name).read_text())
+
+
+def body(data: dict[str, Any]) -> bytes:
+    return json.dumps(data).encode()
+
+
+def pd_headers(raw: bytes, webhook_id: str = "w-1") -> dict[str, str]:
+    return {"X-PagerDuty-Signature": pagerduty_signature("pd-secret", raw), "X-Webhook-Id": webhook_id}
+
+
+class Env:
+    def __init__(self, store: DocumentStore, clock: FixedClock, settings: Settings) -> None:
+        self.store, self.clock = store, clock
+        self.registry = TenantRegistry(store, cache_seconds=0)
+        self.registry.add(
+            Tenant(
+                id="acme",
+                tenant_id="acme",
+                name="Acme",
+                alertmanager_token=SecretStr("am-token"),
+                pagerduty_secrets=(SecretStr("pd-secret"),),
+                change_token=SecretStr("chg-token"),
+            )
+        )
+        self.service = IngestService(store, self.registry, settings, clock)
+
+    def incidents(self) -> list[Incident]:
+        return [Incident.from_doc(d) for d in self.store.query(Container.INCIDENTS, "acme")]
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Env:
+    settings = Settings(home=tmp_path, correlation_window_minutes=30)
+    store = SqliteStore(tmp_path / "store.sqlite3")
+    yield Env(store, FixedClock(T0), settings)
+    store.close()
+
+
+def test_alertmanager_group_opens_one_incident_and_stores_raw(env: Env) -> None:
+    receipt = env.service.alertmanager("acme", AM, body(payload("alertmanager_firing.json")))
+    assert receipt.status is ReceiptStatus.ACCEPTED
+    (touch,) = receipt.incidents
+    assert touch.created
+    (incident,) = env.incidents()
+    assert incident.id == touch.incident_id
+    assert len(incident.alerts) == 2
+    assert set(incident.services) == {"checkout"}
+    assert set(incident.instances) == {"node-3"}
+    assert incident.severity.value == "critical"
+    raw = env.store.get(Container.RAW_EVENTS, "acme", receipt.raw_event_id)
+    assert raw is not None
+    assert raw["outcome"] == RawEventOutcome.ACCEPTED
+    assert json.loads(raw["body"])["groupKey"] == payload("alertmanager_firing.json")["groupKey"]
+
+
+def test_redelivery_is_a_duplicate_pointing_at_the_same_incident(env: Env) -> None:
+    raw = body(payload("alertmanager_firing.json"))
+    first = env.service.alertmanager("acme", AM, raw)
+    again = env.service.alertmanager("acme", AM, raw)
+    assert again.status is ReceiptStatus.DUPLICATE
+    assert again.incidents[0].incident_id == first.incidents[0].incident_id
+    assert not again.incidents[0].created
+    assert len(env.incidents()) == 1
+    # Both deliveries are kept: nothing a sender gave us is lost.
+    assert len(env.store.query(Container.RAW_EVENTS, "acme")) == 2
+
+
+def test_resolution_resolves_the_incident_when_nothing_fires(env: Env) -> None:
+    firing = payload("alertmanager_firing.json")
+    firing["alerts"] = firing["alerts"][:1]
+    env.service.alertmanager("acme", AM, body(firing))
+    receipt = env.service.alertmanager("acme", AM, body(payload("alertmanager_resolved.json")))
+    assert receipt.incidents[0].status is IncidentStatus.RESOLVED
+    (incident,) = env.incidents()
+    assert incident.status is IncidentStatus.RESOLVED
+    assert incident.resolved_at == T0
+
+
+def test_pagerduty_dedups_on_signed_event_id_not_webhook_id(env: Env) -> None:
+    raw = body(payload("pagerduty_triggered.json"))
+    first = env.service.pagerduty("acme", pd_headers(raw, "w-1"), raw)
+    again = env.service.pagerduty("acme", pd_headers(raw, "w-2"), raw)
+    assert first.status is ReceiptStatus.ACCEPTED
+    assert again.status is ReceiptStatus.DUPLICATE
+    assert len(env.incidents()) == 1
+
+
+def test_same_service_within_window_joins_and_after_window_opens_new(env: Env) -> None:
+    am = env.service.alertmanager("acme", AM, body(payload("alertmanager_firing.json")))
+    env.clock.set(T0 + timedelta(minutes=10))
+    raw = body(payload("pagerduty_triggered.json"))
+    pd = env.service.pagerduty("acme", pd_headers(raw), raw)
+    assert pd.incidents[0].incident_id == am.incidents[0].incident_id
+    assert not pd.incidents[0].created
+    env.clock.set(T0 + timedelta(minutes=10 + 31))
+    later = payload("pagerduty_triggered.json")
+    later["event"]["id"] = "another-event"
+    later["event"]["data"]["id"] = "PINC888"
+    raw = body(later)
+    third = env.service.pagerduty("acme", pd_headers(raw), raw)
+    assert third.incidents[0].created
+    assert third.incidents[0].incident_id != am.incidents[0].incident_id
+
+
+def test_other_service_opens_its_own_incident(env: Env) -> None:
+    first = payload("alertmanager_firing.json")
+    first["alerts"] = first["alerts"][:1]
+    second = json.loads(json.dumps(first))
+    second["alerts"][0]["labels"]["service"] = "search"
+    second["alerts"][0]["fingerprint"] = "beef"
+    a = env.service.alertmanager("acme", AM, body(first))
+    b = env.service.alertmanager("acme", AM, body(second))
+    assert a.incidents[0].incident_id != b.incidents[0].incident_id
+    assert len(env.incidents()) == 2
+
+
+def test_pagerduty_note_is_attached(env: Env) -> None:
+    raw = body(payload("pagerduty_triggered.json"))
+    env.service.pagerduty("acme", pd_headers(raw), raw)
+    note = body(payload("pagerduty_annotated.json"))
+    receipt = env.service.pagerduty("acme", pd_headers(note), note)
+    assert receipt.status is ReceiptStatus.ACCEPTED
+    (incident,) = env.incidents()
+    assert incident.notes[0]["text"] == "Rolling back v2.3.1 now."
+
+
+def test_unhandled_pagerduty_event_is_ignored_but_kept(env: Env) -> None:
+    raw = body(payload("pagerduty_service_updated.json"))
+    receipt = env.service.pagerduty("acme", pd_headers(raw), raw)
+    assert receipt.status is ReceiptStatus.IGNORED
+    assert env.incidents() == []
+    stored = env.store.get(Container.RAW_EVENTS, "acme", receipt.raw_event_id)
+    assert stored is not None and stored["outcome"] == RawEventOutcome.IGNORED
+
+
+def test_rejections(env: Env) -> None:
+    raw = body(payload("alertmanager_firing.json"))
+    with pytest.raises(NotFound):
+        env.service.alertmanager("nobody", AM, raw)
+    with pytest.raises(Unauthorized):
+        env.service.alertmanager("acme", {"Authorization": "Bearer nope"}, raw)
+    with pytest.raises(Unauthorized):
+        env.service.pagerduty("acme", {"X-PagerDuty-Signature": "v1=00"}, raw)
+    with pytest.raises(PayloadTooLarge):
+        env.service.alertmanager("acme", AM, b" " * (1024 * 1024 + 1))
+    assert env.store.query(Container.RAW_EVENTS, "acme") == []  # unauthenticated: not kept
+
+
+def test_malformed_body_is_kept_and_rejected_with_reason(env: Env) -> None:
+    with pytest.raises(BadInput, match="malformed JSON at line 1"):
+        env.service.alertmanager("acme", AM, b'{"version": "4",')
+    (raw,) = env.store.query(Container.RAW_EVENTS, "acme")
+    assert raw["outcome"] == RawEventOutcome.INVALID
+    assert raw["body"] == '{"version": "4",'
+
+
+class FlakyStore:
+    """Fails the first incident creation the way a throttled store does."""
+
+    def __init__(self, inner: DocumentStore) -> None:
+        self.inner = inner
+        self.failures = 1
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def create(self, container: Container, tenant_id: str, doc: dict[str, Any]) -> dict[str, Any]:
+        if container is Container.INCIDENTS and self.failures:
+            self.failures -= 1
+            raise StoreUnavailable("throttled")
+        return self.inner.create(container, tenant_id, doc)
+
+
+def test_transient_failure_then_retry_processes_the_delivery(env: Env, tmp_path: Path) -> None:
+    flaky = FlakyStore(env.store)
+    service = IngestService(flaky, env.registry, Settings(home=tmp_path), env.clock)  # type: ignore[arg-type]
+    raw = body(payload("alertmanager_firing.json"))
+    with pytest.raises(StoreUnavailable):
+        service.alertmanager("acme", AM, raw)
+    retry = service.alertmanager("acme", AM, raw)
+    assert retry.status is ReceiptStatus.ACCEPTED
+    assert retry.incidents[0].created
+    assert len(env.incidents()) == 1
+
+
+def test_concurrent_alerts_of_one_service_land_in_one_incident(env: Env) -> None:
+    template = payload("alertmanager_firing.json")
+    template["alerts"] = template["alerts"][:1]
+    barrier = threading.Barrier(12)
+    receipts = []
+    lock = threading.Lock()
+
+    def send(i: int) -> None:
+        data = json.loads(json.dumps(template))
+        data["alerts"][0]["fingerprint"] = f"fp-{i}"
+        data["alerts"][0]["labels"]["alertname"] = f"Alert{i}"
+        barrier.wait()
+        receipt = env.service.alertmanager("acme", AM, body(data))
+        with lock:
+            receipts.append(receipt)
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    (incident,) = env.incidents()
+    assert len(incident.alerts) == 12
+    assert sum(r.incidents[0].created for r in receipts) == 1
+    assert {r.incidents[0].incident_id for r in receipts} == {incident.id}
+
+
+def test_changes_are_stored_and_validated(env: Env) -> None:
+    headers = {"Authorization": "Bearer chg-token"}
+    change = {
+        "kind": "deployment",
+        "service": "checkout",
+        "at": "2026-03-04T13:52:00Z",
+        "version": "v2.3.1",
+        "previous_version": "v2.3.0",
+        "author": "dana",
+    }
+    receipt = env.service.changes("acme", headers, body({"changes": [change, {**change, "version": "v2.3.2"}]}))
+    assert len(receipt.change_ids) == 2
+    again = env.service.changes("acme", headers, body(change))  # idempotent by content
+    assert again.change_ids[0] == receipt.change_ids[0]
+    stored = env.store.query(Container.CHANGES, "acme", [Filter("service", "=", "checkout")])
+    assert len(stored) == 2
+    with pytest.raises(BadInput, match=r"change #0: field 'kind'"):
+        env.service.changes("acme", headers, body({**change, "kind": "reboot"}))
+    with pytest.raises(BadInput, match="deployments only"):
+        env.service.changes("acme", headers, body({**change, "kind": "config"}))
+    with pytest.raises(Unauthorized):
+        env.service.changes("acme", AM, body(change))
