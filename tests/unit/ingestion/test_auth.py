@@ -40,7 +40,9 @@ def test_pagerduty_signature_matches_any_secret_and_any_offered_signature() -> N
     # PagerDuty sends one signature per active secret during a rotation.
     header = f"{pagerduty_signature('unrelated', BODY)},{pagerduty_signature('new-secret', BODY)}"
     verify_pagerduty({"X-PagerDuty-Signature": header}, BODY, [old, new])
-    verify_pagerduty({"x-pagerduty-signature": pagerduty_signature("old-secret", BODY)}, BODY, [old])
+    verify_pagerduty(
+        {"x-pagerduty-signature": pagerduty_signature("old-secret", BODY)}, BODY, [old]
+    )
 
 
 @pytest.mark.parametrize(

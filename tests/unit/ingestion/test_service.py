@@ -37,7 +37,10 @@ def body(data: dict[str, Any]) -> bytes:
 
 
 def pd_headers(raw: bytes, webhook_id: str = "w-1") -> dict[str, str]:
-    return {"X-PagerDuty-Signature": pagerduty_signature("pd-secret", raw), "X-Webhook-Id": webhook_id}
+    return {
+        "X-PagerDuty-Signature": pagerduty_signature("pd-secret", raw),
+        "X-Webhook-Id": webhook_id,
+    }
 
 
 class Env:
@@ -252,7 +255,9 @@ def test_changes_are_stored_and_validated(env: Env) -> None:
         "previous_version": "v2.3.0",
         "author": "dana",
     }
-    receipt = env.service.changes("acme", headers, body({"changes": [change, {**change, "version": "v2.3.2"}]}))
+    receipt = env.service.changes(
+        "acme", headers, body({"changes": [change, {**change, "version": "v2.3.2"}]})
+    )
     assert len(receipt.change_ids) == 2
     again = env.service.changes("acme", headers, body(change))  # idempotent by content
     assert again.change_ids[0] == receipt.change_ids[0]

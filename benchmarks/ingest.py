@@ -1,0 +1,236 @@
+"""Ingest benchmark: concurrent Alertmanager deliveries against the local host over HTTP.
+
+Runs the host as `sre-copilot serve` in its own process (as deployed), then sends
+distinct signed deliveries from 50 concurrent senders and prints throughput and
+p50/p99 acknowledgement latency, for the embedded SQLite store and for the
+Cosmos-protocol emulator (npm @zeit/cosmosdb-server, when installed).
+
+Targets on 2 cores: p99 under 50 ms at 50 concurrent senders; at least 500
+alerts per second on the embedded store.
+
+    python benchmarks/ingest.py [--alerts 3000] [--concurrency 50] [--store sqlite|cosmos|both]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiohttp
+from pydantic import SecretStr
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from shared.adapters.store import open_store  # noqa: E402
+from shared.models.tenant import Tenant  # noqa: E402
+from shared.settings import Settings  # noqa: E402
+from shared.tenants.registry import TenantRegistry  # noqa: E402
+
+TOKEN = "bench-token"
+COSMOS_KEY = (
+    "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw=="
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def delivery(i: int, services: int) -> bytes:
+    service = f"svc-{i % services}"
+    alert = {
+        "status": "firing",
+        "labels": {
+            "alertname": f"Alert{i % 7}",
+            "service": service,
+            "severity": "warning",
+            "n": str(i),
+        },
+        "annotations": {"summary": f"{service} alert {i}"},
+        "startsAt": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "endsAt": "0001-01-01T00:00:00Z",
+        "generatorURL": "http://prometheus/graph",
+        "fingerprint": f"{i:016x}",
+    }
+    return json.dumps(
+        {
+            "version": "4",
+            "status": "firing",
+            "receiver": "bench",
+            "groupKey": f'{{}}:{{n="{i}"}}',
+            "groupLabels": {},
+            "commonLabels": alert["labels"],
+            "commonAnnotations": alert["annotations"],
+            "externalURL": "http://alertmanager",
+            "truncatedAlerts": 0,
+            "alerts": [alert],
+        }
+    ).encode()
+
+
+@contextmanager
+def cosmos_emulator() -> Iterator[str | None]:
+    exe = REPO / "node_modules" / ".bin" / "cosmosdb-server"
+    if not exe.exists():
+        print("cosmos: skipped (run `make test` or `npm ci` to install @zeit/cosmosdb-server)")
+        yield None
+        return
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(exe), "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.1)
+        yield f"https://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@contextmanager
+def host(env: dict[str, str]) -> Iterator[str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "shared.cli", "serve", "--port", str(port)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if proc.poll() is not None:
+                raise RuntimeError("the host did not start")
+            time.sleep(0.1)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+async def load(
+    base: str, alerts: int, concurrency: int, services: int
+) -> tuple[list[float], int, float]:
+    url = f"{base}/api/tenants/bench/webhooks/alertmanager"
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    bodies = [delivery(i, services) for i in range(alerts)]
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for b in bodies:
+        queue.put_nowait(b)
+    latencies: list[float] = []
+    errors = 0
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        # Warm-up: the first requests pay for imports and connection set-up.
+        for i in range(20):
+            async with session.post(url, data=delivery(10**9 + i, services), headers=headers) as r:
+                await r.read()
+
+        async def sender() -> None:
+            nonlocal errors
+            while not queue.empty():
+                body = queue.get_nowait()
+                started = time.perf_counter()
+                async with session.post(url, data=body, headers=headers) as response:
+                    await response.read()
+                    if response.status != 202:
+                        errors += 1
+                latencies.append(time.perf_counter() - started)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(sender() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    return latencies, errors, elapsed
+
+
+def run(store: str, alerts: int, concurrency: int, services: int) -> None:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        cosmos_emulator() if store == "cosmos" else _none() as cosmos,
+    ):
+        if store == "cosmos" and cosmos is None:
+            return
+        env = {
+            **os.environ,
+            "SRE_COPILOT_HOME": tmp,
+            "SRE_COPILOT_STORE": store,
+            "SRE_COPILOT_ECHO_MESSAGES": "false",
+            "PYTHONWARNINGS": "ignore",
+        }
+        if cosmos:
+            env |= {
+                "SRE_COPILOT_COSMOS_ENDPOINT": cosmos,
+                "SRE_COPILOT_COSMOS_KEY": COSMOS_KEY,
+                "SRE_COPILOT_COSMOS_VERIFY_TLS": "false",
+            }
+        settings = Settings(
+            home=Path(tmp),
+            store=store,  # type: ignore[arg-type]
+            cosmos_endpoint=cosmos or "",
+            cosmos_key=SecretStr(COSMOS_KEY),
+            cosmos_verify_tls=False,
+        )
+        db = open_store(settings)
+        TenantRegistry(db).add(
+            Tenant(id="bench", tenant_id="bench", name="bench", alertmanager_token=SecretStr(TOKEN))
+        )
+        db.close()
+        with host(env) as base:
+            latencies, errors, elapsed = asyncio.run(load(base, alerts, concurrency, services))
+    latencies.sort()
+    p50 = statistics.median(latencies) * 1000
+    p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
+    print(
+        f"{store:>7}: {alerts} deliveries, {concurrency} concurrent senders: "
+        f"{alerts / elapsed:7.0f} alerts/s, p50 {p50:6.1f} ms, p99 {p99:6.1f} ms, errors {errors}"
+    )
+
+
+@contextmanager
+def _none() -> Iterator[None]:
+    yield None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--alerts", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--services", type=int, default=40, help="distinct services (incidents)")
+    parser.add_argument("--store", choices=["sqlite", "cosmos", "both"], default="both")
+    args = parser.parse_args()
+    stores = ["sqlite", "cosmos"] if args.store == "both" else [args.store]
+    for store in stores:
+        alerts = args.alerts if store == "sqlite" else min(args.alerts, 1000)
+        run(store, alerts, args.concurrency, args.services)
+
+
+if __name__ == "__main__":
+    main()

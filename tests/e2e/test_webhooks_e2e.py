@@ -1,0 +1,124 @@
+"""Webhooks through the local host over real HTTP, into incidents and messages."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from shared.errors import StoreUnavailable
+from shared.ingestion.auth import pagerduty_signature
+from shared.ports.store import Container
+
+from .conftest import Live
+
+PAYLOADS = Path(__file__).parents[1] / "fixtures" / "payloads"
+AM_PATH = "/api/tenants/acme/webhooks/alertmanager"
+PD_PATH = "/api/tenants/acme/webhooks/pagerduty"
+AM_AUTH = {"Authorization": "Bearer am-token", "Content-Type": "application/json"}
+
+
+def raw(name: str) -> bytes:
+    return (PAYLOADS / name).read_bytes()
+
+
+def test_alertmanager_delivery_opens_incident_and_posts_message(live: Live) -> None:
+    reply = live.post(AM_PATH, raw("alertmanager_firing.json"), AM_AUTH)
+    assert reply.status == 202, reply.text
+    incident_id = reply.body["incident_id"]
+    assert reply.body["status"] == "accepted"
+    assert live.host.wait_for_idle(timeout=20)
+    saved = live.runtime.settings.messages_dir / f"acme__{incident_id}.json"
+    message = json.loads(saved.read_text())
+    assert incident_id in message["text"]
+    assert any("checkout error ratio is 12%" in json.dumps(b) for b in message["blocks"])
+    status = live.host.instance_status(f"acme--{incident_id}")
+    assert status is not None and status["runtimeStatus"] == "Running"  # follows the incident
+
+    again = live.post(AM_PATH, raw("alertmanager_firing.json"), AM_AUTH)
+    assert again.status == 202
+    assert again.body["status"] == "duplicate"
+    assert again.body["incident_id"] == incident_id
+
+
+def test_resolution_updates_message_and_completes_orchestration(live: Live) -> None:
+    firing = json.loads(raw("alertmanager_firing.json"))
+    firing["alerts"] = firing["alerts"][:1]
+    opened = live.post(AM_PATH, json.dumps(firing).encode(), AM_AUTH)
+    incident_id = opened.body["incident_id"]
+    assert live.host.wait_for_idle(timeout=20)
+    resolved = live.post(AM_PATH, raw("alertmanager_resolved.json"), AM_AUTH)
+    assert resolved.status == 202 and resolved.body["incident_id"] == incident_id
+    assert live.host.wait_for_idle(timeout=20)
+    status = live.host.instance_status(f"acme--{incident_id}")
+    assert status is not None and status["runtimeStatus"] == "Completed"
+    message = json.loads(
+        (live.runtime.settings.messages_dir / f"acme__{incident_id}.json").read_text()
+    )
+    assert "resolved" in json.dumps(message["blocks"])
+
+
+def test_pagerduty_signed_delivery_and_rotation(live: Live) -> None:
+    body = raw("pagerduty_triggered.json")
+    headers = {"X-PagerDuty-Signature": pagerduty_signature("pd-secret", body)}
+    reply = live.post(PD_PATH, body, headers)
+    assert reply.status == 202, reply.text
+    assert reply.body["incident_id"].startswith("INC-")
+    bad = live.post(PD_PATH, body, {"X-PagerDuty-Signature": pagerduty_signature("x", body)})
+    assert bad.status == 401
+    assert "does not match" in bad.body["reason"]
+
+
+def test_bad_requests_get_clear_4xx_never_500(live: Live) -> None:
+    cases = [
+        (live.post(AM_PATH, raw("alertmanager_firing.json"), {}), 401, "Authorization"),
+        (
+            live.post("/api/tenants/nobody/webhooks/alertmanager", b"{}", AM_AUTH),
+            404,
+            "unknown tenant",
+        ),
+        (live.post(AM_PATH, b"{not json", AM_AUTH), 400, "malformed JSON"),
+        (live.post(AM_PATH, b'{"version": "4"}', AM_AUTH), 400, "field 'status'"),
+        (live.post(AM_PATH, b"x" * (1024 * 1024 + 10), AM_AUTH), 413, ""),
+        (live.request("GET", AM_PATH), 405, ""),
+    ]
+    for reply, status, reason in cases:
+        assert reply.status == status, reply.text
+        assert "Traceback" not in reply.text
+        assert reason in reply.text
+
+
+def test_unhandled_pagerduty_event_type_is_202_and_ignored(live: Live) -> None:
+    body = raw("pagerduty_service_updated.json")
+    reply = live.post(PD_PATH, body, {"X-PagerDuty-Signature": pagerduty_signature("pd-old", body)})
+    assert reply.status == 202
+    assert reply.body["status"] == "ignored"
+
+
+def test_change_feed(live: Live) -> None:
+    change = {"kind": "config", "service": "checkout", "description": "raise pool size"}
+    headers = {"Authorization": "Bearer chg-token"}
+    reply = live.post("/api/tenants/acme/changes", json.dumps(change).encode(), headers)
+    assert reply.status == 202, reply.text
+    (stored,) = live.runtime.store.query(Container.CHANGES, "acme")
+    assert stored["description"] == "raise pool size"
+
+
+class DownStore:
+    def __getattr__(self, name: str) -> object:
+        def fail(*args: object, **kwargs: object) -> object:
+            raise StoreUnavailable("store is down")
+
+        return fail
+
+
+def test_store_down_is_503_so_senders_retry(live: Live) -> None:
+    from shared import bootstrap
+
+    down = bootstrap.build(live.runtime.settings, store=DownStore())  # type: ignore[arg-type]
+    bootstrap.configure(down)
+    try:
+        reply = live.post(AM_PATH, raw("alertmanager_firing.json"), AM_AUTH)
+    finally:
+        bootstrap.configure(live.runtime)
+    assert reply.status == 503
+    assert reply.body["reason"] == "store is down"
