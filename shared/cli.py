@@ -51,12 +51,12 @@ def friendly(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except SreCopilotError as exc:
-            err.print(f"[red]error:[/red] {exc.reason}")
+            err.print(f"[red]error:[/red] {exc.reason}", soft_wrap=True)
             raise typer.Exit(2) from None
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
-            err.print(f"[red]error:[/red] setting or field '{where}': {first['msg']}")
+            err.print(f"[red]error:[/red] setting or field '{where}': {first['msg']}", soft_wrap=True)
             raise typer.Exit(2) from None
 
     return run

@@ -1,0 +1,82 @@
+"""The CLI: tenants, incidents, send; bad input ends with a message and exit 2."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from shared import bootstrap
+from shared.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("SRE_COPILOT_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("SRE_COPILOT_STORE", "sqlite")
+    yield tmp_path
+    bootstrap.reset()
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+def test_tenants_add_generates_credentials_and_list_hides_them(tmp_path: Path) -> None:
+    topology = tmp_path / "topology.json"
+    topology.write_text(json.dumps({"services": [{"name": "checkout", "depends_on": ["db"]}]}))
+    code, out = run("tenants", "add", "acme", "--alertmanager-token", "tok-1", "--topology", str(topology))
+    assert code == 0, out
+    assert "tok-1" not in out  # given credentials are not echoed
+    assert "PagerDuty:" in out and "Changes:" in out  # generated ones are shown once
+    code, out = run("tenants", "list", "--json")
+    assert code == 0
+    rows = json.loads(out)
+    assert rows == [{"id": "acme", "slack_team": None, "slack_channel": None, "services": 1}]
+    assert "tok-1" not in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("tenants", "add", "Bad Name"), "must be lower-case"),
+        (("tenants", "add", "acme", "--topology", "/nonexistent.json"), "/nonexistent.json: file not found"),
+        (("incidents", "list", "--tenant", "ghost"), "unknown tenant 'ghost'"),
+        (("incidents", "show", "INC-1"), "no incident INC-1"),
+        (("send", "/no/such/bundle"), "/no/such/bundle: file not found"),
+    ],
+)
+def test_bad_input_is_a_message_and_exit_2(args: tuple[str, ...], message: str) -> None:
+    code, out = run(*args)
+    assert code == 2, out
+    assert message in " ".join(out.split())
+    assert "Traceback" not in out
+
+
+def test_duplicate_tenant_is_refused_unless_replace() -> None:
+    assert run("tenants", "add", "acme")[0] == 0
+    code, out = run("tenants", "add", "acme")
+    assert code == 2 and "exists already" in out
+    assert run("tenants", "add", "acme", "--replace")[0] == 0
+
+
+def test_bad_topology_names_the_field(tmp_path: Path) -> None:
+    topology = tmp_path / "t.json"
+    topology.write_text(json.dumps({"services": [{"team": "x"}]}))
+    code, out = run("tenants", "add", "acme", "--topology", str(topology))
+    assert code == 2
+    assert "services.0.name" in out
+
+
+def test_send_rejects_a_bundle_with_bad_json(tmp_path: Path) -> None:
+    bundle = tmp_path / "b"
+    bundle.mkdir()
+    (bundle / "scenario.json").write_text("{oops")
+    code, out = run("send", str(bundle))
+    assert code == 2
+    assert "scenario.json: bad JSON at line 1" in out
