@@ -9,7 +9,9 @@
     ├── NotFound              unknown tenant, incident ... (404)
     ├── Conflict              the document exists already (409)
     ├── PreconditionFailed    the ETag moved on: re-read and retry
-    └── StoreUnavailable      transient: throttled or down; senders must retry (503)
+    ├── StoreUnavailable      transient: throttled or down; senders must retry (503)
+    └── DeliveryFailed        a chat message could not be delivered (502); ``permanent``
+                              says whether retrying can help (invalid_auth: no; 429: yes)
 
 Expected outcomes (a duplicate delivery, an ignored event type) are values,
 not errors.
@@ -56,3 +58,13 @@ class StoreUnavailable(SreCopilotError):
     """Transient: the caller should retry (503 to webhook senders)."""
 
     http_status = 503
+
+
+class DeliveryFailed(SreCopilotError):
+    """A chat delivery failed; ``permanent`` failures are not retried."""
+
+    http_status = 502
+
+    def __init__(self, reason: str, *, permanent: bool) -> None:
+        super().__init__(reason)
+        self.permanent = permanent
