@@ -61,7 +61,8 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("SLACK_API_BASE_URL", "SRE_COPILOT_SLACK_API_BASE_URL"),
     )
 
-    task_hub: str = Field(default="SreCopilotHub", pattern=r"^[A-Za-z][A-Za-z0-9]{2,49}$")    slack_client_id: str = Field(
+    task_hub: str = Field(default="SreCopilotHub", pattern=r"^[A-Za-z][A-Za-z0-9]{2,49}$")
+    slack_client_id: str = Field(
         default="", validation_alias=AliasChoices("SLACK_CLIENT_ID", "SRE_COPILOT_SLACK_CLIENT_ID")
     )
     slack_client_secret: SecretStr = Field(
@@ -70,7 +71,8 @@ class Settings(BaseSettings):
     )
     slack_oauth_authorize_url: str = "https://slack.com/oauth/v2/authorize"
     public_base_url: str = Field(
-        default="http://127.0.0.1:7071", description="Where Slack reaches this app (OAuth redirect)."
+        default="http://127.0.0.1:7071",
+        description="Where Slack reaches this app (OAuth redirect).",
     )
 
     prometheus_timeout_seconds: float = Field(default=10.0, gt=0)
