@@ -23,7 +23,7 @@ from typing import Any
 
 from shared.errors import Conflict
 from shared.models.alert import Alert, AlertStatus
-from shared.models.base import iso
+from shared.models.base import doc_id, iso
 from shared.models.incident import AlertRef, Incident, IncidentStatus
 from shared.ports.store import Container, DocumentStore, Filter, update_with_retry
 
@@ -199,7 +199,7 @@ class Correlator:
     def _open_new(self, tenant_id: str, alerts: Sequence[Alert], at: datetime) -> IncidentTouch:
         firing = [a for a in alerts if a.is_firing]
         key = min(correlation_key(a) for a in firing)
-        claim_id = f"claim:{key}"
+        claim_id = doc_id("claim:", key)
         for _ in range(_CLAIM_ATTEMPTS):
             candidate = new_incident_id(at)
             claim = {

@@ -19,6 +19,7 @@ from shared.ingestion.payloads import (
     validate,
 )
 from shared.models.alert import Alert, AlertSource, AlertStatus, Severity
+from shared.models.base import doc_id
 
 PAGERDUTY_HANDLED_EVENTS = frozenset(
     {
@@ -91,7 +92,7 @@ def _null_time(moment: datetime | None) -> datetime | None:
 
 
 def alert_id(fingerprint: str, starts_at: datetime) -> str:
-    return f"{fingerprint}@{int(starts_at.timestamp())}"
+    return doc_id("", f"{fingerprint}@{int(starts_at.timestamp())}")
 
 
 def normalise_alertmanager(

@@ -25,7 +25,7 @@ from shared.ingestion import auth
 from shared.ingestion.correlation import Correlator, IncidentTouch
 from shared.ingestion.normalisers import Normalised, normalise_alertmanager, normalise_pagerduty
 from shared.ingestion.payloads import ChangeWire, parse_json, validate
-from shared.models.base import iso
+from shared.models.base import doc_id, iso
 from shared.models.change import ChangeEvent, ChangeKind
 from shared.models.events import RawEvent, RawEventOutcome
 from shared.models.incident import Incident
@@ -146,7 +146,7 @@ class IngestService:
         except BadInput as exc:
             self._mark(raw, RawEventOutcome.INVALID, reason=exc.reason)
             raise
-        dedup_id = f"delivery:{normalised.dedup_key}"
+        dedup_id = doc_id("delivery:", normalised.dedup_key)
         earlier = self._claim_delivery(tenant_id, dedup_id, raw.id)
         if earlier is not None:
             self._mark(raw, RawEventOutcome.DUPLICATE, reason=f"same as {earlier['rawEventId']}")
@@ -303,7 +303,7 @@ class IngestService:
             ).hexdigest()[:24]
         )
         return ChangeEvent(
-            id=f"chg-{identity}",
+            id=doc_id("chg-", identity),
             tenant_id=tenant_id,
             kind=ChangeKind(wire.kind),
             service=wire.service,

@@ -7,16 +7,30 @@ JSON-able dicts (``to_doc`` / ``from_doc``).
 
 from __future__ import annotations
 
+import hashlib
+import re
 from datetime import UTC, datetime
 from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializationInfo, field_serializer
+from pydantic_core.core_schema import SerializerFunctionWrapHandler
+
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._:@=+-]{1,200}$")
 
 
 class Model(BaseModel):
     """Frozen, keyword-only value object."""
 
     model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+
+    @field_serializer("*", mode="wrap", when_used="json")
+    def _uniform_times(
+        self, value: Any, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> Any:
+        # One text form for every stored time, so the store can compare them as text.
+        if isinstance(value, datetime):
+            return iso(value)
+        return handler(value)
 
 
 class TenantDocument(Model):
@@ -41,3 +55,13 @@ def utcnow() -> datetime:
 def iso(moment: datetime) -> str:
     """ISO-8601 in UTC with a ``Z``: sortable as text, as the store compares it."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def doc_id(prefix: str, raw: str) -> str:
+    """A store-safe document id from outside text (Cosmos forbids ``/ \\ ? #``).
+
+    Safe text is kept readable; anything else is replaced by its hash.
+    """
+    if _SAFE_ID.match(raw):
+        return f"{prefix}{raw}"
+    return f"{prefix}h-{hashlib.sha256(raw.encode()).hexdigest()[:40]}"

@@ -1,0 +1,168 @@
+"""The context snapshot: everything the detectors reason over, as one JSON document.
+
+Context assembly is the only step that talks to sources (metrics, change feed,
+history); it condenses what it found into this snapshot so that candidate
+generation and scoring are pure functions of it and can run as separate
+Durable activities. A source that failed is recorded in ``sources`` rather
+than raised, so the analysis carries on and reports wider confidence ranges.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from shared.models.base import Model
+
+CONTEXT_SCHEMA = "context@1"
+
+Scope = Literal["service", "host"]
+
+
+class AlertBrief(Model):
+    """An alert of the incident, with whether it belongs to the incident's onset."""
+
+    fingerprint: str
+    name: str
+    status: str
+    severity: str
+    service: str | None = None
+    instance: str | None = None
+    summary: str = ""
+    source: str = ""
+    starts_at: datetime
+    recent: bool = True
+    """Firing and started within the incident window (not a standing or resolved one)."""
+
+
+class ChangeRecord(Model):
+    """A change made shortly before the incident."""
+
+    id: str
+    kind: str
+    service: str
+    at: datetime
+    version: str | None = None
+    previous_version: str | None = None
+    description: str = ""
+    author: str | None = None
+    minutes_before_onset: float
+    """Minutes from the change to the incident's first alert (positive: before)."""
+
+
+class ServiceNode(Model):
+    name: str
+    depends_on: tuple[str, ...] = ()
+    callers: tuple[str, ...] = ()
+    instances: tuple[str, ...] = ()
+    tier: int | None = None
+
+
+class Neighbourhood(Model):
+    """The topology around the incident: who calls whom and what runs where."""
+
+    services: dict[str, ServiceNode] = {}
+    hosts: dict[str, tuple[str, ...]] = {}
+    """Host -> the services that run on it."""
+    focus_services: tuple[str, ...] = ()
+    focus_hosts: tuple[str, ...] = ()
+    scope_services: tuple[str, ...] = ()
+    scope_hosts: tuple[str, ...] = ()
+
+
+class SignalReading(Model):
+    """One signal of one service or host: its baseline, where it is now, since when.
+
+    ``deviation`` is the robust z-score ``(current - baseline) / spread`` with
+    ``spread`` the scaled MAD (floored so flat baselines do not explode);
+    ``onset`` is when the signal last left its baseline for good.
+    """
+
+    signal: str
+    entity: str
+    scope: Scope
+    unit: str = ""
+    source: str = ""
+    """The query that produced it."""
+    baseline: float | None = None
+    spread: float | None = None
+    current: float | None = None
+    deviation: float = 0.0
+    ratio: float | None = None
+    onset: datetime | None = None
+    recent_max: float | None = None
+    recent_min: float | None = None
+    slope_per_hour: float | None = None
+    detail: str = ""
+    samples: int = 0
+
+    @property
+    def missing(self) -> bool:
+        return self.current is None
+
+
+class PastIncident(Model):
+    """A resolved incident of the tenant, as ``history.json`` and the store keep it."""
+
+    id: str = Field(min_length=1)
+    title: str = ""
+    service: str | None = None
+    category: str | None = None
+    target: str | None = None
+    started_at: datetime | None = None
+    resolved_at: datetime | None = None
+    summary: str = ""
+    resolution: str = ""
+    runbook: str | None = None
+
+
+class Precedent(Model):
+    """How often a (category, target) was the root cause of a resolved incident."""
+
+    category: str
+    target: str
+    count: int = Field(ge=1)
+
+
+class SimilarIncident(Model):
+    id: str
+    score: float = Field(ge=0.0, le=1.0)
+    title: str = ""
+    category: str | None = None
+    target: str | None = None
+    runbook: str | None = None
+
+
+class SourceStatus(Model):
+    """Whether a source answered, and why not when it did not."""
+
+    name: str
+    ok: bool
+    reason: str = ""
+
+
+class ContextSnapshot(Model):
+    schema_: str = Field(default=CONTEXT_SCHEMA, alias="schema")
+    tenant_id: str
+    incident_id: str
+    title: str = ""
+    now: datetime
+    started_at: datetime
+    alerts: tuple[AlertBrief, ...] = ()
+    changes: tuple[ChangeRecord, ...] = ()
+    neighbourhood: Neighbourhood = Neighbourhood()
+    signals: tuple[SignalReading, ...] = ()
+    precedents: tuple[Precedent, ...] = ()
+    history_size: int = 0
+    similar_incidents: tuple[SimilarIncident, ...] = ()
+    sources: tuple[SourceStatus, ...] = ()
+
+    @property
+    def metric_coverage(self) -> float:
+        """Share of metric queries that answered in full (1.0 when none were needed)."""
+        metric = [s for s in self.sources if s.name.startswith("metrics:")]
+        if not metric:
+            return 1.0
+        return sum(1 for s in metric if s.ok) / len(metric)
