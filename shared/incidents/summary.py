@@ -58,11 +58,10 @@ def assemble_summary(
         if doc is not None:
             alerts.append(Alert.from_doc(doc))
     services = set(incident.services) | (related_services or set())
+    # Alert times, not receive times: a replayed or delayed delivery must not
+    # widen the window to changes made long after the incident began.
+    latest_start = max((ref.starts_at for ref in incident.alerts), default=incident.first_seen)
     changes = recent_changes(
-        store,
-        tenant_id,
-        services,
-        start=incident.first_seen - lookback,
-        end=max(incident.last_seen, incident.first_seen),
+        store, tenant_id, services, start=incident.first_seen - lookback, end=latest_start
     )
     return IncidentSummary(incident=incident, alerts=tuple(alerts), changes=changes)

@@ -1,0 +1,1 @@
+"""Contract tests of the LLM port: the Claude adapter against the Messages API double."""

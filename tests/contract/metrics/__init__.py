@@ -1,0 +1,1 @@
+"""Contract tests of the metrics port: Prometheus against the scenario-file adapter."""

@@ -1,0 +1,1 @@
+"""Contract tests of the runbook search port's Azure AI Search adapter."""
