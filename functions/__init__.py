@@ -5,6 +5,7 @@ outcome or error to a response. No business rules live here.
 """
 
 from functions.incident import bp as incident_bp
+from functions.slack import bp as slack_bp
 from functions.webhooks import bp as webhooks_bp
 
-BLUEPRINTS = (webhooks_bp, incident_bp)
+BLUEPRINTS = (webhooks_bp, slack_bp, incident_bp)

@@ -13,6 +13,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from shared.adapters.chat.slack import chat_for
 from shared.bootstrap import runtime
 from shared.incidents.summary import IncidentSummary, assemble_summary
 from shared.ingestion.correlation import IncidentTouch
@@ -95,5 +96,6 @@ def deliver_incident_message(summary: dict[str, Any]) -> dict[str, Any]:
     rt = runtime()
     parsed = IncidentSummary.model_validate(summary)
     tenant = rt.tenants.get(parsed.incident.tenant_id)
-    posted = deliver(rt.store, rt.chat, render_summary(parsed), channel=tenant.slack_channel_id)
+    chat = chat_for(rt.settings, tenant, rt.settings.messages_dir) or rt.chat
+    posted = deliver(rt.store, chat, render_summary(parsed), channel=tenant.slack_channel_id)
     return posted.model_dump(mode="json")

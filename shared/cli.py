@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -56,7 +55,9 @@ def friendly(fn: Callable[P, R]) -> Callable[P, R]:
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
-            err.print(f"[red]error:[/red] setting or field '{where}': {first['msg']}", soft_wrap=True)
+            err.print(
+                f"[red]error:[/red] setting or field '{where}': {first['msg']}", soft_wrap=True
+            )
             raise typer.Exit(2) from None
 
     return run
@@ -322,4 +323,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

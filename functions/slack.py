@@ -1,0 +1,132 @@
+"""Slack's requests: button clicks, the ``/sre`` command, and installing the app.
+
+Each trigger verifies the request, makes one call into ``shared.notify``, and
+answers. Slack wants an answer within 3 seconds, so nothing here waits on
+Slack: a click is acknowledged with an empty 200 and its reply goes to the
+click's ``response_url`` from a background thread; the incident's
+orchestration hears of it through the durable client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import azure.durable_functions as df
+import azure.functions as func
+
+from functions.http import error_response, headers_of, json_response
+from functions.incident import instance_id
+from shared.adapters.chat.slack import respond
+from shared.bootstrap import runtime
+from shared.errors import SreCopilotError
+from shared.notify.interactions import OrchestrationEvent, handle_action, handle_command
+from shared.notify.oauth import begin_install, failure_page, finish_install, success_page
+from shared.notify.slack_requests import (
+    is_ssl_check,
+    parse_command,
+    parse_interaction,
+    verify_request,
+)
+
+bp = df.Blueprint()
+log = logging.getLogger("sre_copilot.slack")
+
+_executor_lock = threading.Lock()
+_executor: ThreadPoolExecutor | None = None
+
+
+def _reply_later(response_url: str, text: str) -> None:
+    """Post to the response_url off the request path (created on first use, not at import)."""
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="slack-reply")
+        _executor.submit(respond, response_url, text)
+
+
+async def _raise(client: df.DurableOrchestrationClient, event: OrchestrationEvent) -> None:
+    """The click is recorded already; an orchestration that is gone is only logged."""
+    instance = instance_id(event.tenant_id, event.incident_id)
+    try:
+        await client.raise_event(instance, event.name, event.payload)
+    except Exception:
+        log.warning("could not raise %s on %s", event.name, instance, exc_info=True)
+
+
+@bp.route(route="slack/interactions", methods=["POST"])
+@bp.durable_client_input(client_name="client")
+async def slack_interactions(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
+    body = req.get_body()
+    try:
+        rt = runtime()
+        verify_request(rt.settings.slack_signing_secret.get_secret_value(), headers_of(req), body)
+        action = parse_interaction(body)
+        if action is None:
+            return func.HttpResponse(status_code=200)
+        outcome = await asyncio.to_thread(handle_action, rt, action)
+    except Exception as exc:  # noqa: BLE001 - the edge maps every failure to a response
+        return error_response(exc)
+    if outcome.event is not None:
+        await _raise(client, outcome.event)
+    _reply_later(action.response_url, outcome.text)
+    return func.HttpResponse(status_code=200)
+
+
+@bp.route(route="slack/commands", methods=["POST"])
+async def slack_commands(req: func.HttpRequest) -> func.HttpResponse:
+    body = req.get_body()
+    if is_ssl_check(body):
+        return func.HttpResponse(status_code=200)
+    try:
+        rt = runtime()
+        verify_request(rt.settings.slack_signing_secret.get_secret_value(), headers_of(req), body)
+        reply = await asyncio.to_thread(handle_command, rt, parse_command(body))
+    except Exception as exc:  # noqa: BLE001 - the edge maps every failure to a response
+        return error_response(exc)
+    answer = {"response_type": "ephemeral", "text": reply.text, "blocks": list(reply.blocks)}
+    return json_response(answer, 200)
+
+
+@bp.route(route="slack/install", methods=["GET"])
+async def slack_install(req: func.HttpRequest) -> func.HttpResponse:
+    try:
+        url = await asyncio.to_thread(begin_install, runtime())
+    except Exception as exc:  # noqa: BLE001 - the edge maps every failure to a response
+        return error_response(exc)
+    return func.HttpResponse(
+        status_code=302, headers={"Location": url, "Cache-Control": "no-store"}
+    )
+
+
+@bp.route(route="slack/oauth/callback", methods=["GET"])
+async def slack_oauth_callback(req: func.HttpRequest) -> func.HttpResponse:
+    params = req.params
+    try:
+        result = await asyncio.to_thread(
+            finish_install,
+            runtime(),
+            params.get("code"),
+            params.get("state"),
+            error=params.get("error"),
+        )
+    except SreCopilotError as exc:
+        return _html(failure_page(exc.reason), exc.http_status)
+    except Exception:  # the browser gets a page, the log the details
+        log.exception("Slack install failed")
+        return _html(failure_page("internal error"), 500)
+    return _html(success_page(result), 200)
+
+
+def _html(page: str, status: int) -> func.HttpResponse:
+    return func.HttpResponse(
+        page,
+        status_code=status,
+        mimetype="text/html",
+        charset="utf-8",
+        headers={"Cache-Control": "no-store"},
+    )

@@ -1,0 +1,468 @@
+"""What a click or a ``/sre`` command does: the interaction use cases.
+
+``handle_action`` takes a verified, parsed click (``InteractionAction``) and
+returns an ``InteractionOutcome``: what happened (a kind), what to tell the
+user, and the orchestration event to raise, if any. It never raises for an
+expected situation (a stranger clicking, a workspace we do not know, a second
+click); those are outcome kinds, answered to the user.
+
+Who may act: the workspace must map to a tenant (``TenantRegistry.by_slack_team``),
+the button must have been rendered for that tenant, and the user must be one
+of the tenant's ``responders``. A tenant that lists no responders lets any
+member of its workspace act: a new install works at once, and a team that
+wants to restrict it lists its responders.
+
+Feedback on a hypothesis is one document per incident, hypothesis (category
+and target) and user, so a repeated click changes nothing (``duplicate``) and
+a changed mind overwrites the earlier verdict. Acknowledging and asking to
+resolve are recorded once per incident (and hypothesis); every change is also
+written to the audit trail.
+
+The orchestration of an incident (instance ``{tenant_id}--{incident_id}``)
+hears of it through two events, with JSON payloads:
+
+- ``feedback``: ``{"incident_id", "user_id", "user_name", "rank", "category",
+  "target", "verdict": "likely" | "not_it", "previous": verdict | None,
+  "model_version", "at"}``
+- ``incident_action``: ``{"action": "acknowledge" | "resolve", "incident_id",
+  "user_id", "user_name", "at"}``, plus ``"rank", "category", "target",
+  "model_version"`` for ``resolve``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal, Protocol
+
+from shared.clock import Clock
+from shared.errors import Conflict
+from shared.models.audit import AuditRecord
+from shared.models.base import TenantDocument, iso
+from shared.models.incident import Incident, IncidentStatus
+from shared.models.tenant import Tenant
+from shared.notify.actions import ActionKind
+from shared.notify.slack_requests import CommandName, InteractionAction, SlashCommand
+from shared.ports.store import Container, DocumentStore, Filter, update_with_retry
+from shared.tenants.registry import TenantRegistry
+
+log = logging.getLogger("sre_copilot.slack.interactions")
+
+FEEDBACK_EVENT = "feedback"
+INCIDENT_ACTION_EVENT = "incident_action"
+
+ACTION_RECORD_TTL_SECONDS = 30 * 24 * 3600
+"""How long an acknowledgement or resolve request is remembered for dedup."""
+
+STATUS_LIMIT = 20
+_INCIDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+SECTION_LIMIT = 3000
+
+Verdict = Literal["likely", "not_it"]
+
+
+class InteractionDeps(Protocol):
+    """What the use cases need of the runtime (``shared.bootstrap.Runtime`` has it)."""
+
+    @property
+    def store(self) -> DocumentStore: ...
+
+    @property
+    def tenants(self) -> TenantRegistry: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+
+class OutcomeKind(StrEnum):
+    FEEDBACK_RECORDED = "feedback_recorded"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVE_REQUESTED = "resolve_requested"
+    NOT_AUTHORISED = "not_authorised"
+    UNKNOWN_TENANT = "unknown_tenant"
+    DUPLICATE = "duplicate"
+
+
+@dataclass(frozen=True, slots=True)
+class OrchestrationEvent:
+    """An external event for the incident's orchestration."""
+
+    tenant_id: str
+    incident_id: str
+    name: str
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class InteractionOutcome:
+    """What a click did; ``text`` goes back to the user (ephemeral)."""
+
+    kind: OutcomeKind
+    text: str
+    event: OrchestrationEvent | None = None
+    tenant_id: str | None = None
+
+
+class Feedback(TenantDocument):
+    """One user's verdict on one hypothesis of one incident (the learning loop reads these)."""
+
+    incident_id: str
+    user_id: str
+    user_name: str
+    team_id: str
+    rank: int | None = None
+    category: str
+    target: str
+    verdict: Verdict
+    model_version: str | None = None
+    at: datetime
+
+
+def feedback_id(incident_id: str, category: str, target: str, user_id: str) -> str:
+    """Deterministic per incident, hypothesis and user: a second click lands on the same id."""
+    return _key("fb", incident_id, category, target.lower(), user_id)
+
+
+def _key(prefix: str, incident_id: str, *parts: str) -> str:
+    """A store id: readable (prefix, incident) and exact (a digest of every part)."""
+    digest = hashlib.sha256("\n".join((incident_id, *parts)).encode()).hexdigest()[:32]
+    readable = "".join(c if c.isalnum() or c in "-_.:" else "_" for c in incident_id)[:120]
+    return f"{prefix}-{readable}-{digest}"
+
+
+def may_act(tenant: Tenant, user_id: str) -> bool:
+    """A listed responder, or anyone in the workspace when the tenant lists none."""
+    return not tenant.responders or user_id in tenant.responders
+
+
+def handle_action(deps: InteractionDeps, action: InteractionAction) -> InteractionOutcome:
+    """Record a click on an incident message and say what to tell the user."""
+    tenant = deps.tenants.by_slack_team(action.team_id)
+    if tenant is None:
+        return InteractionOutcome(
+            OutcomeKind.UNKNOWN_TENANT,
+            "This Slack workspace is not connected to SRE Copilot, so the click was not recorded.",
+        )
+    if tenant.id != action.tenant_id:
+        log.warning(
+            "click in team %s (tenant %s) on a message of tenant %s refused",
+            action.team_id,
+            tenant.id,
+            action.tenant_id,
+        )
+        return InteractionOutcome(
+            OutcomeKind.NOT_AUTHORISED,
+            "This message belongs to another SRE Copilot tenant; nothing was recorded.",
+            tenant_id=tenant.id,
+        )
+    if not may_act(tenant, action.user_id):
+        log.warning("user %s is not a responder of %s", action.user_id, tenant.id)
+        return InteractionOutcome(
+            OutcomeKind.NOT_AUTHORISED,
+            f"Only the responders of {_escape(tenant.name)} can do that; nothing was recorded.",
+            tenant_id=tenant.id,
+        )
+    if action.kind in (ActionKind.LIKELY, ActionKind.NOT_IT):
+        return _record_feedback(deps, tenant, action)
+    if action.kind is ActionKind.ACK:
+        return _acknowledge(deps, tenant, action)
+    return _request_resolution(deps, tenant, action)
+
+
+def _record_feedback(
+    deps: InteractionDeps, tenant: Tenant, action: InteractionAction
+) -> InteractionOutcome:
+    category, target = action.category or "", action.target or ""
+    verdict: Verdict = "likely" if action.kind is ActionKind.LIKELY else "not_it"
+    now = deps.clock.now()
+    record = Feedback(
+        id=feedback_id(action.incident_id, category, target, action.user_id),
+        tenant_id=tenant.id,
+        incident_id=action.incident_id,
+        user_id=action.user_id,
+        user_name=action.user_name,
+        team_id=action.team_id,
+        rank=action.rank,
+        category=category,
+        target=target,
+        verdict=verdict,
+        model_version=action.model_version,
+        at=now,
+    )
+    previous: str | None = None
+    try:
+        deps.store.create(Container.FEEDBACK, tenant.id, record.to_doc())
+    except Conflict:
+        seen: list[str | None] = []
+
+        def change(current: dict[str, Any]) -> dict[str, Any] | None:
+            seen.append(current.get("verdict"))
+            return None if current.get("verdict") == verdict else record.to_doc()
+
+        update_with_retry(deps.store, Container.FEEDBACK, tenant.id, record.id, change)
+        previous = seen[-1] if seen else None
+        if previous == verdict:
+            return InteractionOutcome(
+                OutcomeKind.DUPLICATE,
+                f"You had already marked {_hypothesis(action)} as {_said(verdict)}.",
+                tenant_id=tenant.id,
+            )
+    _audit(deps, tenant, action, f"feedback.{verdict}", {"previous": previous, "id": record.id})
+    payload = {
+        "incident_id": action.incident_id,
+        "user_id": action.user_id,
+        "user_name": action.user_name,
+        "rank": action.rank,
+        "category": category,
+        "target": target,
+        "verdict": verdict,
+        "previous": previous,
+        "model_version": action.model_version,
+        "at": iso(now),
+    }
+    changed = f" (was {_said(previous)})" if previous else ""
+    return InteractionOutcome(
+        OutcomeKind.FEEDBACK_RECORDED,
+        f"Thanks: {_hypothesis(action)} recorded as {_said(verdict)}{changed}.",
+        OrchestrationEvent(tenant.id, action.incident_id, FEEDBACK_EVENT, payload),
+        tenant.id,
+    )
+
+
+def _acknowledge(
+    deps: InteractionDeps, tenant: Tenant, action: InteractionAction
+) -> InteractionOutcome:
+    now = deps.clock.now()
+    first = _remember(deps, tenant, _key("ack", action.incident_id), action, now)
+    if first is not None:
+        return InteractionOutcome(
+            OutcomeKind.DUPLICATE,
+            f"{action.incident_id} was acknowledged already by <@{first}>.",
+            tenant_id=tenant.id,
+        )
+    _audit(deps, tenant, action, "incident.acknowledge", {})
+    payload = {
+        "action": "acknowledge",
+        "incident_id": action.incident_id,
+        "user_id": action.user_id,
+        "user_name": action.user_name,
+        "at": iso(now),
+    }
+    return InteractionOutcome(
+        OutcomeKind.ACKNOWLEDGED,
+        f"You acknowledged {action.incident_id}.",
+        OrchestrationEvent(tenant.id, action.incident_id, INCIDENT_ACTION_EVENT, payload),
+        tenant.id,
+    )
+
+
+def _request_resolution(
+    deps: InteractionDeps, tenant: Tenant, action: InteractionAction
+) -> InteractionOutcome:
+    now = deps.clock.now()
+    record_id = _key(
+        "resolve", action.incident_id, action.category or "", (action.target or "").lower()
+    )
+    first = _remember(deps, tenant, record_id, action, now)
+    if first is not None:
+        return InteractionOutcome(
+            OutcomeKind.DUPLICATE,
+            f"Resolving {action.incident_id} with {_hypothesis(action)} "
+            f"was requested already by <@{first}>.",
+            tenant_id=tenant.id,
+        )
+    _audit(deps, tenant, action, "incident.resolve_requested", {})
+    payload = {
+        "action": "resolve",
+        "incident_id": action.incident_id,
+        "user_id": action.user_id,
+        "user_name": action.user_name,
+        "rank": action.rank,
+        "category": action.category,
+        "target": action.target,
+        "model_version": action.model_version,
+        "at": iso(now),
+    }
+    return InteractionOutcome(
+        OutcomeKind.RESOLVE_REQUESTED,
+        f"Asked to resolve {action.incident_id} with {_hypothesis(action)}.",
+        OrchestrationEvent(tenant.id, action.incident_id, INCIDENT_ACTION_EVENT, payload),
+        tenant.id,
+    )
+
+
+def _remember(
+    deps: InteractionDeps, tenant: Tenant, record_id: str, action: InteractionAction, now: datetime
+) -> str | None:
+    """Record that this was done; None the first time, else who did it first."""
+    try:
+        deps.store.create(
+            Container.DEDUP,
+            tenant.id,
+            {
+                "id": record_id,
+                "kind": f"slack:{action.kind.value}",
+                "userId": action.user_id,
+                "at": iso(now),
+                "ttl": ACTION_RECORD_TTL_SECONDS,
+            },
+        )
+    except Conflict:
+        existing = deps.store.get(Container.DEDUP, tenant.id, record_id) or {}
+        return str(existing.get("userId") or "someone")
+    return None
+
+
+def _audit(
+    deps: InteractionDeps,
+    tenant: Tenant,
+    action: InteractionAction,
+    what: str,
+    detail: dict[str, Any],
+) -> None:
+    record = AuditRecord(
+        id=f"audit-{uuid.uuid4().hex}",
+        tenant_id=tenant.id,
+        at=deps.clock.now(),
+        actor=f"slack:{action.user_id}",
+        action=what,
+        subject=f"incident:{action.incident_id}",
+        detail={
+            "user_name": action.user_name,
+            "team_id": action.team_id,
+            "rank": action.rank,
+            "category": action.category,
+            "target": action.target,
+            "model_version": action.model_version,
+            "channel_id": action.channel_id,
+            "message_ts": action.message_ts,
+            **detail,
+        },
+    )
+    deps.store.create(Container.AUDIT, tenant.id, record.to_doc())
+
+
+# --- /sre ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CommandReply:
+    """An ephemeral answer to ``/sre``: a plain-text fallback and Block Kit blocks."""
+
+    text: str
+    blocks: tuple[dict[str, Any], ...] = ()
+
+
+HELP = (
+    "*SRE Copilot*\n"
+    "• `/sre status`: the open incidents of this workspace\n"
+    "• `/sre why INC-…`: the ranked hypotheses for an incident, and why\n"
+    "• `/sre help`: this message\n"
+    "On an incident message, *Likely* / *Not it* teach the copilot; only responders can click."
+)
+
+
+def handle_command(deps: InteractionDeps, command: SlashCommand) -> CommandReply:
+    """Answer ``/sre status``, ``/sre why INCIDENT`` or ``/sre help`` (read-only)."""
+    if command.name is CommandName.HELP:
+        return _reply(HELP)
+    tenant = deps.tenants.by_slack_team(command.team_id)
+    if tenant is None:
+        return _reply("This Slack workspace is not connected to SRE Copilot.")
+    if command.name is CommandName.STATUS:
+        return _status(deps, tenant)
+    return _why(deps, tenant, command.argument or "")
+
+
+def _status(deps: InteractionDeps, tenant: Tenant) -> CommandReply:
+    docs = deps.store.query(
+        Container.INCIDENTS,
+        tenant.id,
+        [Filter("status", "!=", IncidentStatus.RESOLVED.value)],
+        order_by="last_seen",
+        descending=True,
+        limit=STATUS_LIMIT + 1,
+    )
+    if not docs:
+        return _reply(f"No open incidents for {_escape(tenant.name)}. :white_check_mark:")
+    lines = [_incident_line(Incident.from_doc(doc)) for doc in docs[:STATUS_LIMIT]]
+    more = f"\n…and more; showing the latest {STATUS_LIMIT}." if len(docs) > STATUS_LIMIT else ""
+    shown = min(len(docs), STATUS_LIMIT)
+    head = f"*Open incidents for {_escape(tenant.name)}* ({shown}{'+' if more else ''})"
+    return _reply(head + "\n" + "\n".join(lines) + more)
+
+
+def _incident_line(incident: Incident) -> str:
+    where = ", ".join(incident.services or incident.instances) or "unknown service"
+    since = incident.first_seen.strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        f"• `{incident.id}` *{incident.severity.value.upper()}* {_escape(incident.title)}"
+        f" ({_escape(where)}; {incident.status.value} since {since})"
+    )
+
+
+def _why(deps: InteractionDeps, tenant: Tenant, incident_id: str) -> CommandReply:
+    if not _INCIDENT_ID.match(incident_id):
+        # Typed by a person: not an id the store could hold, so not one of ours.
+        return _reply(f"No incident `{_escape(incident_id[:64])}` for {_escape(tenant.name)}.")
+    incident_doc = deps.store.get(Container.INCIDENTS, tenant.id, incident_id)
+    analysis = deps.store.get(Container.CACHE, tenant.id, f"analysis:{incident_id}")
+    if incident_doc is None and analysis is None:
+        return _reply(f"No incident `{_escape(incident_id)}` for {_escape(tenant.name)}.")
+    title = _escape(Incident.from_doc(incident_doc).title) if incident_doc else ""
+    head = f"*Why: `{_escape(incident_id)}`* {title}".rstrip()
+    hypotheses = analysis.get("hypotheses") if analysis else None
+    if not isinstance(hypotheses, list) or not hypotheses:
+        return _reply(f"{head}\nNo analysis is stored for this incident yet.")
+    sections = [head] + [_hypothesis_text(h) for h in hypotheses if isinstance(h, dict)]
+    return _reply("\n\n".join(sections))
+
+
+def _hypothesis_text(h: dict[str, Any]) -> str:
+    title = h.get("title") or f"{h.get('category', '?')} of {h.get('target', '?')}"
+    confidence = h.get("confidence")
+    span = h.get("confidence_range")
+    figure = f" {confidence:.0%}" if isinstance(confidence, int | float) else ""
+    if (
+        isinstance(span, list | tuple)
+        and len(span) == 2
+        and all(isinstance(x, int | float) for x in span)
+    ):
+        figure += f" ({span[0]:.0%} to {span[1]:.0%})"
+    lines = [f"*{h.get('rank', '?')}. {_escape(str(title))}*{figure}"]
+    factors = h.get("factors")
+    if isinstance(factors, dict):
+        for name, factor in factors.items():
+            if isinstance(factor, dict) and isinstance(factor.get("value"), int | float):
+                reason = _escape(str(factor.get("reason", "")))
+                lines.append(f"   • {name.replace('_', ' ')} {factor['value']:.2f}: {reason}")
+    if h.get("model_version"):
+        lines.append(f"   _model {_escape(str(h['model_version']))}_")
+    return "\n".join(lines)
+
+
+def _reply(text: str) -> CommandReply:
+    chunks = [text[i : i + SECTION_LIMIT] for i in range(0, len(text), SECTION_LIMIT)]
+    blocks = tuple(
+        {"type": "section", "text": {"type": "mrkdwn", "text": chunk}} for chunk in chunks[:50]
+    )
+    return CommandReply(text=text if len(text) <= 40_000 else text[:39_999] + "…", blocks=blocks)
+
+
+def _hypothesis(action: InteractionAction) -> str:
+    rank = f"#{action.rank} " if action.rank else ""
+    return f"{rank}{_escape(action.category or '?')} of *{_escape(action.target or '?')}*"
+
+
+def _said(verdict: str | None) -> str:
+    return {"likely": "*likely*", "not_it": "*not it*"}.get(verdict or "", str(verdict))
+
+
+def _escape(text: str) -> str:
+    """Slack mrkdwn's three control characters."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -1,0 +1,214 @@
+"""Slack's requests through the local host over real HTTP, with the Slack double behind it.
+
+The app here is ``function_app.py``'s blueprints plus ``functions.slack.bp``
+(registered in a DFApp of its own until ``functions/__init__.py`` lists it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import http.client
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import azure.durable_functions as df
+import azure.functions as func
+import pytest
+from pydantic import SecretStr
+
+from functions import BLUEPRINTS
+from functions import slack as slack_functions
+from shared import bootstrap
+from shared.adapters.store.sqlite import SqliteStore
+from shared.devhost import DevHost
+from shared.models.tenant import Tenant
+from shared.notify.actions import ActionKind, ActionValue, action_id, encode_value
+from shared.ports.store import Container
+from shared.settings import Settings
+from tests.fixtures.slack_server import OAuthGrant, SlackServer
+
+from .conftest import Live, make_tenant
+
+pytestmark = pytest.mark.e2e
+
+PAYLOADS = Path(__file__).parents[1] / "fixtures" / "payloads"
+SECRET = "e2e-signing-secret"
+AM = {"Authorization": "Bearer am-token", "Content-Type": "application/json"}
+
+
+@dataclass
+class SlackLive:
+    live: Live
+    slack: SlackServer
+
+    def signed(self, path: str, body: bytes, *, secret: str = SECRET) -> Any:
+        timestamp = str(int(time.time()))
+        digest = hmac.new(secret.encode(), f"v0:{timestamp}:".encode() + body, hashlib.sha256)
+        headers = {
+            "X-Slack-Request-Timestamp": timestamp,
+            "X-Slack-Signature": f"v0={digest.hexdigest()}",
+            "Content-Type": "application/x-www-form-urlencoded",
+        }
+        return self.live.post(path, body, headers)
+
+    def get(self, path: str) -> http.client.HTTPResponse:
+        """A GET that does not follow redirects (the install answers 302)."""
+        parts = urlsplit(self.live.url)
+        conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=10)
+        conn.request("GET", path)
+        response = conn.getresponse()
+        response.read()
+        conn.close()
+        return response
+
+
+@pytest.fixture
+def slack_live(tmp_path: Path) -> Iterator[SlackLive]:
+    with SlackServer() as slack:
+        settings = Settings(
+            home=tmp_path / "home",
+            echo_messages=False,
+            slack_signing_secret=SecretStr(SECRET),
+            slack_api_base_url=slack.base_url,
+            slack_client_id=slack.client_id,
+            slack_client_secret=SecretStr(slack.client_secret),
+            public_base_url="https://copilot.example.com",
+        )
+        store = SqliteStore(settings.sqlite_path)
+        runtime = bootstrap.configure(bootstrap.build(settings, store=store))
+        tenant = make_tenant().model_copy(
+            update={"slack_team_id": "T0ACME", "responders": ("U0ALICE",)}
+        )
+        runtime.tenants.add(tenant)
+        app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+        listed = slack_functions.bp in BLUEPRINTS
+        for blueprint in BLUEPRINTS if listed else (*BLUEPRINTS, slack_functions.bp):
+            app.register_functions(blueprint)
+        host = DevHost(app, store, run_timers=False)
+        host.start()
+        try:
+            yield SlackLive(Live(host=host, runtime=runtime, tenant=tenant), slack)
+        finally:
+            host.stop()
+            bootstrap.reset()
+            store.close()
+
+
+def click_body(slack: SlackServer, incident_id: str, user: str = "U0ALICE") -> bytes:
+    value = ActionValue(
+        incident_id=incident_id,
+        tenant_id="acme",
+        category="bad_deployment",
+        target="checkout",
+        model_version="scoring@3",
+    )
+    payload = {
+        "type": "block_actions",
+        "team": {"id": "T0ACME", "domain": "acme"},
+        "user": {"id": user, "username": user.lower(), "team_id": "T0ACME"},
+        "container": {"type": "message", "message_ts": "1.2", "channel_id": "C0INC"},
+        "channel": {"id": "C0INC"},
+        "trigger_id": "t",
+        "response_url": slack.response_url(user),
+        "actions": [
+            {
+                "type": "button",
+                "action_id": action_id(ActionKind.LIKELY, 1),
+                "value": encode_value(value),
+                "action_ts": "1.3",
+            }
+        ],
+    }
+    return urlencode({"payload": json.dumps(payload)}).encode()
+
+
+def wait_for(predicate: Any, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def open_incident(env: SlackLive) -> str:
+    firing = (PAYLOADS / "alertmanager_firing.json").read_bytes()
+    opened = env.live.post("/api/tenants/acme/webhooks/alertmanager", firing, AM)
+    assert opened.status == 202, opened.text
+    assert env.live.host.wait_for_idle(timeout=20)
+    return str(opened.body["incident_id"])
+
+
+def test_a_click_is_acknowledged_at_once_recorded_and_answered(slack_live: SlackLive) -> None:
+    incident_id = open_incident(slack_live)
+
+    reply = slack_live.signed("/api/slack/interactions", click_body(slack_live.slack, incident_id))
+
+    assert reply.status == 200
+    assert reply.text == ""
+    assert wait_for(lambda: slack_live.slack.replies_to("U0ALICE"))
+    (answer,) = slack_live.slack.replies_to("U0ALICE")
+    assert answer["response_type"] == "ephemeral"
+    assert "likely" in answer["text"]
+    store = slack_live.live.runtime.store
+    (feedback,) = store.query(Container.FEEDBACK, "acme")
+    assert (feedback["incident_id"], feedback["verdict"]) == (incident_id, "likely")
+    # Nothing waits for "feedback" yet, so the host keeps the event for when something does.
+    instance = store.get(Container.ORCHESTRATIONS, "_taskhub:SreCopilotHub", f"acme--{incident_id}")
+    assert instance is not None
+    events = [*instance.get("buffered", []), *instance.get("inbox", []), *instance["history"]]
+    raised = [e for e in events if e.get("EventType") == 15 and e.get("Name") == "feedback"]
+    assert len(raised) == 1
+    assert json.loads(raised[0]["Input"])["verdict"] == "likely"
+
+
+def test_a_stranger_is_told_no_and_an_unsigned_click_is_refused(slack_live: SlackLive) -> None:
+    body = click_body(slack_live.slack, "INC-1", user="U0MALLORY")
+
+    assert slack_live.signed("/api/slack/interactions", body).status == 200
+    assert wait_for(lambda: slack_live.slack.replies_to("U0MALLORY"))
+    assert "responders" in slack_live.slack.replies_to("U0MALLORY")[0]["text"]
+
+    forged = slack_live.signed("/api/slack/interactions", body, secret="guessed")
+    assert forged.status == 401
+    assert "signature" in forged.body["reason"]
+    assert slack_live.live.runtime.store.query(Container.FEEDBACK, "acme") == []
+
+
+def test_sre_status_answers_in_the_response(slack_live: SlackLive) -> None:
+    incident_id = open_incident(slack_live)
+    form = {"team_id": "T0ACME", "user_id": "U0ALICE", "command": "/sre", "text": "status"}
+
+    reply = slack_live.signed("/api/slack/commands", urlencode(form).encode())
+
+    assert reply.status == 200
+    assert reply.body["response_type"] == "ephemeral"
+    assert incident_id in reply.body["text"]
+    assert slack_live.live.post("/api/slack/commands", b"ssl_check=1&token=x").status == 200
+
+
+def test_install_redirects_to_slack_and_the_callback_maps_the_workspace(
+    slack_live: SlackLive,
+) -> None:
+    slack_live.slack.grant(
+        "code-1", OAuthGrant(team_id="T0GLOBEX", team_name="Globex", bot_token="xoxb-globex")
+    )
+
+    start = slack_live.get("/api/slack/install")
+    assert start.status == 302
+    state = parse_qs(urlsplit(start.getheader("Location") or "").query)["state"][0]
+
+    done = slack_live.get(f"/api/slack/oauth/callback?code=code-1&state={state}")
+    again = slack_live.get(f"/api/slack/oauth/callback?code=code-1&state={state}")
+
+    assert done.status == 200
+    assert again.status == 401
+    tenant = slack_live.live.runtime.tenants.by_slack_team("T0GLOBEX")
+    assert isinstance(tenant, Tenant)
+    assert tenant.id == "globex"
