@@ -27,7 +27,9 @@ def _series(start: datetime, fn, *, noise: float, rng: random.Random) -> list[tu
     return out
 
 
-def _write_om(path: Path, metrics: dict[str, list[tuple[dict[str, str], list[tuple[int, float]]]]]) -> None:
+def _write_om(
+    path: Path, metrics: dict[str, list[tuple[dict[str, str], list[tuple[int, float]]]]]
+) -> None:
     lines = []
     for name, series in metrics.items():
         lines.append(f"# TYPE {name} gauge")
@@ -38,7 +40,9 @@ def _write_om(path: Path, metrics: dict[str, list[tuple[dict[str, str], list[tup
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def _am(alert_time: datetime, name: str, labels: dict[str, str], summary: str, fp: str, severity: str):
+def _am(
+    alert_time: datetime, name: str, labels: dict[str, str], summary: str, fp: str, severity: str
+):
     all_labels = {"alertname": name, **labels, "severity": severity}
     alert = {
         "status": "firing",
@@ -69,9 +73,27 @@ def _am(alert_time: datetime, name: str, labels: dict[str, str], summary: str, f
 
 TOPOLOGY = {
     "services": [
-        {"name": "web", "team": "storefront", "tier": 1, "depends_on": ["checkout"], "instances": ["node-1"]},
-        {"name": "checkout", "team": "payments", "tier": 1, "depends_on": ["payments-db"], "instances": ["node-1", "node-2"]},
-        {"name": "payments-db", "team": "platform", "tier": 1, "depends_on": [], "instances": ["node-3"]},
+        {
+            "name": "web",
+            "team": "storefront",
+            "tier": 1,
+            "depends_on": ["checkout"],
+            "instances": ["node-1"],
+        },
+        {
+            "name": "checkout",
+            "team": "payments",
+            "tier": 1,
+            "depends_on": ["payments-db"],
+            "instances": ["node-1", "node-2"],
+        },
+        {
+            "name": "payments-db",
+            "team": "platform",
+            "tier": 1,
+            "depends_on": [],
+            "instances": ["node-3"],
+        },
     ]
 }
 
@@ -87,7 +109,12 @@ def sample_deploy(rng: random.Random) -> None:
 
     metrics = {
         "service:request_rate:rate5m": [
-            ({"service": s}, _series(start, lambda t: 120 + 20 * math.sin(t.timestamp() / 3600), noise=0.03, rng=rng))
+            (
+                {"service": s},
+                _series(
+                    start, lambda t: 120 + 20 * math.sin(t.timestamp() / 3600), noise=0.03, rng=rng
+                ),
+            )
             for s in ("web", "checkout", "payments-db")
         ],
         "service:error_ratio:rate5m": [
@@ -96,12 +123,17 @@ def sample_deploy(rng: random.Random) -> None:
             ({"service": "payments-db"}, _series(start, lambda t: 0.001, noise=0.1, rng=rng)),
         ],
         "service:latency_p99_seconds:5m": [
-            ({"service": s}, _series(start, lambda t: 0.25, noise=0.05, rng=rng)) for s in ("web", "checkout", "payments-db")
+            ({"service": s}, _series(start, lambda t: 0.25, noise=0.05, rng=rng))
+            for s in ("web", "checkout", "payments-db")
         ],
         "service:cpu_utilization:ratio": [
-            ({"service": s}, _series(start, lambda t: 0.4, noise=0.05, rng=rng)) for s in ("web", "checkout", "payments-db")
+            ({"service": s}, _series(start, lambda t: 0.4, noise=0.05, rng=rng))
+            for s in ("web", "checkout", "payments-db")
         ],
-        "up": [({"instance": h, "job": "node"}, _series(start, lambda t: 1.0, noise=0.0, rng=rng)) for h in ("node-1", "node-2", "node-3")],
+        "up": [
+            ({"instance": h, "job": "node"}, _series(start, lambda t: 1.0, noise=0.0, rng=rng))
+            for h in ("node-1", "node-2", "node-3")
+        ],
     }
     scenario = {
         "schema": "scenario@1",
@@ -109,27 +141,57 @@ def sample_deploy(rng: random.Random) -> None:
         "tenant": "demo",
         "alert_time": alert_time.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "webhooks": [
-            _am(alert_time, "HighErrorRate", {"service": "checkout", "team": "payments"},
-                "checkout error ratio is 12%", "5a1e0000000000c1", "critical"),
-            _am(alert_time + timedelta(minutes=1), "HighErrorRate", {"service": "web", "team": "storefront"},
-                "web error ratio is 6%", "5a1e0000000000c2", "warning"),
+            _am(
+                alert_time,
+                "HighErrorRate",
+                {"service": "checkout", "team": "payments"},
+                "checkout error ratio is 12%",
+                "5a1e0000000000c1",
+                "critical",
+            ),
+            _am(
+                alert_time + timedelta(minutes=1),
+                "HighErrorRate",
+                {"service": "web", "team": "storefront"},
+                "web error ratio is 6%",
+                "5a1e0000000000c2",
+                "warning",
+            ),
         ],
         "changes": [
-            {"kind": "deployment", "service": "checkout", "at": deploy_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-             "version": "v2.3.1", "previous_version": "v2.3.0",
-             "description": "Bump payment client, new retry policy", "author": "dana"},
+            {
+                "kind": "deployment",
+                "service": "checkout",
+                "at": deploy_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "version": "v2.3.1",
+                "previous_version": "v2.3.0",
+                "description": "Bump payment client, new retry policy",
+                "author": "dana",
+            },
         ],
         "topology": TOPOLOGY,
     }
     history = [
-        {"id": "INC-1042", "title": "checkout 5xx after deploy", "service": "checkout",
-         "category": "bad_deployment", "target": "checkout",
-         "started_at": "2026-02-11T09:12:00Z", "resolved_at": "2026-02-11T09:40:00Z",
-         "summary": "Release v2.1.0 broke card tokenisation", "resolution": "rolled back",
-         "runbook": "rb-rollback-deployment"},
+        {
+            "id": "INC-1042",
+            "title": "checkout 5xx after deploy",
+            "service": "checkout",
+            "category": "bad_deployment",
+            "target": "checkout",
+            "started_at": "2026-02-11T09:12:00Z",
+            "resolved_at": "2026-02-11T09:40:00Z",
+            "summary": "Release v2.1.0 broke card tokenisation",
+            "resolution": "rolled back",
+            "runbook": "rb-rollback-deployment",
+        },
     ]
-    _write_bundle("sample-checkout-deploy", scenario, metrics, history,
-                  {"category": "bad_deployment", "target": "checkout", "runbook": "rb-rollback-deployment"})
+    _write_bundle(
+        "sample-checkout-deploy",
+        scenario,
+        metrics,
+        history,
+        {"category": "bad_deployment", "target": "checkout", "runbook": "rb-rollback-deployment"},
+    )
 
 
 def sample_disk(rng: random.Random) -> None:
@@ -143,18 +205,41 @@ def sample_disk(rng: random.Random) -> None:
 
     metrics = {
         "node_filesystem_avail_bytes": [
-            ({"instance": "node-3", "mountpoint": "/data"}, _series(start, avail, noise=0.002, rng=rng)),
-            ({"instance": "node-1", "mountpoint": "/"}, _series(start, lambda t: size * 0.6, noise=0.001, rng=rng)),
+            (
+                {"instance": "node-3", "mountpoint": "/data"},
+                _series(start, avail, noise=0.002, rng=rng),
+            ),
+            (
+                {"instance": "node-1", "mountpoint": "/"},
+                _series(start, lambda t: size * 0.6, noise=0.001, rng=rng),
+            ),
         ],
         "node_filesystem_size_bytes": [
-            ({"instance": "node-3", "mountpoint": "/data"}, _series(start, lambda t: size, noise=0.0, rng=rng)),
-            ({"instance": "node-1", "mountpoint": "/"}, _series(start, lambda t: size, noise=0.0, rng=rng)),
+            (
+                {"instance": "node-3", "mountpoint": "/data"},
+                _series(start, lambda t: size, noise=0.0, rng=rng),
+            ),
+            (
+                {"instance": "node-1", "mountpoint": "/"},
+                _series(start, lambda t: size, noise=0.0, rng=rng),
+            ),
         ],
         "service:error_ratio:rate5m": [
-            ({"service": "payments-db"}, _series(start, lambda t: 0.2 if t > alert_time - timedelta(minutes=8) else 0.001, noise=0.1, rng=rng)),
+            (
+                {"service": "payments-db"},
+                _series(
+                    start,
+                    lambda t: 0.2 if t > alert_time - timedelta(minutes=8) else 0.001,
+                    noise=0.1,
+                    rng=rng,
+                ),
+            ),
             ({"service": "checkout"}, _series(start, lambda t: 0.002, noise=0.1, rng=rng)),
         ],
-        "up": [({"instance": h, "job": "node"}, _series(start, lambda t: 1.0, noise=0.0, rng=rng)) for h in ("node-1", "node-2", "node-3")],
+        "up": [
+            ({"instance": h, "job": "node"}, _series(start, lambda t: 1.0, noise=0.0, rng=rng))
+            for h in ("node-1", "node-2", "node-3")
+        ],
     }
     scenario = {
         "schema": "scenario@1",
@@ -162,17 +247,35 @@ def sample_disk(rng: random.Random) -> None:
         "tenant": "demo",
         "alert_time": alert_time.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "webhooks": [
-            _am(alert_time, "NodeFilesystemAlmostOutOfSpace", {"instance": "node-3", "mountpoint": "/data", "job": "node"},
-                "node-3 /data has 0.4% space left", "5a1e0000000000d1", "critical"),
+            _am(
+                alert_time,
+                "NodeFilesystemAlmostOutOfSpace",
+                {"instance": "node-3", "mountpoint": "/data", "job": "node"},
+                "node-3 /data has 0.4% space left",
+                "5a1e0000000000d1",
+                "critical",
+            ),
         ],
         "changes": [
-            {"kind": "deployment", "service": "web", "at": (alert_time - timedelta(minutes=50)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-             "version": "v9.1.0", "previous_version": "v9.0.9", "description": "Copy changes", "author": "lee"},
+            {
+                "kind": "deployment",
+                "service": "web",
+                "at": (alert_time - timedelta(minutes=50)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "version": "v9.1.0",
+                "previous_version": "v9.0.9",
+                "description": "Copy changes",
+                "author": "lee",
+            },
         ],
         "topology": TOPOLOGY,
     }
-    _write_bundle("sample-disk-full", scenario, metrics, [],
-                  {"category": "disk_exhaustion", "target": "node-3", "runbook": "rb-disk-cleanup"})
+    _write_bundle(
+        "sample-disk-full",
+        scenario,
+        metrics,
+        [],
+        {"category": "disk_exhaustion", "target": "node-3", "runbook": "rb-disk-cleanup"},
+    )
 
 
 def _write_bundle(name, scenario, metrics, history, expected) -> None:

@@ -73,7 +73,9 @@ def run_demo(
         for bundle in bundles:
             console.rule(f"scenario {bundle.name}")
             for delivery in send_bundle(read_scenario(bundle), tenant, host.base_url):
-                console.print(f"  {delivery.status} {delivery.kind.split('/api/')[-1]}", style="dim")
+                console.print(
+                    f"  {delivery.status} {delivery.kind.split('/api/')[-1]}", style="dim"
+                )
             host.wait_for_idle(timeout=60)
         console.rule()
         console.print(f"messages saved under {settings.messages_dir}")

@@ -10,8 +10,9 @@
     ├── Conflict              the document exists already (409)
     ├── PreconditionFailed    the ETag moved on: re-read and retry
     ├── StoreUnavailable      transient: throttled or down; senders must retry (503)
-    └── DeliveryFailed        a chat message could not be delivered (502); ``permanent``
-                              says whether retrying can help (invalid_auth: no; 429: yes)
+    ├── DeliveryFailed        a chat message could not be delivered (502); ``permanent``
+    │                         says whether retrying can help (invalid_auth: no; 429: yes)
+    └── SearchFailed          the runbook search service refused or failed (502); ``permanent``
 
 Expected outcomes (a duplicate delivery, an ignored event type) are values,
 not errors.
@@ -62,6 +63,16 @@ class StoreUnavailable(SreCopilotError):
 
 class DeliveryFailed(SreCopilotError):
     """A chat delivery failed; ``permanent`` failures are not retried."""
+
+    http_status = 502
+
+    def __init__(self, reason: str, *, permanent: bool) -> None:
+        super().__init__(reason)
+        self.permanent = permanent
+
+
+class SearchFailed(SreCopilotError):
+    """The search service refused or failed a request; ``permanent``: retrying won't help."""
 
     http_status = 502
 

@@ -92,6 +92,9 @@ class SignalReading(Model):
     deviation: float = 0.0
     ratio: float | None = None
     onset: datetime | None = None
+    prior: float | None = None
+    """The level just before the onset (median of the 30 to 10 minutes before it):
+    what the signal changed *from*, even when the baseline has drifted since."""
     recent_max: float | None = None
     recent_min: float | None = None
     slope_per_hour: float | None = None
@@ -101,6 +104,15 @@ class SignalReading(Model):
     @property
     def missing(self) -> bool:
         return self.current is None
+
+    @property
+    def step_ratio(self) -> float | None:
+        """``current`` over the level before the onset, else over the baseline."""
+        if self.current is None:
+            return None
+        if self.prior is not None and abs(self.prior) > 1e-12:
+            return self.current / self.prior
+        return self.ratio
 
 
 class PastIncident(Model):

@@ -54,7 +54,7 @@ from azure.search.documents.indexes.models import (
     SimpleField,
 )
 
-from shared.errors import SreCopilotError
+from shared.errors import SearchFailed
 from shared.ports.search import RunbookHit, RunbookQuery
 from shared.runbooks.loader import Runbook
 
@@ -75,20 +75,6 @@ _UNSAFE_QUERY = re.compile(r"[^\w]+")
 would turn hypothesis prose into a query expression."""
 
 _PERMANENT_STATUSES = frozenset({400, 401, 403, 404})
-
-
-class SearchFailed(SreCopilotError):
-    """The search service refused or failed a request; ``permanent``: retrying won't help.
-
-    Belongs in ``shared.errors`` beside ``DeliveryFailed``; kept here until the
-    error tree there draws it.
-    """
-
-    http_status = 502
-
-    def __init__(self, reason: str, *, permanent: bool) -> None:
-        super().__init__(reason)
-        self.permanent = permanent
 
 
 def index_schema(name: str) -> SearchIndex:

@@ -31,12 +31,6 @@ REPO = Path(__file__).resolve().parents[3]
 SAMPLE = REPO / "samples" / "bundles" / "sample-checkout-deploy"
 KIT_S04 = REPO.parent / "shared" / "scenarios" / "public" / "incidents" / "s-04"
 
-LOOKBACK_BOUNDARY = (
-    "Prometheus 2.42 keeps a sample exactly 5 minutes old (lookback [t-5m, t]); the "
-    "scenario-file adapter drops it (Prometheus 3's left-open (t-5m, t]). They differ "
-    "by one step where a series ends."
-)
-
 
 @dataclass(frozen=True)
 class Bundle:
@@ -196,7 +190,6 @@ def test_same_series_as_scenario_file(
 
 
 @pytest.mark.prometheus
-@pytest.mark.xfail(strict=True, reason=LOOKBACK_BOUNDARY)
 def test_series_end_on_the_sample_grid(prometheus: PrometheusSource) -> None:
     _, hi = data_span(SAMPLE_BUNDLE)
     span = Span(hi - timedelta(minutes=10), hi + timedelta(minutes=10), timedelta(seconds=60))
@@ -211,7 +204,7 @@ SIGNAL_CASES = [
     pytest.param(
         KIT_BUNDLE,
         id=KIT_BUNDLE.name,
-        marks=[pytest.mark.kit, pytest.mark.xfail(strict=True, reason=LOOKBACK_BOUNDARY)],
+        marks=[pytest.mark.kit],
     ),
 ]
 

@@ -30,7 +30,9 @@ def run(*args: str) -> tuple[int, str]:
 def test_tenants_add_generates_credentials_and_list_hides_them(tmp_path: Path) -> None:
     topology = tmp_path / "topology.json"
     topology.write_text(json.dumps({"services": [{"name": "checkout", "depends_on": ["db"]}]}))
-    code, out = run("tenants", "add", "acme", "--alertmanager-token", "tok-1", "--topology", str(topology))
+    code, out = run(
+        "tenants", "add", "acme", "--alertmanager-token", "tok-1", "--topology", str(topology)
+    )
     assert code == 0, out
     assert "tok-1" not in out  # given credentials are not echoed
     assert "PagerDuty:" in out and "Changes:" in out  # generated ones are shown once
@@ -45,7 +47,10 @@ def test_tenants_add_generates_credentials_and_list_hides_them(tmp_path: Path) -
     ("args", "message"),
     [
         (("tenants", "add", "Bad Name"), "must be lower-case"),
-        (("tenants", "add", "acme", "--topology", "/nonexistent.json"), "/nonexistent.json: file not found"),
+        (
+            ("tenants", "add", "acme", "--topology", "/nonexistent.json"),
+            "/nonexistent.json: file not found",
+        ),
         (("incidents", "list", "--tenant", "ghost"), "unknown tenant 'ghost'"),
         (("incidents", "show", "INC-1"), "no incident INC-1"),
         (("send", "/no/such/bundle"), "/no/such/bundle: file not found"),

@@ -1,0 +1,1 @@
+"""Metrics adapters: the scenario file (embedded) and, later, Prometheus."""

@@ -1,0 +1,1 @@
+"""Runbook search adapters: the in-process index and, later, Azure AI Search."""

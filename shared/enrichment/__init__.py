@@ -1,0 +1,1 @@
+"""Context assembly: signals, changes, topology and similar incidents around an incident."""

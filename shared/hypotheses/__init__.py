@@ -1,0 +1,1 @@
+"""Root-cause hypotheses: deterministic detectors per category, merged."""

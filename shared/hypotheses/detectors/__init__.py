@@ -1,0 +1,1 @@
+"""One detector per root-cause category; ``shared.hypotheses.registry`` lists them."""

@@ -1,0 +1,1 @@
+"""Replays of scenario bundles through the live pipeline's steps, and backtests."""

@@ -1,0 +1,1 @@
+"""Runbooks: the Markdown corpus, and matching runbooks to hypotheses."""

@@ -1,0 +1,45 @@
+"""The runbook step: the best runbooks for the ranked hypotheses (a pure step).
+
+Each hypothesis asks the index for its runbooks; a runbook's score is its best
+match weighted by that hypothesis' confidence relative to the leader's, so
+the leading hypothesis' runbooks come first and an alternative's main runbook
+still makes the list when the leader has few.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from shared.models.hypothesis import Hypothesis
+from shared.ports.search import RunbookQuery, SearchIndex
+
+TOP = 3
+
+
+def query_for(hypothesis: Hypothesis) -> RunbookQuery:
+    words = [hypothesis.title, hypothesis.category.value.replace("_", " ")]
+    words += [e.summary for e in hypothesis.evidence[:4]]
+    services = [] if hypothesis.category.targets_host else [hypothesis.target]
+    return RunbookQuery(
+        text=" ".join(words), categories=(hypothesis.category.value,), services=services
+    )
+
+
+def match_runbooks(
+    hypotheses: Sequence[Mapping[str, Any]], *, index: SearchIndex, top: int = TOP
+) -> list[dict[str, Any]]:
+    """Ranked hypotheses (dicts) -> ``[{"id", "title", "score"}]``, best first."""
+    parsed = [Hypothesis.model_validate(h) for h in hypotheses]
+    if not parsed:
+        return []
+    lead = max(h.confidence for h in parsed) or 1.0
+    best: dict[str, tuple[float, str]] = {}
+    for hypothesis in parsed:
+        weight = hypothesis.confidence / lead if lead > 0 else 1.0
+        for hit in index.search(query_for(hypothesis), top=top):
+            value = hit.score * weight
+            if hit.id not in best or value > best[hit.id][0]:
+                best[hit.id] = (value, hit.title)
+    ranked = sorted(best.items(), key=lambda kv: (-kv[1][0], kv[0]))
+    return [{"id": k, "title": t, "score": round(v, 3)} for k, (v, t) in ranked[:top]]

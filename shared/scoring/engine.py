@@ -1,0 +1,291 @@
+"""The confidence engine: five explainable factors, a weighted sum, a range.
+
+::
+
+    confidence = 0.25 signal_strength      how far the cause's own signals moved
+               + 0.20 temporal_correlation did the cause come before its effects
+               + 0.20 precedent_frequency  resolved incidents with this cause and target
+               + 0.20 evidence_quality     how many independent kinds of evidence agree
+               + 0.15 human_validation     how often responders accepted this category
+
+Each factor is a monotone function of the evidence (more or stronger evidence
+never lowers it) with a one-line reason and an uncertainty; the range is the
+weighted sum of each factor's low and high ends, so thin evidence, a short
+history or missing metric sources widen it, and it always holds the
+confidence inside [0, 1]. ``MODEL_VERSION`` is stored with every score: a
+change to any formula here must bump it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pydantic import Field, ValidationError, model_validator
+
+from shared.errors import BadInput
+from shared.hypotheses.merge import Merged, merge
+from shared.models.analysis import ContextSnapshot
+from shared.models.base import Model
+from shared.models.hypothesis import (
+    FACTOR_NAMES,
+    Candidate,
+    Evidence,
+    EvidenceKind,
+    FactorScore,
+    Hypothesis,
+)
+
+MODEL_VERSION = "conf-1.0"
+
+DEFAULT_WEIGHTS: Mapping[str, float] = {
+    "signal_strength": 0.25,
+    "temporal_correlation": 0.20,
+    "precedent_frequency": 0.20,
+    "evidence_quality": 0.20,
+    "human_validation": 0.15,
+}
+
+HUMAN_PRIOR = 0.5
+TOP = 3
+
+
+class Acceptance(Model):
+    """Responders' verdicts on one category's hypotheses (from the feedback loop).
+
+    Given as counts (``{"accepted": 7, "rejected": 2}``) or as a rate over a
+    number of verdicts (``{"rate": 0.78, "count": 9}``); the count matters,
+    because two verdicts should move the factor less than two hundred.
+    """
+
+    accepted: int = Field(default=0, ge=0)
+    rejected: int = Field(default=0, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_rate(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and "rate" in data:
+            rate, count = float(data["rate"]), int(data.get("count", 0))
+            if not 0.0 <= rate <= 1.0 or count < 0:
+                raise ValueError("rate must be in [0, 1] and count >= 0")
+            accepted = round(rate * count)
+            return {"accepted": accepted, "rejected": count - accepted}
+        return data
+
+    @property
+    def total(self) -> int:
+        return self.accepted + self.rejected
+
+
+def normalise_weights(weights: Mapping[str, float] | None) -> dict[str, float]:
+    """Per-tenant weights, checked and scaled to sum to 1 (defaults when None)."""
+    if weights is None:
+        return dict(DEFAULT_WEIGHTS)
+    unknown = set(weights) - set(FACTOR_NAMES)
+    if unknown:
+        raise BadInput(f"weights: unknown factor(s) {', '.join(sorted(unknown))}")
+    merged = {name: float(weights.get(name, DEFAULT_WEIGHTS[name])) for name in FACTOR_NAMES}
+    if any(not math.isfinite(w) or w < 0 for w in merged.values()):
+        raise BadInput("weights: every weight must be a finite number >= 0")
+    total = sum(merged.values())
+    if total <= 0:
+        raise BadInput("weights: at least one weight must be positive")
+    return {name: w / total for name, w in merged.items()}
+
+
+def soft_or(strengths: Sequence[float], support: float = 0.3) -> float:
+    """The strongest item, topped up a little by the others (noisy-or, damped).
+
+    Monotone in every input, bounded by 1, and not saturated by many weak items.
+    """
+    if not strengths:
+        return 0.0
+    ordered = sorted(strengths, reverse=True)
+    rest = 1.0
+    for s in ordered[1:]:
+        rest *= 1.0 - s
+    best = ordered[0]
+    return min(1.0, best + (1.0 - best) * support * (1.0 - rest))
+
+
+def _of(evidence: Sequence[Evidence], kind: EvidenceKind) -> list[float]:
+    return [e.strength for e in evidence if e.kind is kind]
+
+
+def signal_strength(evidence: Sequence[Evidence], coverage: float) -> FactorScore:
+    strengths = _of(evidence, EvidenceKind.METRIC)
+    missing = 1.0 - coverage
+    if not strengths:
+        return FactorScore(
+            value=0.0,
+            reason="no measured signal supports it",
+            uncertainty=min(0.5, 0.3 + 0.2 * missing),
+        )
+    value = soft_or(strengths)
+    best = max((e for e in evidence if e.kind is EvidenceKind.METRIC), key=lambda e: e.strength)
+    return FactorScore(
+        value=round(value, 4),
+        reason=f"{best.summary} ({len(strengths)} signal(s))",
+        uncertainty=round(min(0.5, 0.2 / math.sqrt(len(strengths)) + 0.3 * missing), 4),
+    )
+
+
+def temporal_correlation(evidence: Sequence[Evidence], coverage: float) -> FactorScore:
+    strengths = _of(evidence, EvidenceKind.TEMPORAL)
+    if not strengths:
+        # Nothing to go on is no support (not a neutral guess): adding evidence must
+        # never lower a factor, and a reversed order is itself weak evidence.
+        return FactorScore(
+            value=0.0, reason="no onset to order against the symptoms", uncertainty=0.4
+        )
+    best = max((e for e in evidence if e.kind is EvidenceKind.TEMPORAL), key=lambda e: e.strength)
+    return FactorScore(
+        value=round(soft_or(strengths, support=0.2), 4),
+        reason=best.summary,
+        uncertainty=round(min(0.5, 0.1 + 0.3 * (1.0 - coverage)), 4),
+    )
+
+
+def precedent_frequency(candidate: Candidate, snapshot: ContextSnapshot) -> FactorScore:
+    category = candidate.category.value
+    exact = sum(
+        p.count
+        for p in snapshot.precedents
+        if p.category == category and p.target.lower() == candidate.target.lower()
+    )
+    same_category = sum(p.count for p in snapshot.precedents if p.category == category)
+    if snapshot.history_size == 0:
+        return FactorScore(value=0.3, reason="no incident history yet", uncertainty=0.35)
+    value = 0.1 + 0.6 * (1.0 - 0.5**exact) + 0.2 * (1.0 - 0.7**same_category)
+    reason = (
+        f"{exact} resolved incident(s) with {category} of {candidate.target}, "
+        f"{same_category} of {category} in {snapshot.history_size}"
+    )
+    return FactorScore(
+        value=round(value, 4),
+        reason=reason,
+        uncertainty=round(0.3 / math.sqrt(1.0 + snapshot.history_size / 4.0), 4),
+    )
+
+
+def evidence_quality(evidence: Sequence[Evidence], coverage: float) -> FactorScore:
+    best_by_kind: dict[EvidenceKind, float] = {}
+    for item in evidence:
+        best_by_kind[item.kind] = max(best_by_kind.get(item.kind, 0.0), item.strength)
+    remaining = 1.0
+    for strength in best_by_kind.values():
+        remaining *= 1.0 - 0.5 * strength
+    kinds = [k.value for k in sorted(best_by_kind, key=lambda k: k.value) if best_by_kind[k] > 0]
+    return FactorScore(
+        value=round(1.0 - remaining, 4),
+        reason=f"{len(kinds)} kind(s) of evidence: {', '.join(kinds) or 'none'}",
+        uncertainty=round(min(0.5, 0.1 + 0.3 * (1.0 - coverage)), 4),
+    )
+
+
+def human_validation(candidate: Candidate, acceptance: Mapping[str, Acceptance]) -> FactorScore:
+    record = acceptance.get(candidate.category.value)
+    if record is None or record.total == 0:
+        return FactorScore(
+            value=HUMAN_PRIOR, reason="prior: no feedback on this category yet", uncertainty=0.3
+        )
+    prior_weight = 2.0
+    value = (record.accepted + HUMAN_PRIOR * prior_weight) / (record.total + prior_weight)
+    return FactorScore(
+        value=round(value, 4),
+        reason=(
+            f"{record.accepted} of {record.total} {candidate.category.value} hypotheses accepted"
+        ),
+        uncertainty=round(0.3 / math.sqrt(1.0 + record.total), 4),
+    )
+
+
+def score(
+    merged: Merged,
+    snapshot: ContextSnapshot,
+    *,
+    weights: Mapping[str, float],
+    acceptance: Mapping[str, Acceptance],
+    rank: int = 1,
+) -> Hypothesis:
+    """One candidate -> an (unranked until ``rank`` is set) hypothesis."""
+    cand = merged.candidate
+    coverage = snapshot.metric_coverage
+    factors = {
+        "signal_strength": signal_strength(cand.evidence, coverage),
+        "temporal_correlation": temporal_correlation(cand.evidence, coverage),
+        "precedent_frequency": precedent_frequency(cand, snapshot),
+        "evidence_quality": evidence_quality(cand.evidence, coverage),
+        "human_validation": human_validation(cand, acceptance),
+    }
+    confidence = sum(weights[n] * f.value for n, f in factors.items())
+    low = sum(weights[n] * f.low for n, f in factors.items())
+    high = sum(weights[n] * f.high for n, f in factors.items())
+    confidence = round(confidence, 3)
+    low = min(confidence, round(low, 3))
+    high = max(confidence, round(high, 3))
+    evidence = tuple(
+        sorted(
+            (e for e in cand.evidence if e.strength > 0 or e.kind is EvidenceKind.CHANGE),
+            key=lambda e: (-e.strength, e.kind.value, e.summary),
+        )
+    )
+    return Hypothesis(
+        rank=rank,
+        category=cand.category,
+        target=cand.target,
+        title=cand.title,
+        confidence=confidence,
+        confidence_range=(max(0.0, low), min(1.0, high)),
+        factors=factors,
+        evidence=evidence,
+        model_version=MODEL_VERSION,
+        origins=merged.origins,
+    )
+
+
+def rank_hypotheses(
+    candidates: Sequence[Candidate],
+    snapshot: ContextSnapshot,
+    *,
+    weights: Mapping[str, float] | None = None,
+    acceptance: Mapping[str, Acceptance] | None = None,
+    top: int = TOP,
+) -> list[Hypothesis]:
+    """Merge duplicates, score each, best first (ties: signal, then name), ``top`` out."""
+    resolved = normalise_weights(weights)
+    records = dict(acceptance or {})
+    scored = [score(m, snapshot, weights=resolved, acceptance=records) for m in merge(candidates)]
+    scored.sort(
+        key=lambda h: (
+            -h.confidence,
+            -h.factors["signal_strength"].value,
+            h.category.value,
+            h.target,
+        )
+    )
+    return [h.model_copy(update={"rank": i}) for i, h in enumerate(scored[:top], start=1)]
+
+
+def score_candidates(
+    context: Mapping[str, Any],
+    candidates: Sequence[Mapping[str, Any]],
+    *,
+    weights: Mapping[str, float] | None = None,
+    acceptance: Mapping[str, Mapping[str, float]] | None = None,
+    top: int = TOP,
+) -> list[dict[str, Any]]:
+    """The scoring step: context + candidates (detector and LLM, as dicts) -> top hypotheses.
+
+    ``weights``: optional per-tenant factor weights; ``acceptance``: optional
+    per-category ``{"accepted": n, "rejected": m}`` from responders' feedback.
+    """
+    snapshot = ContextSnapshot.model_validate(context)
+    parsed = [Candidate.model_validate(c) for c in candidates]
+    try:
+        records = {k: Acceptance.model_validate(v) for k, v in (acceptance or {}).items()}
+    except ValidationError as exc:
+        raise BadInput(f"acceptance: {exc.errors()[0]['msg']}") from exc
+    ranked = rank_hypotheses(parsed, snapshot, weights=weights, acceptance=records, top=top)
+    return [h.model_dump(mode="json") for h in ranked]

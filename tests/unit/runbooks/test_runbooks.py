@@ -1,0 +1,124 @@
+"""Runbook loading (front matter), the local index, and matching runbooks to hypotheses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from shared.adapters.search.local_index import LocalRunbookIndex
+from shared.errors import BadInput
+from shared.models.hypothesis import (
+    FACTOR_NAMES,
+    Evidence,
+    EvidenceKind,
+    FactorScore,
+    Hypothesis,
+    RootCause,
+)
+from shared.ports.search import RunbookQuery, SearchIndex
+from shared.runbooks.loader import Runbook, load_runbooks, parse_runbook
+from shared.runbooks.match import match_runbooks
+from shared.scoring.engine import MODEL_VERSION
+from tests.fixtures.intelligence.builder import RUNBOOKS
+
+
+def test_loads_the_fixture_corpus_sorted_by_id() -> None:
+    books = load_runbooks(RUNBOOKS)
+    assert [b.id for b in books] == sorted(b.id for b in books)
+    disk = next(b for b in books if b.id == "rb-free-disk")
+    assert disk.categories == ("disk_exhaustion", "node_failure")
+    assert disk.services == ("*",)
+    assert disk.body.startswith("# Free disk space")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("# no front matter\n", "front matter: must start"),
+        ("---\nid: x\n", "no closing"),
+        ("---\nid: [unclosed\n---\n", "not valid YAML"),
+        ("---\n- a\n---\n", "must be a mapping"),
+        ("---\ntitle: t\n---\n", "field id"),
+        ("---\nid: x\ntitle: t\ncategories: 3\n---\n", "field categories"),
+    ],
+)
+def test_bad_runbooks_name_file_and_field(text: str, message: str) -> None:
+    with pytest.raises(BadInput, match=rf"rb-bad\.md: .*{message}"):
+        parse_runbook(text, origin="rb-bad.md")
+
+
+def test_duplicate_ids_are_refused(tmp_path: Path) -> None:
+    for name in ("a.md", "b.md"):
+        (tmp_path / name).write_text("---\nid: same\ntitle: t\n---\n")
+    with pytest.raises(BadInput, match=r"b\.md: field id: duplicate"):
+        load_runbooks(tmp_path)
+    with pytest.raises(BadInput):
+        load_runbooks(tmp_path / "missing")
+
+
+def test_index_prefers_category_then_service_then_text() -> None:
+    index: SearchIndex = LocalRunbookIndex(load_runbooks(RUNBOOKS))
+    hits = index.search(RunbookQuery(text="filesystem full", categories=("disk_exhaustion",)))
+    assert hits[0].id == "rb-free-disk"
+    assert hits == sorted(hits, key=lambda h: -h.score)
+    assert all(0.0 <= h.score <= 1.0 for h in hits)
+    # a runbook written for one service only fits that service
+    for_payments = index.search(
+        RunbookQuery(text="release", categories=("bad_deployment",), services=("payments",)), top=5
+    )
+    for_web = index.search(
+        RunbookQuery(text="release", categories=("bad_deployment",), services=("web",)), top=5
+    )
+    score = {h.id: h.score for h in for_payments}
+    score_web = {h.id: h.score for h in for_web}
+    assert score["rb-payments-only"] > score_web["rb-payments-only"]
+    assert for_web[0].id == "rb-rollback"
+    # text alone still finds the right one
+    assert index.search(RunbookQuery(text="circuit breaker fallback"), top=1)[0].id == (
+        "rb-isolate-dependency"
+    )
+    assert LocalRunbookIndex([]).search(RunbookQuery(text="x")) == []
+
+
+def hypothesis(rank: int, category: RootCause, target: str, confidence: float) -> dict[str, object]:
+    factor = FactorScore(value=confidence, reason="r", uncertainty=0.0)
+    return Hypothesis(
+        rank=rank,
+        category=category,
+        target=target,
+        title=f"{category.value} of {target}",
+        confidence=confidence,
+        confidence_range=(confidence, confidence),
+        factors=dict.fromkeys(FACTOR_NAMES, factor),
+        evidence=(Evidence(kind=EvidenceKind.METRIC, summary="disk full", strength=1.0),),
+        model_version=MODEL_VERSION,
+    ).model_dump(mode="json")
+
+
+def test_runbooks_follow_the_leading_hypothesis_and_keep_the_runner_up() -> None:
+    index = LocalRunbookIndex(load_runbooks(RUNBOOKS))
+    matched = match_runbooks(
+        [
+            hypothesis(1, RootCause.DISK_EXHAUSTION, "h4", 0.8),
+            hypothesis(2, RootCause.DEPENDENCY_FAILURE, "db", 0.5),
+        ],
+        index=index,
+    )
+    assert [m["id"] for m in matched][:2] == ["rb-free-disk", "rb-isolate-dependency"]
+    assert len(matched) == 3
+    assert all(set(m) == {"id", "title", "score"} for m in matched)
+    swapped = match_runbooks(
+        [
+            hypothesis(1, RootCause.DEPENDENCY_FAILURE, "db", 0.8),
+            hypothesis(2, RootCause.DISK_EXHAUSTION, "h4", 0.5),
+        ],
+        index=index,
+    )
+    assert swapped[0]["id"] == "rb-isolate-dependency"
+    assert match_runbooks([], index=index) == []
+
+
+def test_runbook_model_service_scope() -> None:
+    book = Runbook(id="x", title="t", services=("a",))
+    assert book.applies_to("a") and not book.applies_to("b")

@@ -1,0 +1,295 @@
+"""The confidence engine: properties that hold for any evidence, and its inputs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from shared.errors import BadInput
+from shared.hypotheses.merge import Merged
+from shared.models.analysis import ContextSnapshot, Precedent, SourceStatus
+from shared.models.hypothesis import (
+    FACTOR_NAMES,
+    Candidate,
+    Evidence,
+    EvidenceKind,
+    Hypothesis,
+    RootCause,
+)
+from shared.scoring.engine import (
+    DEFAULT_WEIGHTS,
+    MODEL_VERSION,
+    Acceptance,
+    evidence_quality,
+    normalise_weights,
+    rank_hypotheses,
+    score,
+    score_candidates,
+    signal_strength,
+    soft_or,
+    temporal_correlation,
+)
+
+NOW = datetime(2026, 3, 4, 14, 5, tzinfo=UTC)
+
+evidence_items = st.builds(
+    Evidence,
+    kind=st.sampled_from(list(EvidenceKind)),
+    summary=st.sampled_from(["a", "b", "c"]),
+    source=st.sampled_from(["", "q1", "chg-1"]),
+    strength=st.floats(0.0, 1.0),
+)
+evidence_lists = st.lists(evidence_items, max_size=8)
+coverages = st.floats(0.0, 1.0)
+weight_maps = st.fixed_dictionaries({n: st.floats(0.0, 10.0) for n in FACTOR_NAMES}).filter(
+    lambda w: sum(w.values()) > 1e-6
+)
+
+
+def snapshot(
+    *, precedents: tuple[Precedent, ...] = (), history: int = 0, coverage_ok: bool = True
+) -> ContextSnapshot:
+    return ContextSnapshot(
+        tenant_id="acme",
+        incident_id="inc",
+        now=NOW,
+        started_at=NOW,
+        precedents=precedents,
+        history_size=history,
+        sources=(
+            SourceStatus(name="metrics:error_ratio", ok=True),
+            SourceStatus(name="metrics:cpu", ok=coverage_ok, reason="" if coverage_ok else "down"),
+        ),
+    )
+
+
+def candidate(
+    evidence: list[Evidence], category: RootCause = RootCause.BAD_DEPLOYMENT
+) -> Candidate:
+    return Candidate(category=category, target="api", title="t", evidence=tuple(evidence))
+
+
+def test_default_weights_are_the_documented_ones() -> None:
+    assert DEFAULT_WEIGHTS == {
+        "signal_strength": 0.25,
+        "temporal_correlation": 0.20,
+        "precedent_frequency": 0.20,
+        "evidence_quality": 0.20,
+        "human_validation": 0.15,
+    }
+    assert sum(DEFAULT_WEIGHTS.values()) == pytest.approx(1.0)
+
+
+@given(weight_maps)
+def test_tenant_weights_are_normalised_to_one(weights: dict[str, float]) -> None:
+    resolved = normalise_weights(weights)
+    assert sum(resolved.values()) == pytest.approx(1.0)
+    assert all(w >= 0 for w in resolved.values())
+    assert set(resolved) == set(FACTOR_NAMES)
+
+
+@pytest.mark.parametrize(
+    "weights", [{"bogus": 1.0}, {"signal_strength": -1.0}, dict.fromkeys(FACTOR_NAMES, 0.0)]
+)
+def test_bad_weights_are_refused(weights: dict[str, float]) -> None:
+    with pytest.raises(BadInput):
+        normalise_weights(weights)
+
+
+@settings(max_examples=200)
+@given(evidence_lists, weight_maps, st.booleans(), st.integers(0, 20))
+def test_confidence_lies_in_its_range_within_unit_interval(
+    evidence: list[Evidence], weights: dict[str, float], coverage_ok: bool, history: int
+) -> None:
+    snap = snapshot(coverage_ok=coverage_ok, history=history)
+    hyp = score(
+        Merged(candidate(evidence), ("detector",)),
+        snap,
+        weights=normalise_weights(weights),
+        acceptance={},
+    )
+    low, high = hyp.confidence_range
+    assert 0.0 <= low <= hyp.confidence <= high <= 1.0
+    assert set(hyp.factors) == set(FACTOR_NAMES)
+    assert all(0.0 <= f.value <= 1.0 and f.reason for f in hyp.factors.values())
+    assert hyp.model_version == MODEL_VERSION
+
+
+@settings(max_examples=200)
+@given(evidence_lists, evidence_items, coverages)
+def test_more_evidence_never_lowers_a_factor(
+    evidence: list[Evidence], extra: Evidence, coverage: float
+) -> None:
+    for factor in (signal_strength, temporal_correlation, evidence_quality):
+        before = factor(evidence, coverage).value
+        after = factor([*evidence, extra], coverage).value
+        assert after >= before - 1e-9, factor.__name__
+
+
+@settings(max_examples=200)
+@given(evidence_lists.filter(bool), st.data(), coverages)
+def test_stronger_evidence_never_lowers_a_factor(
+    evidence: list[Evidence], data: st.DataObject, coverage: float
+) -> None:
+    index = data.draw(st.integers(0, len(evidence) - 1))
+    boosted = list(evidence)
+    item = boosted[index]
+    boosted[index] = item.model_copy(update={"strength": data.draw(st.floats(item.strength, 1.0))})
+    for factor in (signal_strength, temporal_correlation, evidence_quality):
+        assert factor(boosted, coverage).value >= factor(evidence, coverage).value - 1e-9
+
+
+@given(st.lists(st.floats(0.0, 1.0), max_size=10))
+def test_soft_or_is_bounded_by_its_best_and_one(values: list[float]) -> None:
+    combined = soft_or(values)
+    assert max(values, default=0.0) - 1e-12 <= combined <= 1.0
+
+
+def test_missing_metric_sources_widen_the_range() -> None:
+    evidence = [
+        Evidence(kind=EvidenceKind.METRIC, summary="m", strength=0.8),
+        Evidence(kind=EvidenceKind.TEMPORAL, summary="t", strength=0.9),
+    ]
+    full = score(
+        Merged(candidate(evidence), ("detector",)),
+        snapshot(),
+        weights=normalise_weights(None),
+        acceptance={},
+    )
+    partial = score(
+        Merged(candidate(evidence), ("detector",)),
+        snapshot(coverage_ok=False),
+        weights=normalise_weights(None),
+        acceptance={},
+    )
+    width = lambda h: h.confidence_range[1] - h.confidence_range[0]  # noqa: E731
+    assert width(partial) > width(full)
+
+
+def test_precedents_raise_precedent_frequency_and_history_narrows_it() -> None:
+    cand = Merged(candidate([]), ("detector",))
+    weights = normalise_weights(None)
+    none = score(cand, snapshot(history=10), weights=weights, acceptance={})
+    one = score(
+        cand,
+        snapshot(
+            history=10, precedents=(Precedent(category="bad_deployment", target="API", count=1),)
+        ),
+        weights=weights,
+        acceptance={},
+    )
+    three = score(
+        cand,
+        snapshot(
+            history=10, precedents=(Precedent(category="bad_deployment", target="api", count=3),)
+        ),
+        weights=weights,
+        acceptance={},
+    )
+    other = score(
+        cand,
+        snapshot(
+            history=10, precedents=(Precedent(category="bad_deployment", target="web", count=3),)
+        ),
+        weights=weights,
+        acceptance={},
+    )
+    values = [h.factors["precedent_frequency"].value for h in (none, other, one, three)]
+    assert values == sorted(values) and values[0] < values[1] < values[2] < values[3]
+    empty = score(cand, snapshot(history=0), weights=weights, acceptance={})
+    assert (
+        empty.factors["precedent_frequency"].uncertainty
+        > none.factors["precedent_frequency"].uncertainty
+    )
+
+
+def test_human_validation_is_a_prior_until_feedback_then_follows_it() -> None:
+    cand = Merged(candidate([]), ("detector",))
+    weights = normalise_weights(None)
+    prior = score(cand, snapshot(), weights=weights, acceptance={})
+    assert prior.factors["human_validation"].value == 0.5
+    liked = score(
+        cand,
+        snapshot(),
+        weights=weights,
+        acceptance={"bad_deployment": Acceptance(accepted=9, rejected=1)},
+    )
+    disliked = score(
+        cand,
+        snapshot(),
+        weights=weights,
+        acceptance={"bad_deployment": Acceptance(accepted=1, rejected=9)},
+    )
+    assert (
+        disliked.factors["human_validation"].value < 0.5 < liked.factors["human_validation"].value
+    )
+    assert (
+        liked.factors["human_validation"].uncertainty
+        < prior.factors["human_validation"].uncertainty
+    )
+    assert liked.confidence > prior.confidence > disliked.confidence
+
+
+def test_acceptance_as_a_rate_over_a_count() -> None:
+    assert Acceptance.model_validate({"rate": 0.75, "count": 8}) == Acceptance(
+        accepted=6, rejected=2
+    )
+    context = snapshot().model_dump(mode="json", by_alias=True)
+    with pytest.raises(BadInput, match="acceptance"):
+        score_candidates(context, [], acceptance={"bad_deployment": {"rate": 2.0, "count": 3}})
+
+
+def test_top_three_best_first_with_detector_and_llm_merged() -> None:
+    strong = [Evidence(kind=EvidenceKind.METRIC, summary="m", source="q", strength=0.9)]
+    cands = [
+        candidate(strong, RootCause.CPU_SATURATION),
+        Candidate(
+            category=RootCause.CPU_SATURATION,
+            target="API",
+            title="llm says cpu",
+            origin="llm",
+            evidence=(Evidence(kind=EvidenceKind.HISTORY, summary="h", strength=0.6),),
+        ),
+        candidate(
+            [Evidence(kind=EvidenceKind.METRIC, summary="m2", strength=0.3)], RootCause.MEMORY_LEAK
+        ),
+        candidate([], RootCause.NODE_FAILURE),
+        candidate([], RootCause.DNS_FAILURE),
+    ]
+    ranked = rank_hypotheses(cands, snapshot())
+    assert [h.rank for h in ranked] == [1, 2, 3]
+    assert ranked[0].category is RootCause.CPU_SATURATION
+    assert ranked[0].origins == ("detector", "llm")
+    assert ranked[0].title == "t"  # the detector's words lead
+    assert {e.kind for e in ranked[0].evidence} == {EvidenceKind.METRIC, EvidenceKind.HISTORY}
+    confidences = [h.confidence for h in ranked]
+    assert confidences == sorted(confidences, reverse=True)
+
+
+def test_score_candidates_is_json_in_json_out_and_round_trips() -> None:
+    context = snapshot().model_dump(mode="json", by_alias=True)
+    cand = candidate(
+        [Evidence(kind=EvidenceKind.CHANGE, summary="deploy", source="chg-1", at=NOW, strength=0.9)]
+    )
+    out = score_candidates(
+        context,
+        [cand.model_dump(mode="json")],
+        acceptance={"bad_deployment": {"accepted": 2, "rejected": 0}},
+        weights={"human_validation": 0.0},
+    )
+    assert len(out) == 1
+    hyp = Hypothesis.model_validate(out[0])
+    assert hyp.model_dump(mode="json") == out[0]
+    assert hyp.model_version == MODEL_VERSION
+    assert hyp.evidence[0].source == "chg-1"
+
+
+def test_hypothesis_refuses_a_range_that_misses_its_confidence() -> None:
+    hyp = rank_hypotheses([candidate([])], snapshot())[0]
+    data = hyp.model_dump(mode="json")
+    data["confidence_range"] = [hyp.confidence + 0.01, 1.0]
+    with pytest.raises(ValueError, match="confidence_range"):
+        Hypothesis.model_validate(data)
