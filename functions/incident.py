@@ -1,7 +1,12 @@
-"""The incident orchestration: summarise, tell people, follow the incident.
+"""The incident orchestration: analyse, tell people, follow the incident.
+
+    plan → task_all(collect signals: one branch per catalog signal) → assemble
+         → task_all(detectors, Claude) → score + runbooks → post
+    then, until resolved: new alerts re-analyse and update the message;
+    feedback re-renders it; acknowledge / "resolved with #N" apply and update.
 
 Deterministic by construction: time from ``context.current_utc_datetime``,
-all I/O in activities, the losing timer cancelled.
+all I/O in activities, the losing timer cancelled, names as constants.
 """
 
 from __future__ import annotations
@@ -13,21 +18,29 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from shared.adapters.chat.slack import chat_for
 from shared.bootstrap import runtime
-from shared.incidents.summary import IncidentSummary, assemble_summary
+from shared.incidents import analysis
+from shared.incidents.lifecycle import apply_action
+from shared.incidents.message import post_or_update
 from shared.ingestion.correlation import IncidentTouch
-from shared.notify.delivery import deliver
-from shared.notify.summary import render_summary
+from shared.notify.interactions import FEEDBACK_EVENT, INCIDENT_ACTION_EVENT
 
 bp = df.Blueprint()
 log = logging.getLogger("sre_copilot.incident")
 
 ORCHESTRATOR = "incident_orchestrator"
-SUMMARISE = "summarise_incident"
+PLAN = "plan_incident_context"
+COLLECT = "collect_incident_signals"
+ASSEMBLE = "assemble_incident_context"
+DETECT = "detect_incident_candidates"
+PROPOSE = "propose_incident_candidates"
+SCORE = "score_incident_hypotheses"
 DELIVER = "deliver_incident_message"
+APPLY_ACTION = "apply_incident_action"
 ALERTS_UPDATED = "alerts_updated"
 IDLE_TIMEOUT = timedelta(hours=24)
+EVENTS_BEFORE_CONTINUE = 50
+"""Handled events after which the orchestration continues as new, bounding its history."""
 
 
 def instance_id(tenant_id: str, incident_id: str) -> str:
@@ -52,50 +65,102 @@ async def signal_incidents(
                 continue
             try:
                 await client.raise_event(instance, ALERTS_UPDATED, {"status": touch.status})
-            except Exception as exc:
+            except Exception as exc:  # the SDK raises a bare Exception
                 if "No instance" not in str(exc):
                     raise
                 # Its creator has not started it yet, or never could: start it here.
                 await client.start_new(ORCHESTRATOR, instance, ref)
-        except Exception:
+        except Exception:  # logged: the incident is safe in the store
             log.exception("could not signal orchestration %s", instance)
+
+
+def _analyse(
+    context: df.DurableOrchestrationContext, ref: dict[str, Any]
+) -> Generator[Any, Any, None]:
+    planned = yield context.call_activity(PLAN, ref)
+    parts = None
+    if planned["signals"]:
+        branches = [
+            context.call_activity(COLLECT, {**ref, "signals": [name]})
+            for name in planned["signals"]
+        ]
+        parts = yield context.task_all(branches)
+    yield context.call_activity(ASSEMBLE, {**ref, "parts": parts})
+    detected, proposal = yield context.task_all(
+        [context.call_activity(DETECT, ref), context.call_activity(PROPOSE, ref)]
+    )
+    yield context.call_activity(SCORE, {**ref, "detected": detected, "proposal": proposal})
 
 
 @bp.orchestration_trigger(context_name="context", orchestration=ORCHESTRATOR)
 def incident_orchestrator(
     context: df.DurableOrchestrationContext,
 ) -> Generator[Any, Any, dict[str, Any]]:
-    ref = context.get_input()
-    summary = yield context.call_activity(SUMMARISE, ref)
-    yield context.call_activity(DELIVER, summary)
-    while True:
+    ref = dict(context.get_input())
+    if not ref.pop("continued", False):
+        yield from _analyse(context, ref)
+        state = yield context.call_activity(DELIVER, ref)
+        if state["status"] == "resolved":
+            return {"incident_id": ref["incident_id"], "status": "resolved"}
+    for _ in range(EVENTS_BEFORE_CONTINUE):
         timer = context.create_timer(context.current_utc_datetime + IDLE_TIMEOUT)
-        updated = context.wait_for_external_event(ALERTS_UPDATED)
-        winner = yield context.task_any([updated, timer])
+        alerts = context.wait_for_external_event(ALERTS_UPDATED)
+        feedback = context.wait_for_external_event(FEEDBACK_EVENT)
+        action = context.wait_for_external_event(INCIDENT_ACTION_EVENT)
+        winner = yield context.task_any([alerts, feedback, action, timer])
         if winner == timer:
             return {"incident_id": ref["incident_id"], "status": "idle"}
         timer.cancel()
-        summary = yield context.call_activity(SUMMARISE, ref)
-        yield context.call_activity(DELIVER, summary)
-        status = summary["incident"]["status"]
-        if status == "resolved":
-            return {"incident_id": ref["incident_id"], "status": status}
+        if winner == alerts:
+            yield from _analyse(context, ref)
+        elif winner == action:
+            yield context.call_activity(APPLY_ACTION, {**ref, "action": action.result})
+        state = yield context.call_activity(DELIVER, ref)
+        if state["status"] == "resolved":
+            return {"incident_id": ref["incident_id"], "status": "resolved"}
+    context.continue_as_new({**ref, "continued": True})
+    return {"incident_id": ref["incident_id"], "status": "continued"}
 
 
-@bp.activity_trigger(input_name="ref", activity=SUMMARISE)
-def summarise_incident(ref: dict[str, Any]) -> dict[str, Any]:
-    rt = runtime()
-    summary = assemble_summary(
-        rt.store, ref["tenant_id"], ref["incident_id"], lookback=rt.change_lookback
+@bp.activity_trigger(input_name="ref", activity=PLAN)
+def plan_incident_context(ref: dict[str, Any]) -> dict[str, Any]:
+    return analysis.plan(runtime(), ref["tenant_id"], ref["incident_id"])
+
+
+@bp.activity_trigger(input_name="branch", activity=COLLECT)
+def collect_incident_signals(branch: dict[str, Any]) -> dict[str, Any]:
+    return analysis.collect(
+        runtime(), branch["tenant_id"], branch["incident_id"], branch["signals"]
     )
-    return summary.model_dump(mode="json", by_alias=True)
 
 
-@bp.activity_trigger(input_name="summary", activity=DELIVER)
-def deliver_incident_message(summary: dict[str, Any]) -> dict[str, Any]:
-    rt = runtime()
-    parsed = IncidentSummary.model_validate(summary)
-    tenant = rt.tenants.get(parsed.incident.tenant_id)
-    chat = chat_for(rt.settings, tenant, rt.settings.messages_dir) or rt.chat
-    posted = deliver(rt.store, chat, render_summary(parsed), channel=tenant.slack_channel_id)
-    return posted.model_dump(mode="json")
+@bp.activity_trigger(input_name="step", activity=ASSEMBLE)
+def assemble_incident_context(step: dict[str, Any]) -> dict[str, Any]:
+    return analysis.assemble(runtime(), step["tenant_id"], step["incident_id"], step["parts"])
+
+
+@bp.activity_trigger(input_name="ref", activity=DETECT)
+def detect_incident_candidates(ref: dict[str, Any]) -> list[dict[str, Any]]:
+    return analysis.detect(runtime(), ref["tenant_id"], ref["incident_id"])
+
+
+@bp.activity_trigger(input_name="ref", activity=PROPOSE)
+def propose_incident_candidates(ref: dict[str, Any]) -> dict[str, Any]:
+    return analysis.propose(runtime(), ref["tenant_id"], ref["incident_id"])
+
+
+@bp.activity_trigger(input_name="step", activity=SCORE)
+def score_incident_hypotheses(step: dict[str, Any]) -> dict[str, Any]:
+    return analysis.score(
+        runtime(), step["tenant_id"], step["incident_id"], step["detected"], step["proposal"]
+    )
+
+
+@bp.activity_trigger(input_name="step", activity=APPLY_ACTION)
+def apply_incident_action(step: dict[str, Any]) -> str:
+    return apply_action(runtime(), step["tenant_id"], step["incident_id"], step["action"])
+
+
+@bp.activity_trigger(input_name="ref", activity=DELIVER)
+def deliver_incident_message(ref: dict[str, Any]) -> dict[str, Any]:
+    return post_or_update(runtime(), ref["tenant_id"], ref["incident_id"])

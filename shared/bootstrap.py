@@ -15,7 +15,10 @@ from shared.adapters.chat.terminal import TerminalChat
 from shared.adapters.store import open_store
 from shared.clock import Clock, SystemClock
 from shared.ingestion.service import IngestService
+from shared.models.tenant import Tenant
 from shared.ports.chat import ChatPort
+from shared.ports.llm import CandidateProposer, proposer_from
+from shared.ports.search import SearchIndex
 from shared.ports.store import DocumentStore
 from shared.settings import Settings, load_settings
 from shared.tenants.registry import TenantRegistry
@@ -29,10 +32,28 @@ class Runtime:
     tenants: TenantRegistry
     ingest: IngestService
     chat: ChatPort
+    proposer: CandidateProposer
 
     @property
     def change_lookback(self) -> timedelta:
         return timedelta(minutes=self.settings.change_lookback_minutes)
+
+    def runbook_index(self, tenant: Tenant) -> SearchIndex | None:
+        """The runbook search for a tenant: Azure AI Search, or the local index of a folder."""
+        if self.settings.search == "azure":
+            from shared.adapters.search.azure_search import AzureRunbookSearch
+
+            return AzureRunbookSearch(
+                self.settings.azure_search_endpoint,
+                self.settings.azure_search_key.get_secret_value(),
+                self.settings.azure_search_index,
+                tenant_id=tenant.id,
+            )
+        if self.settings.runbooks_dir is None:
+            return None
+        from shared.replay.pipeline import runbook_index
+
+        return runbook_index(self.settings.runbooks_dir)
 
 
 _lock = threading.Lock()
@@ -58,6 +79,7 @@ def build(
         tenants=tenants,
         ingest=IngestService(store, tenants, settings, clock),
         chat=chat,
+        proposer=proposer_from(settings, store),
     )
 
 

@@ -1,7 +1,7 @@
 """``make demo``: the product on one machine with nothing configured.
 
 Starts the local host on the embedded store (a fresh demo home each run, so
-the same scenarios produce messages again), adds a demo tenant, sends three
+the same scenarios produce messages again), adds a tenant per bundle, sends three
 public scenario bundles from the kit beside the repository (or the samples
 shipped in ``samples/bundles`` when the kit is absent) as real senders would,
 and shows each incident's message in the terminal.
@@ -9,6 +9,8 @@ and shows each incident's message in the terminal.
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import threading
 from pathlib import Path
@@ -18,11 +20,13 @@ from rich.console import Console
 
 from shared import bootstrap
 from shared.errors import BadInput
-from shared.models.tenant import Service, Tenant, Topology
+from shared.feedback.learning import import_history
+from shared.models.tenant import Tenant, Topology
+from shared.replay.bundle import find_runbooks_dir
 from shared.sender import read_scenario, send_bundle
 from shared.settings import load_settings
 
-DEMO_TENANT = "demo"
+DEMO_PREFIX = "demo"
 
 
 def find_bundles(repo_root: Path, count: int) -> list[Path]:
@@ -34,13 +38,21 @@ def find_bundles(repo_root: Path, count: int) -> list[Path]:
     return sorted(p for p in (repo_root / "samples" / "bundles").iterdir() if p.is_dir())[:count]
 
 
-def merged_topology(bundles: list[Path]) -> Topology:
-    services: dict[str, Service] = {}
-    for bundle in bundles:
-        topology = Topology.model_validate(read_scenario(bundle).get("topology", {}))
-        for service in topology.services:
-            services.setdefault(service.name, service)
-    return Topology(services=tuple(services.values()))
+def demo_tenant(bundle: Path) -> Tenant:
+    """A tenant per bundle: its topology, its metrics file standing in for Prometheus."""
+    scenario = read_scenario(bundle)
+    name = re.sub(r"[^a-z0-9-]+", "-", f"{DEMO_PREFIX}-{bundle.name}".lower()).strip("-")[:63]
+    metrics = bundle / "metrics.om"
+    return Tenant(
+        id=name,
+        tenant_id=name,
+        name=f"Demo {bundle.name}",
+        alertmanager_token=SecretStr("demo-alertmanager-token"),
+        pagerduty_secrets=(SecretStr("demo-pagerduty-secret"),),
+        change_token=SecretStr("demo-change-token"),
+        topology=Topology.model_validate(scenario.get("topology", {})),
+        metrics_file=str(metrics) if metrics.is_file() else None,
+    )
 
 
 def run_demo(
@@ -48,41 +60,41 @@ def run_demo(
 ) -> None:
     from shared.devhost import DevHost, load_function_app
 
-    base = load_settings()
-    home = base.home / "demo"
-    shutil.rmtree(home, ignore_errors=True)
-    settings = base.model_copy(update={"home": home, "store": "sqlite"})
-    rt = bootstrap.configure(bootstrap.build(settings))
     bundles = find_bundles(repo_root, count)
     if not bundles:
         raise BadInput("no scenario bundles found (neither ../shared nor samples/bundles)")
-    tenant = Tenant(
-        id=DEMO_TENANT,
-        tenant_id=DEMO_TENANT,
-        name="Demo",
-        alertmanager_token=SecretStr("demo-alertmanager-token"),
-        pagerduty_secrets=(SecretStr("demo-pagerduty-secret"),),
-        change_token=SecretStr("demo-change-token"),
-        topology=merged_topology(bundles),
-    )
-    rt.tenants.add(tenant, replace=True)
+    base = load_settings()
+    home = base.home / "demo"
+    shutil.rmtree(home, ignore_errors=True)
+    runbooks = find_runbooks_dir(bundles[0]) or repo_root / "samples" / "runbooks"
+    settings = base.model_copy(update={"home": home, "store": "sqlite", "runbooks_dir": runbooks})
+    rt = bootstrap.configure(bootstrap.build(settings))
+    tenants = []
+    for bundle in bundles:
+        tenant = rt.tenants.add(demo_tenant(bundle), replace=True)
+        history_file = bundle / "history.json"
+        if history_file.is_file():
+            import_history(
+                rt.store, tenant.id, json.loads(history_file.read_text(encoding="utf-8"))
+            )
+        tenants.append(tenant)
     host = DevHost(load_function_app(app_path), rt.store, port=port, task_hub=settings.task_hub)
     host.start()
     try:
         console.print(f"[bold]SRE Copilot[/bold] local host on {host.base_url}/api (home {home})")
-        for bundle in bundles:
-            console.rule(f"scenario {bundle.name}")
+        for bundle, tenant in zip(bundles, tenants, strict=True):
+            console.rule(f"scenario {bundle.name} → tenant {tenant.id}")
             for delivery in send_bundle(read_scenario(bundle), tenant, host.base_url):
-                console.print(
-                    f"  {delivery.status} {delivery.kind.split('/api/')[-1]}", style="dim"
-                )
+                path = delivery.kind.split("/api/")[-1]
+                console.print(f"  {delivery.status} {path}", style="dim")
             host.wait_for_idle(timeout=60)
         console.rule()
         console.print(f"messages saved under {settings.messages_dir}")
         if once:
             return
+        first = tenants[0].id
         console.print(
-            f"still serving: point Alertmanager at {host.base_url}/api/tenants/{DEMO_TENANT}"
+            f"still serving: point Alertmanager at {host.base_url}/api/tenants/{first}"
             "/webhooks/alertmanager (Bearer demo-alertmanager-token). Ctrl-C to stop."
         )
         threading.Event().wait()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -122,21 +123,32 @@ def _similar_query(briefs: Sequence[AlertBrief], signals: Sequence[SignalReading
     return " ".join(w for w in words if w)
 
 
-def assemble_context(
-    request: Mapping[str, Any],
-    *,
-    metrics: MetricsSource | None,
-    catalog: SignalCatalog | None = None,
-) -> dict[str, Any]:
-    """Build the incident's context snapshot (JSON-able dict).
+@dataclass(frozen=True)
+class _Plan:
+    """What context assembly knows before it reads any metric."""
 
-    ``request``: ``tenant_id``, ``now`` (ISO time), ``alerts`` (Alert documents),
-    ``changes`` (ChangeEvent-shaped dicts; ``id``/``tenantId`` optional),
-    ``topology`` (``{"services": [...]}``), ``history`` (past incidents),
-    optional ``incident_id``, ``options`` (ContextOptions) and
-    ``signal_overrides`` (per-tenant selector templates). ``metrics`` None
-    means no metrics source is configured: the snapshot says so.
-    """
+    tenant_id: str
+    options: ContextOptions
+    now: datetime
+    alerts: list[Alert]
+    history: list[PastIncident]
+    briefs: list[AlertBrief]
+    started_at: datetime
+    change_records: list[Any]
+    neighbourhood: Any
+    catalog: SignalCatalog
+
+    @property
+    def window(self) -> Window:
+        return Window(
+            now=self.now,
+            lookback=timedelta(minutes=self.options.metrics_lookback_minutes),
+            step=timedelta(seconds=self.options.step_seconds),
+            baseline_gap=timedelta(minutes=self.options.baseline_gap_minutes),
+        )
+
+
+def _plan(request: Mapping[str, Any], catalog: SignalCatalog | None) -> _Plan:
     tenant_id = str(request.get("tenant_id") or "")
     if not tenant_id:
         raise BadInput("context request: field tenant_id: required")
@@ -169,7 +181,6 @@ def assemble_context(
         focus_hosts=[b.instance for b in recent if b.instance],
         extra_services=[c.service for c in change_records],
     )
-
     active = catalog or SignalCatalog()
     overrides = request.get("signal_overrides") or {}
     if overrides:
@@ -177,37 +188,107 @@ def assemble_context(
             active = active.with_overrides(overrides)
         except (KeyError, ValueError) as exc:
             raise BadInput(f"signal_overrides: {exc}") from exc
+    return _Plan(
+        tenant_id=tenant_id,
+        options=options,
+        now=now,
+        alerts=alerts,
+        history=history,
+        briefs=briefs,
+        started_at=started_at,
+        change_records=list(change_records),
+        neighbourhood=neighbourhood,
+        catalog=active,
+    )
+
+
+def signal_names(request: Mapping[str, Any], *, catalog: SignalCatalog | None = None) -> list[str]:
+    """The catalog signals a context will read: the unit the live path fans out over."""
+    plan = _plan(request, catalog)
+    scope = {
+        "service": plan.neighbourhood.scope_services,
+        "host": plan.neighbourhood.scope_hosts,
+    }
+    return [spec.name for spec in plan.catalog.specs() if scope[spec.scope]]
+
+
+def collect_signals(
+    request: Mapping[str, Any],
+    *,
+    metrics: MetricsSource,
+    names: Sequence[str],
+    catalog: SignalCatalog | None = None,
+) -> dict[str, Any]:
+    """Read only the named signals (one fan-out branch); JSON-able readings and statuses."""
+    plan = _plan(request, catalog)
+    subset = SignalCatalog(s for s in plan.catalog.specs() if s.name in set(names))
+    signals, sources = compute_signals(
+        metrics,
+        subset,
+        services=plan.neighbourhood.scope_services,
+        hosts=plan.neighbourhood.scope_hosts,
+        window=plan.window,
+    )
+    return {
+        "signals": [r.model_dump(mode="json") for r in signals],
+        "sources": [s.model_dump(mode="json") for s in sources],
+    }
+
+
+def assemble_context(
+    request: Mapping[str, Any],
+    *,
+    metrics: MetricsSource | None,
+    catalog: SignalCatalog | None = None,
+    collected: Sequence[Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Build the incident's context snapshot (JSON-able dict).
+
+    ``request``: ``tenant_id``, ``now`` (ISO time), ``alerts`` (Alert documents),
+    ``changes`` (ChangeEvent-shaped dicts; ``id``/``tenantId`` optional),
+    ``topology`` (``{"services": [...]}``), ``history`` (past incidents),
+    optional ``incident_id``, ``options`` (ContextOptions) and
+    ``signal_overrides`` (per-tenant selector templates). ``metrics`` None
+    means no metrics source is configured: the snapshot says so.
+    ``collected``: the results of ``collect_signals`` branches that already
+    read the metrics (the live orchestration fans out over them); the order of
+    readings then follows the catalog, as a single read would.
+    """
+    plan = _plan(request, catalog)
     signals: list[SignalReading] = []
     sources: list[SourceStatus] = []
-    if metrics is None:
+    if collected is not None:
+        for part in collected:
+            signals += [SignalReading.model_validate(r) for r in part.get("signals", [])]
+            sources += [SourceStatus.model_validate(s) for s in part.get("sources", [])]
+        order = {spec.name: i for i, spec in enumerate(plan.catalog.specs())}
+        signals.sort(key=lambda r: order.get(r.signal, len(order)))
+        sources.sort(key=lambda s: order.get(s.name.removeprefix("metrics:"), len(order)))
+    elif metrics is None:
         sources.append(SourceStatus(name="metrics", ok=False, reason="no metrics source"))
     else:
         signals, sources = compute_signals(
             metrics,
-            active,
-            services=neighbourhood.scope_services,
-            hosts=neighbourhood.scope_hosts,
-            window=Window(
-                now=now,
-                lookback=timedelta(minutes=options.metrics_lookback_minutes),
-                step=timedelta(seconds=options.step_seconds),
-                baseline_gap=timedelta(minutes=options.baseline_gap_minutes),
-            ),
+            plan.catalog,
+            services=plan.neighbourhood.scope_services,
+            hosts=plan.neighbourhood.scope_hosts,
+            window=plan.window,
         )
     sources.append(SourceStatus(name="changes", ok=True))
     sources.append(SourceStatus(name="history", ok=True))
 
+    history, briefs = plan.history, plan.briefs
     counts = Counter((h.category, h.target.lower()) for h in history if h.category and h.target)
     precedents = [Precedent(category=c, target=t, count=n) for (c, t), n in sorted(counts.items())]
     snapshot = ContextSnapshot(
-        tenant_id=tenant_id,
-        incident_id=str(request.get("incident_id") or incident_id_for(tenant_id, alerts)),
+        tenant_id=plan.tenant_id,
+        incident_id=str(request.get("incident_id") or incident_id_for(plan.tenant_id, plan.alerts)),
         title=_title(briefs),
-        now=now,
-        started_at=started_at,
+        now=plan.now,
+        started_at=plan.started_at,
         alerts=tuple(briefs),
-        changes=tuple(change_records),
-        neighbourhood=neighbourhood,
+        changes=tuple(plan.change_records),
+        neighbourhood=plan.neighbourhood,
         signals=tuple(signals),
         precedents=tuple(precedents),
         history_size=len(history),

@@ -45,6 +45,9 @@ class Tenant(TenantDocument):
     slack_channel_id: str | None = None
     slack_bot_token: SecretStr | None = None
     prometheus_url: str | None = None
+    metrics_file: str | None = None
+    """An OpenMetrics file to read instead of Prometheus (replays, demos)."""
+    signal_overrides: dict[str, str] = {}
     responders: tuple[str, ...] = ()
     approvers: tuple[str, ...] = ()
     topology: Topology = Topology()

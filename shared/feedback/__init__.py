@@ -1,0 +1,1 @@
+"""Feedback: what responders said, and what the product learns from it."""

@@ -1,0 +1,92 @@
+"""What responders do to an incident: acknowledge it, resolve it with a hypothesis.
+
+"Resolved with #N" closes the incident and writes it into the tenant's history
+with the accepted cause and the runbook used, so the next similar incident
+ranks that cause higher (precedent frequency) and lists it as similar.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from shared.bootstrap import Runtime
+from shared.feedback.learning import record_resolution
+from shared.incidents.analysis import stored_analysis
+from shared.models.audit import AuditRecord
+from shared.models.base import doc_id, iso
+from shared.models.incident import Incident, IncidentStatus
+from shared.ports.store import Container, update_with_retry
+
+_AUDITED = frozenset({"category", "target", "rank", "model_version"})
+
+
+def apply_action(rt: Runtime, tenant_id: str, incident_id: str, action: Mapping[str, Any]) -> str:
+    """Apply an ``incident_action`` event; returns the incident's status afterwards."""
+    now = rt.clock.now()
+    kind = action.get("action")
+    user = str(action.get("user_name") or action.get("user_id") or "someone")
+
+    def mutate(doc: dict[str, Any]) -> dict[str, Any] | None:
+        incident = Incident.from_doc(doc)
+        if kind == "acknowledge" and incident.status is IncidentStatus.OPEN:
+            return incident.model_copy(
+                update={
+                    "status": IncidentStatus.ACKNOWLEDGED,
+                    "acknowledged_at": now,
+                    "updated_at": now,
+                }
+            ).to_doc()
+        if kind == "resolve" and incident.status is not IncidentStatus.RESOLVED:
+            return incident.model_copy(
+                update={"status": IncidentStatus.RESOLVED, "resolved_at": now, "updated_at": now}
+            ).to_doc()
+        return None
+
+    stored = update_with_retry(rt.store, Container.INCIDENTS, tenant_id, incident_id, mutate)
+    if stored is None:
+        return "unknown"
+    incident = Incident.from_doc(stored)
+    if kind == "resolve" and action.get("category") and action.get("target"):
+        category, target = str(action["category"]), str(action["target"])
+        record_resolution(
+            rt.store,
+            tenant_id,
+            incident_id=incident_id,
+            title=incident.title,
+            service=incident.services[0] if incident.services else None,
+            category=category,
+            target=target,
+            started_at=incident.first_seen,
+            resolved_at=incident.resolved_at or now,
+            summary=_summary(rt, tenant_id, incident_id, category, target),
+            runbook=_runbook_used(rt, tenant_id, incident_id),
+            resolved_by=user,
+        )
+    record = AuditRecord(
+        id=doc_id("audit-", f"{incident_id}-{kind}-{iso(now)}"),
+        tenant_id=tenant_id,
+        at=now,
+        actor=user,
+        action=f"incident.{kind}",
+        subject=incident_id,
+        detail={
+            k: v for k, v in action.items() if k in {"category", "target", "rank", "model_version"}
+        },
+    )
+    rt.store.upsert(Container.AUDIT, tenant_id, record.to_doc())
+    return incident.status.value
+
+
+def _summary(rt: Runtime, tenant_id: str, incident_id: str, category: str, target: str) -> str:
+    analysis = stored_analysis(rt, tenant_id, incident_id) or {}
+    for h in analysis.get("hypotheses", []):
+        if h["category"] == category and str(h["target"]).lower() == target.lower():
+            return str(h["title"])
+    return f"{category} on {target}"
+
+
+def _runbook_used(rt: Runtime, tenant_id: str, incident_id: str) -> str | None:
+    analysis = stored_analysis(rt, tenant_id, incident_id) or {}
+    runbooks = analysis.get("runbooks") or []
+    return str(runbooks[0]["id"]) if runbooks else None

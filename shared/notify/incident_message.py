@@ -1,0 +1,305 @@
+"""The incident message in Block Kit: readable in ten seconds, updated in place.
+
+Pure functions from the incident, its stored context snapshot and analysis,
+and the responders' feedback, to a ``ChatMessage``. Slack's limits are kept
+here (50 blocks, 3,000 characters a section, 75 a button label, 2,000 a
+value): what does not fit is shortened with a visible "…", never rejected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from shared.models.incident import Incident, IncidentStatus
+from shared.notify.actions import ActionKind, ActionValue, button
+from shared.ports.chat import ChatMessage
+
+MAX_BLOCKS = 50
+SECTION_LIMIT = 3000
+HEADER_LIMIT = 150
+CONTEXT_LIMIT = 2000
+FALLBACK_LIMIT = 3000
+
+_ICON = {"critical": "🔴", "warning": "🟠", "info": "🔵"}
+_FACTOR_LABELS = {
+    "signal_strength": "signal",
+    "temporal_correlation": "timing",
+    "precedent_frequency": "precedent",
+    "evidence_quality": "evidence",
+    "human_validation": "human",
+}
+_SIGNAL_LABELS = {
+    "error_ratio": "error ratio",
+    "latency_p99": "p99 latency",
+    "request_rate": "request rate",
+    "cpu": "CPU",
+    "memory": "memory",
+    "restarts": "restarts",
+    "db_connections": "DB connections",
+    "probe_success": "probe success",
+    "cert_expiry": "certificate",
+    "dns_lookup": "DNS lookup",
+    "disk_free": "free disk",
+    "up": "up",
+}
+
+
+def clip(text: str, limit: int) -> str:
+    """Shorten with a visible ellipsis."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _hm(moment: str | datetime | None) -> str:
+    if moment is None:
+        return "?"
+    value = (
+        datetime.fromisoformat(moment.replace("Z", "+00:00")) if isinstance(moment, str) else moment
+    )
+    return value.strftime("%H:%M")
+
+
+def format_value(value: float | None, unit: str) -> str:
+    """Numbers as an SRE reads them: 0.4 %, 850 ms, 120 req/s, 3.2 days."""
+    if value is None:
+        return "?"
+    if unit.startswith("ratio"):
+        pct = value * 100
+        return f"{pct:.1f} %" if pct < 10 else f"{pct:.0f} %"
+    if unit == "s":
+        return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
+    if unit == "days left":
+        return f"{value:.1f} days"
+    if abs(value) >= 100:
+        return f"{value:.0f} {unit}".strip()
+    return f"{value:.2g} {unit}".strip()
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, SECTION_LIMIT)}}
+
+
+def _context(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(text, CONTEXT_LIMIT)}]}
+
+
+def key_signals(snapshot: Mapping[str, Any] | None, limit: int = 4) -> list[str]:
+    """The strongest deviations, e.g. "error ratio of checkout 0.4 % → 12 % since 14:02"."""
+    if not snapshot:
+        return []
+    readings = [
+        r
+        for r in snapshot.get("signals", [])
+        if r.get("onset") and abs(r.get("deviation") or 0) >= 4 and r.get("signal") != "cert_expiry"
+    ]
+    readings.sort(key=lambda r: (r["onset"], -abs(r["deviation"])))
+    strongest = sorted(readings, key=lambda r: -abs(r["deviation"]))[:limit]
+    lines = []
+    for r in sorted(strongest, key=lambda r: r["onset"]):
+        label = _SIGNAL_LABELS.get(r["signal"], r["signal"].replace("_", " "))
+        before = format_value(r.get("prior", r.get("baseline")), r.get("unit", ""))
+        now = format_value(r.get("current"), r.get("unit", ""))
+        lines.append(f"• {label} of `{r['entity']}` {before} → *{now}* since {_hm(r['onset'])}")
+    return lines
+
+
+def _what_is_happening(incident: Incident, snapshot: Mapping[str, Any] | None) -> str:
+    lines = []
+    for ref in incident.alerts[:8]:
+        where = ref.service or ref.instance or "?"
+        state = "" if ref.status.value == "firing" else f" ({ref.status.value})"
+        lines.append(f"• *{ref.name}* on `{where}`{state}: {ref.summary}")
+    if len(incident.alerts) > 8:
+        lines.append(f"• … and {len(incident.alerts) - 8} more alerts")
+    numbers = key_signals(snapshot)
+    if numbers:
+        lines += ["*Key signals*", *numbers]
+    return "*What is happening*\n" + "\n".join(lines)
+
+
+def _what_changed(snapshot: Mapping[str, Any] | None, fallback: Sequence[Mapping[str, Any]]) -> str:
+    changes = list((snapshot or {}).get("changes", [])) or list(fallback)
+    if not changes:
+        return "*What changed*\nNo changes recorded in the 2 h before."
+    lines = []
+    for c in changes[:6]:
+        minutes = c.get("minutes_before_onset")
+        when = (
+            f"{round(minutes)} min before onset"
+            if isinstance(minutes, int | float) and minutes >= 0
+            else f"{round(-minutes)} min after onset"
+            if isinstance(minutes, int | float)
+            else f"at {_hm(c.get('at'))}"
+        )
+        version = f" {c['version']}" if c.get("version") else ""
+        author = f" by {c['author']}" if c.get("author") else ""
+        desc = f": {c['description']}" if c.get("description") else ""
+        lines.append(
+            f"• {c['kind'].replace('_', ' ')} of *{c['service']}*{version}, {when}{author}{desc}"
+        )
+    if len(changes) > 6:
+        lines.append(f"• … and {len(changes) - 6} more")
+    return "*What changed*\n" + "\n".join(lines)
+
+
+def factors_line(factors: Mapping[str, Any]) -> str:
+    parts = []
+    for name, label in _FACTOR_LABELS.items():
+        factor = factors.get(name)
+        value = factor.get("value") if isinstance(factor, Mapping) else factor
+        if value is not None:
+            parts.append(f"{label} {float(value):.2f}")
+    return " · ".join(parts)
+
+
+def _feedback_marks(feedback: Sequence[Mapping[str, Any]], category: str, target: str) -> str:
+    marks = [
+        f"{'👍' if f.get('verdict') == 'likely' else '👎'} {f.get('user_name') or f.get('user_id')}"
+        for f in feedback
+        if f.get("category") == category and str(f.get("target", "")).lower() == target.lower()
+    ]
+    return ", ".join(marks)
+
+
+def _hypothesis_blocks(
+    incident: Incident,
+    hypothesis: Mapping[str, Any],
+    feedback: Sequence[Mapping[str, Any]],
+    model_version: str,
+    interactive: bool,
+) -> list[dict[str, Any]]:
+    rank, category, target = hypothesis["rank"], hypothesis["category"], hypothesis["target"]
+    low, high = hypothesis["confidence_range"]
+    evidence = sorted(hypothesis.get("evidence", []), key=lambda e: -float(e.get("strength", 0)))[
+        :3
+    ]
+    lines = [
+        f"*#{rank} {hypothesis['title']}*",
+        f"`{category}` on `{target}` · confidence *{hypothesis['confidence']:.0%}* "
+        f"(range {low:.0%} to {high:.0%})",
+        *[f"  ◦ {e['summary']}" for e in evidence],
+    ]
+    origins = hypothesis.get("origins") or ()
+    if "llm" in origins:
+        lines.append(
+            "_also proposed by Claude_" if "detector" in origins else "_proposed by Claude_"
+        )
+    blocks = [_section("\n".join(lines))]
+    context = factors_line(hypothesis.get("factors", {}))
+    marks = _feedback_marks(feedback, category, target)
+    if marks:
+        context += f" · marked: {marks}"
+    blocks.append(_context(context))
+    if interactive:
+        value = ActionValue(
+            incident_id=incident.id,
+            tenant_id=incident.tenant_id,
+            category=category,
+            target=target,
+            model_version=model_version,
+        )
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": f"hyp-{rank}",
+                "elements": [
+                    button(f"Likely #{rank}", ActionKind.LIKELY, value, rank=rank, style="primary"),
+                    button(f"Not it #{rank}", ActionKind.NOT_IT, value, rank=rank),
+                ],
+            }
+        )
+    return blocks
+
+
+def _runbooks_and_similar(analysis: Mapping[str, Any]) -> str:
+    lines = []
+    runbooks = analysis.get("runbooks") or []
+    if runbooks:
+        lines.append("*Runbooks*")
+        for rb in runbooks[:3]:
+            title = f"<{rb['url']}|{rb['title']}>" if rb.get("url") else rb["title"]
+            lines.append(f"• {title} (`{rb['id']}`, {rb['score']:.2f})")
+    similar = analysis.get("similar_incidents") or []
+    if similar:
+        lines.append("*Similar incidents*")
+        for s in similar[:3]:
+            cause = f" · {s['category']} on {s['target']}" if s.get("category") else ""
+            lines.append(f"• {s['id']} {s.get('title', '')}{cause} ({s['score']:.2f})")
+    return "\n".join(lines)
+
+
+def render_incident(
+    incident: Incident,
+    *,
+    snapshot: Mapping[str, Any] | None = None,
+    analysis: Mapping[str, Any] | None = None,
+    feedback: Sequence[Mapping[str, Any]] = (),
+    changes: Sequence[Mapping[str, Any]] = (),
+) -> ChatMessage:
+    """The whole message; without an analysis, the summary that precedes it."""
+    severity = incident.severity.value
+    where = ", ".join(incident.services or incident.instances) or "unknown service"
+    started = incident.first_seen.strftime("%Y-%m-%d %H:%M UTC")
+    header = f"{_ICON.get(severity, '⚪')} {severity.upper()} · {where} · {incident.id}"
+    status = incident.status.value
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": clip(header, HEADER_LIMIT)}},
+        _context(f"Status *{status}* · started {started} · {len(incident.alerts)} alert(s)"),
+        _section(_what_is_happening(incident, snapshot)),
+        _section(_what_changed(snapshot, changes)),
+    ]
+    hypotheses = list((analysis or {}).get("hypotheses") or [])
+    model_version = str((analysis or {}).get("model_version") or "")
+    interactive = incident.status is not IncidentStatus.RESOLVED
+    if analysis is not None:
+        blocks.append({"type": "divider"})
+        if hypotheses:
+            blocks.append(_section("*Likely root causes*"))
+            for hypothesis in hypotheses[:3]:
+                blocks += _hypothesis_blocks(
+                    incident, hypothesis, feedback, model_version, interactive
+                )
+        else:
+            blocks.append(_section("*Likely root causes*\nNo hypothesis fits the evidence yet."))
+        extra = _runbooks_and_similar(analysis)
+        if extra:
+            blocks.append(_section(extra))
+        llm = analysis.get("llm") or {}
+        note = f"model {model_version}"
+        if llm.get("status") not in (None, "ok", "disabled"):
+            note += f" · Claude unavailable ({llm['status']}): detectors only"
+        blocks.append(_context(note))
+    if interactive:
+        value = ActionValue(
+            incident_id=incident.id, tenant_id=incident.tenant_id, model_version=model_version
+        )
+        actions = [button("Acknowledge", ActionKind.ACK, value)]
+        for h in hypotheses[:3]:
+            hyp_value = ActionValue(
+                incident_id=incident.id,
+                tenant_id=incident.tenant_id,
+                category=h["category"],
+                target=h["target"],
+                model_version=model_version,
+            )
+            actions.append(
+                button(
+                    f"Resolved with #{h['rank']}",
+                    ActionKind.RESOLVE_WITH,
+                    hyp_value,
+                    rank=h["rank"],
+                )
+            )
+        blocks.append({"type": "actions", "block_id": "incident", "elements": actions})
+    if len(blocks) > MAX_BLOCKS:
+        blocks = [*blocks[: MAX_BLOCKS - 1], _context("… more in `/sre why " + incident.id + "`")]
+    top = (
+        f" · #1 {hypotheses[0]['title']} ({hypotheses[0]['confidence']:.0%})" if hypotheses else ""
+    )
+    text = clip(
+        f"{severity.upper()} {incident.title} ({incident.id}, {status}){top}", FALLBACK_LIMIT
+    )
+    return ChatMessage(
+        tenant_id=incident.tenant_id, incident_id=incident.id, text=text, blocks=tuple(blocks)
+    )
