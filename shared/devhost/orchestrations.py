@@ -1,0 +1,945 @@
+"""Durable orchestrations on the local host.
+
+Each instance is one document in the store (``Container.ORCHESTRATIONS``,
+partition ``_taskhub:<hub>``): its history, an inbox of results the
+orchestrator has not seen yet, events raised before anyone waited for them,
+and the work in flight (activities, timers, sub-orchestrations). A restarted
+host reads the active documents back and carries on.
+
+An *episode* replays the orchestrator over its history plus the inbox, with
+the SDK's own replay engine, and records the actions it yields: activities go
+to a thread pool, timers to a heap the clock drains, sub-orchestrations start
+as instances of their own. Episodes of one instance never overlap; different
+instances run side by side on a small pool.
+
+Sequence numbers are handed out exactly as the SDK expects (see ``history``).
+The one subtle case is ``call_activity_with_retry``: the SDK numbers the retry
+timer and the rescheduled attempt when it *replays* the failure, so an inbox
+batch never puts such an event after one that lets the orchestrator run on.
+
+The host keeps active instances in memory and writes every change through, so
+it must be the only host serving its task hub on that store.
+"""
+
+from __future__ import annotations
+
+import copy
+import heapq
+import json
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+import azure.functions as func
+from azure.functions.durable_functions import ActivityTriggerConverter
+from azure.functions.meta import Datum
+
+from shared.devhost import history as h
+from shared.devhost.catalog import FunctionCatalog, Invocable
+from shared.devhost.clock import Clock
+from shared.devhost.history import ActionType, EventType
+from shared.devhost.invoke import Invoker
+from shared.ports.store import Container, Document, DocumentStore, Filter
+
+log = logging.getLogger(__name__)
+
+ACTIVE = frozenset({"Pending", "Running", "ContinuedAsNew", "Suspended"})
+TERMINAL = frozenset({"Completed", "Failed", "Terminated", "Canceled"})
+
+Outcome = Literal["accepted", "gone", "missing"]
+PurgeOutcome = Literal["deleted", "missing", "active"]
+
+
+class StartRejected(Exception):
+    """Starting an instance failed; ``status`` is the answer the real host gives."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class WorkTracker:
+    """Counts work in flight so a caller can wait until the host is drained."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._busy = 0
+
+    def begin(self) -> None:
+        with self._cond:
+            self._busy += 1
+
+    def end(self) -> None:
+        with self._cond:
+            self._busy -= 1
+            if self._busy <= 0:
+                self._cond.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        with self._cond:
+            return self._cond.wait_for(lambda: self._busy <= 0, timeout)
+
+
+@dataclass(slots=True)
+class _Instance:
+    doc: Document
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+@dataclass(slots=True)
+class _Plan:
+    """What one episode adds, applied to the document only if the episode commits."""
+
+    next_id: int
+    events: list[h.Event] = field(default_factory=list)
+    leaves: list[dict[str, Any]] = field(default_factory=list)
+    activities: dict[str, dict[str, Any]] = field(default_factory=dict)
+    timers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    children: dict[str, dict[str, Any]] = field(default_factory=dict)
+    cancelled: set[str] = field(default_factory=set)
+    continue_input: str | None = None
+    continues: bool = False
+    error: str | None = None
+
+    def take_id(self) -> int:
+        self.next_id += 1
+        return self.next_id - 1
+
+
+def _now_text(when: datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _json_value(text: str | None) -> Any:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def status_payload(
+    doc: Document, *, show_history: bool = False, show_input: bool = True
+) -> dict[str, Any]:
+    """The status JSON the Durable extension returns for an instance."""
+    payload: dict[str, Any] = {
+        "name": doc["name"],
+        "instanceId": doc["instanceId"],
+        "runtimeStatus": doc["runtimeStatus"],
+        "input": _json_value(doc.get("input")) if show_input else None,
+        "customStatus": doc.get("customStatus"),
+        "output": doc.get("output"),
+        "createdTime": doc["createdTime"],
+        "lastUpdatedTime": doc["lastUpdatedTime"],
+    }
+    if show_history:
+        payload["historyEvents"] = list(doc.get("history", []))
+    return payload
+
+
+class OrchestrationEngine:
+    """Runs orchestrations and activities; every method is safe from any thread."""
+
+    def __init__(
+        self,
+        catalog: FunctionCatalog,
+        store: DocumentStore,
+        clock: Clock,
+        invoker: Invoker,
+        *,
+        task_hub: str,
+        workers: int = 4,
+        activity_workers: int = 16,
+        tracker: WorkTracker | None = None,
+    ) -> None:
+        self._catalog = catalog
+        self._store = store
+        self._clock = clock
+        self._invoker = invoker
+        self.task_hub = task_hub
+        self.partition = f"_taskhub:{task_hub}"
+        self.tracker = tracker or WorkTracker()
+        self._instances: dict[str, _Instance] = {}
+        self._map_lock = threading.Lock()
+        self._sched_lock = threading.Lock()
+        self._running: set[str] = set()
+        self._again: set[str] = set()
+        self._timers: list[tuple[datetime, str, str, int]] = []
+        self._timers_lock = threading.Lock()
+        self._episodes = ThreadPoolExecutor(workers, thread_name_prefix="devhost-orchestrator")
+        self._activities = ThreadPoolExecutor(
+            activity_workers, thread_name_prefix="devhost-activity"
+        )
+        self._stopping = False
+        self.on_timer_scheduled: Callable[[], None] = lambda: None
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    def recover(self) -> int:
+        """Load every unfinished instance of this task hub and resume its work."""
+        docs = self._store.query(
+            Container.ORCHESTRATIONS, self.partition, [Filter("active", "=", True)]
+        )
+        for doc in docs:
+            doc.pop("_etag", None)
+            with self._map_lock:
+                self._instances[doc["id"]] = _Instance(doc)
+        for doc in docs:
+            iid = doc["id"]
+            for timer_id, timer in doc["timers"].items():
+                self._add_timer(
+                    h.parse_time(timer["fireAt"]), iid, doc["executionId"], int(timer_id)
+                )
+            for task_id, work in doc["activities"].items():
+                self._dispatch_activity(iid, doc["executionId"], int(task_id), work)
+            for child_id, child in doc["children"].items():
+                self._recover_child(iid, doc["executionId"], child_id, child)
+            inst = self._instances[iid]
+            with inst.lock:
+                if self._release_buffered(inst.doc):
+                    self._persist(inst)
+                runnable = not inst.doc["history"] or bool(inst.doc["inbox"])
+            if runnable:
+                self._schedule(iid)
+        if docs:
+            log.info(
+                "resumed %d orchestration instance(s) of task hub %s", len(docs), self.task_hub
+            )
+        return len(docs)
+
+    def shutdown(self) -> None:
+        """Finish running work and stop; queued work stays in the store for the next host."""
+        with self._sched_lock:
+            self._stopping = True
+        self._episodes.shutdown(wait=True, cancel_futures=True)
+        self._activities.shutdown(wait=True, cancel_futures=True)
+
+    def wait_for_idle(self, timeout: float) -> bool:
+        return self.tracker.wait_idle(timeout)
+
+    # -- client operations ---------------------------------------------------------
+
+    def start(
+        self,
+        name: str,
+        instance_id: str | None,
+        input_text: str | None,
+        version: str | None = None,
+        *,
+        parent: dict[str, Any] | None = None,
+    ) -> str:
+        """Create an instance (replacing a finished one of the same id) and queue it."""
+        if name not in self._catalog.orchestrators:
+            raise StartRejected(
+                400,
+                f"The function '{name}' doesn't exist, is disabled, "
+                "or is not an orchestrator function.",
+            )
+        iid = instance_id or uuid.uuid4().hex
+        now = self._clock.now()
+        doc: Document = {
+            "id": iid,
+            "tenantId": self.partition,
+            "instanceId": iid,
+            "name": name,
+            "version": version,
+            "executionId": uuid.uuid4().hex,
+            "input": input_text,
+            "runtimeStatus": "Pending",
+            "active": True,
+            "output": None,
+            "customStatus": None,
+            "createdTime": _now_text(now),
+            "lastUpdatedTime": _now_text(now),
+            "parent": parent,
+            "history": [],
+            "inbox": [],
+            "buffered": [],
+            "nextEventId": 0,
+            "leaves": [],
+            "retries": {},
+            "activities": {},
+            "timers": {},
+            "children": {},
+        }
+        inst = _Instance(doc)
+        with self._map_lock:
+            existing = self._instances.get(iid)
+            if existing is not None and existing.doc["runtimeStatus"] in ACTIVE:
+                status = existing.doc["runtimeStatus"]
+                raise StartRejected(
+                    409, f"An Orchestration instance with the status {status} already exists."
+                )
+            self._instances[iid] = inst
+        with inst.lock:
+            self._persist(inst)
+        self._schedule(iid)
+        return iid
+
+    def status(
+        self, instance_id: str, *, show_history: bool = False, show_input: bool = True
+    ) -> dict[str, Any] | None:
+        inst = self._instances.get(instance_id)
+        if inst is not None:
+            with inst.lock:
+                return status_payload(inst.doc, show_history=show_history, show_input=show_input)
+        doc = self._store.get(Container.ORCHESTRATIONS, self.partition, instance_id)
+        if doc is None:
+            return None
+        return status_payload(doc, show_history=show_history, show_input=show_input)
+
+    def statuses(
+        self,
+        *,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
+        runtime_statuses: Iterable[str] = (),
+        prefix: str | None = None,
+    ) -> list[dict[str, Any]]:
+        wanted = set(runtime_statuses)
+        docs = self._store.query(Container.ORCHESTRATIONS, self.partition, order_by="createdTime")
+        return [
+            status_payload(doc, show_input=False)
+            for doc in docs
+            if _selected(doc, created_from, created_to, wanted, prefix)
+        ]
+
+    def raise_event(self, instance_id: str, name: str, input_text: str | None) -> Outcome:
+        """Deliver now if the orchestrator waits for ``name``; otherwise keep it until it does."""
+        inst = self._instances.get(instance_id)
+        if inst is None:
+            stored = self._store.get(Container.ORCHESTRATIONS, self.partition, instance_id)
+            return "missing" if stored is None else "gone"
+        with inst.lock:
+            doc = inst.doc
+            if not self._is_current(instance_id, inst) or doc["runtimeStatus"] not in ACTIVE:
+                return "gone"
+            now = self._clock.now()
+            event = h.event_raised(now, name=name, input_text=input_text)
+            deliver = _outstanding_waits(doc, name) > 0
+            doc["inbox" if deliver else "buffered"].append(event)
+            doc["lastUpdatedTime"] = _now_text(now)
+            self._persist(inst)
+        if deliver:
+            self._schedule(instance_id)
+        return "accepted"
+
+    def terminate(self, instance_id: str, reason: str | None) -> Outcome:
+        inst = self._instances.get(instance_id)
+        if inst is None:
+            stored = self._store.get(Container.ORCHESTRATIONS, self.partition, instance_id)
+            return "missing" if stored is None else "gone"
+        with inst.lock:
+            doc = inst.doc
+            if not self._is_current(instance_id, inst) or doc["runtimeStatus"] not in ACTIVE:
+                return "gone"
+            now = self._clock.now()
+            doc["history"].append(h.execution_terminated(now, reason=reason))
+            self._finish(doc, "Terminated", reason, now)
+            self._persist(inst)
+            finished = dict(doc)
+        self._retire(instance_id, inst, finished)
+        return "accepted"
+
+    def purge(self, instance_id: str) -> PurgeOutcome:
+        if instance_id in self._instances:
+            return "active"
+        doc = self._store.get(Container.ORCHESTRATIONS, self.partition, instance_id)
+        if doc is None:
+            return "missing"
+        if doc.get("active"):
+            return "active"
+        self._store.delete(Container.ORCHESTRATIONS, self.partition, instance_id)
+        return "deleted"
+
+    def purge_many(
+        self,
+        *,
+        created_from: datetime,
+        created_to: datetime | None,
+        runtime_statuses: Iterable[str] = (),
+    ) -> int:
+        wanted = set(runtime_statuses) or set(TERMINAL)
+        docs = self._store.query(
+            Container.ORCHESTRATIONS, self.partition, [Filter("active", "=", False)]
+        )
+        deleted = 0
+        for doc in docs:
+            if _selected(doc, created_from, created_to, wanted & TERMINAL, None):
+                deleted += int(
+                    self._store.delete(Container.ORCHESTRATIONS, self.partition, doc["id"])
+                )
+        return deleted
+
+    # -- durable timers ------------------------------------------------------------
+
+    def next_timer_due(self) -> datetime | None:
+        with self._timers_lock:
+            return self._timers[0][0] if self._timers else None
+
+    def fire_due_timers(self, now: datetime) -> int:
+        """Turn every timer due by ``now`` into a TimerFired event."""
+        due: list[tuple[datetime, str, str, int]] = []
+        with self._timers_lock:
+            while self._timers and self._timers[0][0] <= now:
+                due.append(heapq.heappop(self._timers))
+        fired = 0
+        for fire_at, iid, execution_id, timer_id in due:
+            inst = self._instances.get(iid)
+            if inst is None:
+                continue
+            with inst.lock:
+                doc = inst.doc
+                if doc["executionId"] != execution_id or doc["runtimeStatus"] not in ACTIVE:
+                    continue
+                if doc["timers"].pop(str(timer_id), None) is None:
+                    continue  # cancelled
+                doc["inbox"].append(h.timer_fired(now, timer_id, fire_at=fire_at))
+                self._persist(inst)
+            fired += 1
+            self._schedule(iid)
+        return fired
+
+    def _add_timer(self, fire_at: datetime, iid: str, execution_id: str, timer_id: int) -> None:
+        with self._timers_lock:
+            heapq.heappush(self._timers, (fire_at, iid, execution_id, timer_id))
+        self.on_timer_scheduled()
+
+    # -- scheduling ----------------------------------------------------------------
+
+    def _schedule(self, iid: str) -> None:
+        with self._sched_lock:
+            if self._stopping:
+                return
+            if iid in self._running:
+                self._again.add(iid)
+                return
+            self._running.add(iid)
+            self.tracker.begin()
+        try:
+            self._episodes.submit(self._drive, iid)
+        except RuntimeError:  # the pool has shut down; the inbox stays in the store
+            with self._sched_lock:
+                self._running.discard(iid)
+            self.tracker.end()
+
+    def _drive(self, iid: str) -> None:
+        try:
+            while True:
+                more = False
+                try:
+                    more = self._episode(iid)
+                except Exception:
+                    log.exception("orchestration %s: episode failed", iid)
+                with self._sched_lock:
+                    if not self._stopping and (more or iid in self._again):
+                        self._again.discard(iid)
+                        continue
+                    self._again.discard(iid)
+                    self._running.discard(iid)
+                    return
+        finally:
+            self.tracker.end()
+
+    # -- one episode ---------------------------------------------------------------
+
+    def _episode(self, iid: str) -> bool:
+        """Replay once over the history and the next inbox batch; True if more is waiting."""
+        inst = self._instances.get(iid)
+        if inst is None:
+            return False
+        with inst.lock:
+            doc = inst.doc
+            if doc["runtimeStatus"] not in ACTIVE:
+                return False
+            first = not doc["history"]
+            retries: dict[str, Any] = copy.deepcopy(doc["retries"])
+            batch = [] if first else _next_batch(doc["inbox"], retries)
+            if not first and not batch:
+                return False
+            past = list(doc["history"])
+            known = list(doc["leaves"])
+            execution_id = doc["executionId"]
+            name = doc["name"]
+            input_text = doc["input"]
+            parent = doc.get("parent")
+            plan = _Plan(next_id=doc["nextEventId"])
+            if first:
+                doc["runtimeStatus"] = "Running"
+
+        now = self._clock.now()
+        new_events = [h.orchestrator_started(now)]
+        if first:
+            new_events.append(
+                h.execution_started(
+                    now,
+                    name=name,
+                    input_text=input_text,
+                    version=doc.get("version"),
+                    instance_id=iid,
+                    execution_id=execution_id,
+                    parent_instance_id=None if parent is None else parent["instanceId"],
+                )
+            )
+        new_events.extend(batch)
+        for event in batch:
+            self._retry_step(iid, event, plan, retries, now)
+
+        outcome = self._replay(iid, name, past, new_events, input_text, parent)
+        if outcome.error is None:
+            self._plan_leaves(iid, outcome, known, plan, retries, now)
+        status, output = self._verdict(outcome, plan)
+
+        with inst.lock:
+            doc = inst.doc
+            if (
+                not self._is_current(iid, inst)
+                or doc["executionId"] != execution_id
+                or doc["runtimeStatus"] not in ACTIVE
+            ):
+                return False
+            del doc["inbox"][: len(batch)]
+            doc["history"].extend(new_events)
+            doc["history"].extend(plan.events)
+            doc["history"].append(h.orchestrator_completed(now))
+            doc["nextEventId"] = plan.next_id
+            doc["leaves"].extend(plan.leaves)
+            doc["retries"] = retries
+            doc["activities"].update(plan.activities)
+            doc["timers"].update(plan.timers)
+            doc["children"].update(plan.children)
+            for timer_id in plan.cancelled:
+                doc["timers"].pop(timer_id, None)
+            doc["customStatus"] = outcome.custom_status
+            doc["lastUpdatedTime"] = _now_text(now)
+            finished: Document | None = None
+            if status in TERMINAL:
+                doc["history"].append(
+                    h.execution_completed(now, status=status, result=json.dumps(output))
+                )
+                self._finish(doc, status, output, now)
+                finished = dict(doc)
+            elif plan.continues:
+                self._continue_as_new(doc, plan.continue_input)
+            else:
+                doc["runtimeStatus"] = "Running"
+                self._release_buffered(doc)
+            self._persist(inst)
+            more = doc["runtimeStatus"] in ACTIVE and (not doc["history"] or bool(doc["inbox"]))
+            execution_id = doc["executionId"]
+
+        if finished is not None:
+            self._retire(iid, inst, finished)
+            return False
+        if plan.continues:
+            return more
+        for task_id, work in plan.activities.items():
+            self._dispatch_activity(iid, execution_id, int(task_id), work)
+        for timer_id, timer in plan.timers.items():
+            if timer_id not in plan.cancelled:
+                self._add_timer(h.parse_time(timer["fireAt"]), iid, execution_id, int(timer_id))
+        for child_id, child in plan.children.items():
+            self._start_child(iid, execution_id, child_id, child)
+        return more
+
+    def _replay(
+        self,
+        iid: str,
+        name: str,
+        past: list[h.Event],
+        new_events: list[h.Event],
+        input_text: str | None,
+        parent: dict[str, Any] | None,
+    ) -> h.OrchestratorOutcome:
+        orchestrator = self._catalog.orchestrators.get(name)
+        if orchestrator is None:
+            return h.OrchestratorOutcome(
+                done=True,
+                leaves=[],
+                output=None,
+                error=f"The orchestrator function '{name}' is not in this function app.",
+                custom_status=None,
+            )
+        payload = h.context_json(
+            past,
+            new_events,
+            instance_id=iid,
+            input_text=input_text,
+            parent_instance_id=None if parent is None else parent["instanceId"],
+        )
+        try:
+            return h.read_outcome(orchestrator.func(func.OrchestrationContext(payload)))
+        except Exception as exc:  # noqa: BLE001 - the SDK reports orchestrator failures this way
+            log.info(
+                "orchestration %s failed: %s", iid, str(exc).partition(h.OUT_OF_PROC_MARKER)[0]
+            )
+            return h.read_failure(exc)
+
+    def _retry_step(
+        self, iid: str, event: h.Event, plan: _Plan, retries: dict[str, Any], now: datetime
+    ) -> None:
+        """Host half of ``*_with_retry``: a failure starts a timer, the timer a new attempt."""
+        kind = event["EventType"]
+        if kind in (EventType.TASK_COMPLETED, EventType.SUB_ORCHESTRATION_COMPLETED):
+            retries.pop(str(event["TaskScheduledId"]), None)
+        elif kind in (EventType.TASK_FAILED, EventType.SUB_ORCHESTRATION_FAILED):
+            entry = retries.pop(str(event["TaskScheduledId"]), None)
+            if entry is not None:
+                timer_id = plan.take_id()
+                fire_at = now + timedelta(milliseconds=entry["intervalMs"])
+                plan.events.append(h.timer_created(now, timer_id, fire_at=fire_at))
+                plan.timers[str(timer_id)] = {"fireAt": h.format_time(fire_at)}
+                retries[str(timer_id)] = entry
+        elif kind == EventType.TIMER_FIRED:
+            entry = retries.pop(str(event["TimerId"]), None)
+            if entry is not None and entry["attempt"] < entry["maxAttempts"]:
+                task_id = plan.take_id()
+                entry["attempt"] += 1
+                retries[str(task_id)] = entry
+                self._plan_work(iid, task_id, entry["work"], plan, now)
+
+    def _plan_work(
+        self, iid: str, task_id: int, work: dict[str, Any], plan: _Plan, now: datetime
+    ) -> None:
+        if work["kind"] == "activity":
+            plan.events.append(
+                h.task_scheduled(now, task_id, name=work["name"], input_text=work["input"])
+            )
+            plan.activities[str(task_id)] = {"name": work["name"], "input": work["input"]}
+            return
+        child_id = work.get("instanceId") or f"{iid}:{task_id:04x}"
+        plan.events.append(
+            h.sub_orchestration_created(
+                now, task_id, name=work["name"], instance_id=child_id, input_text=work["input"]
+            )
+        )
+        plan.children[child_id] = {
+            "taskId": task_id,
+            "name": work["name"],
+            "input": work["input"],
+            "version": work.get("version"),
+        }
+
+    def _plan_leaves(
+        self,
+        iid: str,
+        outcome: h.OrchestratorOutcome,
+        known: list[dict[str, Any]],
+        plan: _Plan,
+        retries: dict[str, Any],
+        now: datetime,
+    ) -> None:
+        """Check the replay yielded what it did before, then plan the new actions."""
+        leaves = outcome.leaves
+        for old, new in zip(known, leaves, strict=False):
+            if (old["type"], old["name"]) != (new.action_type, new.name):
+                plan.error = (
+                    "Non-deterministic orchestrator: it yielded "
+                    f"{ActionType(new.action_type).name} {new.name!r} where it had yielded "
+                    f"{ActionType(old['type']).name} {old['name']!r}."
+                )
+                return
+        if len(leaves) < len(known):
+            plan.error = "Non-deterministic orchestrator: it yielded fewer actions than before."
+            return
+        for leaf in leaves[len(known) :]:
+            kind = leaf.action_type
+            if kind in h.UNSUPPORTED_ACTIONS:
+                plan.error = f"{ActionType(kind).name} is not supported by the local host."
+                return
+            entry: dict[str, Any] = {"type": kind, "name": leaf.name, "id": None}
+            task_id = plan.take_id() if leaf.takes_sequence_number else None
+            entry["id"] = task_id
+            plan.leaves.append(entry)
+            if task_id is None:
+                continue
+            action = leaf.action
+            if kind in (ActionType.CALL_ACTIVITY, ActionType.CALL_ACTIVITY_WITH_RETRY):
+                work = {"kind": "activity", "name": leaf.name, "input": action.get("input")}
+            elif kind in (
+                ActionType.CALL_SUB_ORCHESTRATOR,
+                ActionType.CALL_SUB_ORCHESTRATOR_WITH_RETRY,
+            ):
+                work = {
+                    "kind": "orchestration",
+                    "name": leaf.name,
+                    "input": action.get("input"),
+                    "instanceId": action.get("instanceId"),
+                    "version": action.get("version"),
+                }
+            elif kind == ActionType.CREATE_TIMER:
+                fire_at = h.parse_time(action["fireAt"])
+                plan.events.append(h.timer_created(now, task_id, fire_at=fire_at))
+                plan.timers[str(task_id)] = {"fireAt": h.format_time(fire_at)}
+                continue
+            elif kind == ActionType.CONTINUE_AS_NEW:
+                plan.continues = True
+                plan.continue_input = action.get("input")
+                continue
+            else:
+                plan.error = f"Unknown action type {kind}."
+                return
+            self._plan_work(iid, task_id, work, plan, now)
+            options = action.get("retryOptions")
+            if options:
+                retries[str(task_id)] = {
+                    "attempt": 1,
+                    "maxAttempts": int(options.get("maxNumberOfAttempts", 1)),
+                    "intervalMs": int(options.get("firstRetryIntervalInMilliseconds", 1000)),
+                    "work": work,
+                }
+        all_leaves = known + plan.leaves
+        for index, leaf in enumerate(leaves):
+            if leaf.action_type == ActionType.CREATE_TIMER and leaf.action.get("isCanceled"):
+                timer_id = all_leaves[index]["id"]
+                if timer_id is not None:
+                    plan.cancelled.add(str(timer_id))
+
+    @staticmethod
+    def _verdict(outcome: h.OrchestratorOutcome, plan: _Plan) -> tuple[str, Any]:
+        error = outcome.error or plan.error
+        if error is not None:
+            return "Failed", error
+        if outcome.done and not plan.continues:
+            return "Completed", outcome.output
+        return "Running", None
+
+    # -- finishing -----------------------------------------------------------------
+
+    def _finish(self, doc: Document, status: str, output: Any, now: datetime) -> None:
+        doc["runtimeStatus"] = status
+        doc["output"] = output
+        doc["active"] = False
+        doc["lastUpdatedTime"] = _now_text(now)
+        doc["inbox"] = []
+        doc["activities"] = {}
+        doc["timers"] = {}
+        doc["retries"] = {}
+
+    def _retire(self, iid: str, inst: _Instance, finished: Document) -> None:
+        """Forget a finished instance (the store keeps it) and tell its parent."""
+        with self._map_lock:
+            if self._instances.get(iid) is inst:
+                del self._instances[iid]
+        parent = finished.get("parent")
+        if parent is None:
+            return
+        now = self._clock.now()
+        task_id = int(parent["taskId"])
+        if finished["runtimeStatus"] == "Completed":
+            event = h.sub_orchestration_completed(
+                now, task_id, result=json.dumps(finished.get("output"))
+            )
+        else:
+            reason = str(finished.get("output") or finished["runtimeStatus"])
+            event = h.sub_orchestration_failed(
+                now, task_id, reason=reason, details=finished["runtimeStatus"]
+            )
+        self._deliver(parent["instanceId"], parent["executionId"], event, ("children", iid))
+
+    def _continue_as_new(self, doc: Document, input_text: str | None) -> None:
+        """Start a fresh execution; events raised but not yet consumed carry over."""
+        carried = [e for e in doc["inbox"] if e["EventType"] == EventType.EVENT_RAISED]
+        doc.update(
+            {
+                "executionId": uuid.uuid4().hex,
+                "input": input_text,
+                "runtimeStatus": "Running",
+                "output": None,
+                "history": [],
+                "inbox": [],
+                "buffered": carried + doc["buffered"],
+                "nextEventId": 0,
+                "leaves": [],
+                "retries": {},
+                "activities": {},
+                "timers": {},
+                "children": {},
+            }
+        )
+
+    # -- work outside the orchestrator --------------------------------------------
+
+    def _dispatch_activity(
+        self, iid: str, execution_id: str, task_id: int, work: dict[str, Any]
+    ) -> None:
+        with self._sched_lock:
+            if self._stopping:
+                return
+            self.tracker.begin()
+        try:
+            self._activities.submit(self._run_activity, iid, execution_id, task_id, work)
+        except RuntimeError:
+            self.tracker.end()
+
+    def _run_activity(
+        self, iid: str, execution_id: str, task_id: int, work: dict[str, Any]
+    ) -> None:
+        try:
+            name = work["name"]
+            call = self._catalog.activities.get(name)
+            if call is None:
+                event = h.task_failed(
+                    self._clock.now(),
+                    task_id,
+                    reason=f"The activity function '{name}' is not in this function app.",
+                    details=None,
+                )
+            else:
+                event = self._activity_result(iid, call, task_id, work.get("input"))
+            self._deliver(iid, execution_id, event, ("activities", str(task_id)))
+        finally:
+            self.tracker.end()
+
+    def _activity_result(
+        self, iid: str, call: Invocable, task_id: int, input_text: str | None
+    ) -> h.Event:
+        """Run an activity with the worker's own (de)serialisation of input and result."""
+        try:
+            value = (
+                None
+                if input_text is None
+                else ActivityTriggerConverter.decode(
+                    Datum(input_text, "json"), trigger_metadata=None
+                )
+            )
+            result = self._invoker.call_blocking(call, value)
+            text = ActivityTriggerConverter.encode(result, expected_type=None).value
+            return h.task_completed(self._clock.now(), task_id, result=text)
+        except Exception as exc:
+            log.warning("activity %s of orchestration %s failed", call.name, iid, exc_info=True)
+            return h.task_failed(
+                self._clock.now(),
+                task_id,
+                reason=str(exc) or type(exc).__name__,
+                details=f"{type(exc).__module__}.{type(exc).__qualname__}",
+            )
+
+    def _start_child(
+        self, parent_id: str, execution_id: str, child_id: str, child: dict[str, Any]
+    ) -> None:
+        parent = {"instanceId": parent_id, "executionId": execution_id, "taskId": child["taskId"]}
+        try:
+            self.start(child["name"], child_id, child["input"], child.get("version"), parent=parent)
+        except StartRejected as exc:
+            event = h.sub_orchestration_failed(
+                self._clock.now(), int(child["taskId"]), reason=exc.message, details=None
+            )
+            self._deliver(parent_id, execution_id, event, ("children", child_id))
+
+    def _recover_child(
+        self, parent_id: str, execution_id: str, child_id: str, child: dict[str, Any]
+    ) -> None:
+        if child_id in self._instances:
+            return
+        doc = self._store.get(Container.ORCHESTRATIONS, self.partition, child_id)
+        if doc is None or (doc.get("parent") or {}).get("executionId") != execution_id:
+            self._start_child(parent_id, execution_id, child_id, child)
+        elif not doc.get("active"):
+            self._retire(child_id, _Instance(doc), doc)
+
+    def _deliver(
+        self, iid: str, execution_id: str, event: h.Event, pending: tuple[str, str]
+    ) -> None:
+        """Put a result in the inbox if the execution still waits for it."""
+        inst = self._instances.get(iid)
+        if inst is None:
+            return
+        bucket, key = pending
+        with inst.lock:
+            doc = inst.doc
+            if doc["executionId"] != execution_id or doc["runtimeStatus"] not in ACTIVE:
+                return
+            if doc[bucket].pop(key, None) is None:
+                return
+            doc["inbox"].append(event)
+            self._persist(inst)
+        self._schedule(iid)
+
+    # -- helpers -------------------------------------------------------------------
+
+    def _is_current(self, iid: str, inst: _Instance) -> bool:
+        return self._instances.get(iid) is inst
+
+    def _release_buffered(self, doc: Document) -> bool:
+        """Move raised events into the inbox once the orchestrator waits for them."""
+        moved = False
+        for event in list(doc["buffered"]):
+            if _outstanding_waits(doc, event["Name"]) > 0:
+                doc["buffered"].remove(event)
+                doc["inbox"].append(event)
+                moved = True
+        return moved
+
+    def _persist(self, inst: _Instance) -> None:
+        self._store.upsert(Container.ORCHESTRATIONS, self.partition, dict(inst.doc))
+
+
+def _outstanding_waits(doc: Document, name: str) -> int:
+    waits = sum(
+        1
+        for leaf in doc["leaves"]
+        if leaf["type"] == ActionType.WAIT_FOR_EXTERNAL_EVENT and leaf["name"] == name
+    )
+    if not waits:
+        return 0
+    raised = sum(
+        1
+        for event in (*doc["history"], *doc["inbox"])
+        if event["EventType"] == EventType.EVENT_RAISED and event.get("Name") == name
+    )
+    return waits - raised
+
+
+def _allocates(event: h.Event, retries: dict[str, Any]) -> bool:
+    """Whether replaying this event makes the SDK number a retry timer or attempt."""
+    kind = event["EventType"]
+    if kind in (EventType.TASK_FAILED, EventType.SUB_ORCHESTRATION_FAILED):
+        return str(event["TaskScheduledId"]) in retries
+    if kind == EventType.TIMER_FIRED:
+        entry = retries.get(str(event["TimerId"]))
+        return entry is not None and entry["attempt"] < entry["maxAttempts"]
+    return False
+
+
+def _next_batch(inbox: list[h.Event], retries: dict[str, Any]) -> list[h.Event]:
+    """The inbox prefix one episode may see.
+
+    Events that make the SDK number retry work must come before any event that
+    lets the orchestrator run on (and so number new actions), because the host
+    numbers the retry work before the new actions.
+    """
+    batch: list[h.Event] = []
+    resumed = False
+    for event in inbox:
+        if _allocates(event, retries):
+            if resumed:
+                break
+        else:
+            resumed = True
+        batch.append(event)
+    return batch
+
+
+def _selected(
+    doc: Document,
+    created_from: datetime | None,
+    created_to: datetime | None,
+    statuses: set[str],
+    prefix: str | None,
+) -> bool:
+    created = h.parse_time(doc["createdTime"])
+    if created_from is not None and created < created_from:
+        return False
+    if created_to is not None and created > created_to:
+        return False
+    if statuses and doc["runtimeStatus"] not in statuses:
+        return False
+    return prefix is None or str(doc["id"]).startswith(prefix)

@@ -1,0 +1,499 @@
+"""The local host: serves ``function_app.py`` over HTTP with durable orchestrations.
+
+One event loop per process runs every host, as one worker process does in
+Azure: the SDK's durable client keeps a module-level ``aiohttp`` session bound
+to the loop it first ran on, so a second loop (or a restarted one) would break
+it. Coroutine functions run on that loop; plain ones on a thread pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import functools
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import FrameType
+from typing import Any, TypeVar
+
+import azure.functions as func
+from aiohttp import web
+from azure.functions.timer import TimerRequest
+from multidict import CIMultiDict
+
+from shared.devhost.catalog import (
+    FunctionCatalog,
+    HttpFunction,
+    TimerFunction,
+    catalog_of,
+    load_function_app,
+)
+from shared.devhost.clock import Clock, ObservableClock, SystemClock
+from shared.devhost.durable_api import WEBHOOK_PATH, DurableApi, client_binding
+from shared.devhost.invoke import Invoker
+from shared.devhost.orchestrations import OrchestrationEngine
+from shared.devhost.routes import MethodNotAllowed, RouteTable
+from shared.ports.store import DocumentStore
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+_PAST_DUE = timedelta(seconds=1)
+_MAX_SLEEP = 1.0
+_STRIPPED_RESPONSE_HEADERS = frozenset({"content-length", "transfer-encoding"})
+
+_loop_lock = threading.Lock()
+_loop: asyncio.AbstractEventLoop | None = None
+
+
+def host_loop() -> asyncio.AbstractEventLoop:
+    """The process's host event loop, started on first use in a daemon thread."""
+    global _loop
+    with _loop_lock:
+        if _loop is None:
+            loop = asyncio.new_event_loop()
+            ready = threading.Event()
+
+            def run() -> None:
+                asyncio.set_event_loop(loop)
+                loop.call_soon(ready.set)
+                loop.run_forever()
+
+            threading.Thread(target=run, name="devhost-loop", daemon=True).start()
+            ready.wait()
+            atexit.register(_close_loop, loop)
+            _loop = loop
+        return _loop
+
+
+def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """At exit, close the SDK's shared client session (it has no shutdown hook of its own)."""
+    try:
+        from azure.durable_functions.models.utils import http_utils
+
+        close = getattr(http_utils, "_close_session", None)
+        if close is not None and loop.is_running():
+            asyncio.run_coroutine_threadsafe(close(), loop).result(timeout=5)
+    except Exception:  # best effort while the interpreter exits
+        log.debug("could not close the durable client session", exc_info=True)
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+
+
+class DevHost:
+    """Runs a Durable Functions app locally: HTTP routes, timers, orchestrations.
+
+    Start it once; to restart, build a new host on the same store.
+    """
+
+    def __init__(
+        self,
+        app: Any,
+        store: DocumentStore,
+        *,
+        clock: Clock | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        task_hub: str = "SreCopilotHub",
+        run_timers: bool = True,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        route_prefix: str = "api",
+        workers: int = 4,
+    ) -> None:
+        self._catalog: FunctionCatalog = catalog_of(app)
+        self._clock: Clock = clock or SystemClock()
+        self._host = host
+        self._port = port
+        self._task_hub = task_hub
+        self._run_timers = run_timers
+        self._max_body = max_body_bytes
+        self._prefix = "/" + route_prefix.strip("/") if route_prefix.strip("/") else ""
+        self._routes: RouteTable[HttpFunction] = RouteTable()
+        for function in self._catalog.http:
+            self._routes.add(function.route, function.methods, function)
+        self._bindings: dict[str, str] = {}
+        self._invoker = Invoker(self._client_binding)
+        self._engine = OrchestrationEngine(
+            self._catalog, store, self._clock, self._invoker, task_hub=task_hub, workers=workers
+        )
+        self._blocking = ThreadPoolExecutor(32, thread_name_prefix="devhost-io")
+        self._durable = DurableApi(self._engine, self._run_blocking, self._read_body)
+        self._base_url = ""
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._scheduler: asyncio.Task[None] | None = None
+        self._sleeper: asyncio.Future[None] | None = None
+        self._woken = False
+        self._cron_next: dict[str, datetime] = {}
+        self._cron_last: dict[str, datetime] = {}
+        self._cron_running: set[str] = set()
+        self._unsubscribe: Callable[[], None] | None = None
+        self._state = "new"
+
+    # -- public API --------------------------------------------------------------
+
+    def start(self) -> None:
+        """Serve in the background; returns once listening and resumed."""
+        if self._state != "new":
+            raise RuntimeError("a DevHost starts once; build a new one to restart")
+        self._state = "starting"
+        loop = host_loop()
+        self._loop = loop
+        self._invoker.attach_loop(loop)
+        asyncio.run_coroutine_threadsafe(self._astart(), loop).result()
+        if isinstance(self._clock, ObservableClock):
+            self._unsubscribe = self._clock.subscribe(self._on_clock_jump)
+        self._state = "running"
+
+    def stop(self) -> None:
+        """Stop serving; finishes running work, leaves the rest in the store."""
+        if self._state != "running":
+            return
+        self._state = "stopping"
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        assert self._loop is not None
+        asyncio.run_coroutine_threadsafe(self._astop(), self._loop).result()
+        self._engine.shutdown()
+        self._blocking.shutdown(wait=True, cancel_futures=True)
+        self._state = "stopped"
+
+    @property
+    def base_url(self) -> str:
+        if not self._base_url:
+            raise RuntimeError("the host is not started")
+        return self._base_url
+
+    def wait_for_idle(self, timeout: float = 10.0) -> bool:
+        """True once no orchestration episode, activity or timer function is in flight."""
+        return self._engine.wait_for_idle(timeout)
+
+    def instance_status(self, instance_id: str) -> dict[str, Any] | None:
+        """The instance's status as the Durable API reports it, or None."""
+        return self._engine.status(instance_id)
+
+    def __enter__(self) -> DevHost:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- serving -------------------------------------------------------------------
+
+    async def _astart(self) -> None:
+        app = web.Application(client_max_size=self._max_body + 1)
+        app.router.add_route("*", "/{tail:.*}", self._dispatch)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, lingering_time=1.0)
+        await runner.setup()
+        site = web.TCPSite(runner, self._host, self._port)
+        try:
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        address = runner.addresses[0]
+        host = "127.0.0.1" if self._host in ("", "0.0.0.0") else self._host
+        host = f"[{host}]" if ":" in host and host != "::" else ("[::1]" if host == "::" else host)
+        self._base_url = f"http://{host}:{address[1]}"
+        loop = asyncio.get_running_loop()
+
+        def timer_scheduled() -> None:
+            loop.call_soon_threadsafe(self._wake_up)
+
+        self._engine.on_timer_scheduled = timer_scheduled
+        await self._run_blocking(self._engine.recover)
+        self._scheduler = loop.create_task(self._timer_loop())
+
+    async def _astop(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._scheduler
+        if self._runner is not None:
+            await self._runner.cleanup()
+        self._engine.on_timer_scheduled = lambda: None
+
+    async def _run_blocking(self, fn: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._blocking, fn)
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        path = request.rel_url.raw_path
+        if path == WEBHOOK_PATH or path.startswith(WEBHOOK_PATH + "/"):
+            return await self._durable.handle(request, path[len(WEBHOOK_PATH) :])
+        if self._prefix and path != self._prefix and not path.startswith(self._prefix + "/"):
+            return _problem(404, "NotFound", f"no function serves {path}")
+        found = self._routes.resolve(request.method, path[len(self._prefix) :])
+        if found is None:
+            return _problem(404, "NotFound", f"no function serves {path}")
+        if isinstance(found, MethodNotAllowed):
+            response = _problem(
+                405, "MethodNotAllowed", f"{request.method} is not allowed on {path}", found.allowed
+            )
+            response.headers["Allow"] = ", ".join(found.allowed)
+            return response
+        body = await self._read_body(request)
+        if body is None:
+            response = _problem(
+                413, "PayloadTooLarge", f"the request body is over {self._max_body} bytes"
+            )
+            response.force_close()
+            return response
+        call = found.target.call
+        http_request = func.HttpRequest(
+            method=request.method,
+            url=str(request.url),
+            headers=_request_headers(request),
+            params=dict(request.query),
+            route_params=found.params,
+            body=body,
+        )
+        try:
+            kwargs = self._invoker.arguments(call, http_request)
+            if call.is_async:
+                result = await call.func(**kwargs)
+            else:
+                loop = asyncio.get_running_loop()
+                result = await loop.run_in_executor(
+                    self._blocking, functools.partial(call.func, **kwargs)
+                )
+            return _response(result)
+        except Exception:
+            log.exception("function %s failed on %s %s", call.name, request.method, path)
+            return _problem(500, "internal", "internal error")
+
+    async def _read_body(self, request: web.Request) -> bytes | None:
+        """The body, or None once it is over the limit (the rest is never buffered)."""
+        limit = self._max_body
+        if request.content_length is not None and request.content_length > limit:
+            return None
+        if not request.body_exists:
+            return b""
+        chunks = bytearray()
+        while True:
+            chunk = await request.content.read(limit + 1 - len(chunks))
+            if not chunk:
+                return bytes(chunks)
+            chunks += chunk
+            if len(chunks) > limit:
+                return None
+
+    def _client_binding(self, task_hub: str | None) -> str:
+        hub = task_hub or self._task_hub
+        binding = self._bindings.get(hub)
+        if binding is None:
+            binding = client_binding(self.base_url, hub)
+            self._bindings[hub] = binding
+        return binding
+
+    # -- timers ----------------------------------------------------------------------
+
+    def _wake_up(self) -> None:
+        """Cut the timer loop's sleep short (on the loop)."""
+        self._woken = True
+        if self._sleeper is not None and not self._sleeper.done():
+            self._sleeper.set_result(None)
+
+    async def _sleep(self, delay: float) -> None:
+        # A bare future rather than asyncio.wait_for: on 3.11 wait_for can
+        # swallow the cancellation that stops the host.
+        if self._woken:
+            self._woken = False
+            return
+        loop = asyncio.get_running_loop()
+        sleeper: asyncio.Future[None] = loop.create_future()
+        self._sleeper = sleeper
+
+        def ring() -> None:
+            if not sleeper.done():
+                sleeper.set_result(None)
+
+        timer = loop.call_later(delay, ring)
+        try:
+            await sleeper
+        finally:
+            timer.cancel()
+            self._sleeper = None
+            self._woken = False
+
+    def _on_clock_jump(self) -> None:
+        """Runs in the thread that advanced the clock: due timers are queued before it returns."""
+        tracker = self._engine.tracker
+        tracker.begin()
+        try:
+            self._engine.fire_due_timers(self._clock.now())
+            assert self._loop is not None
+            self._loop.call_soon_threadsafe(self._cron_tick_then_end)
+        except BaseException:
+            tracker.end()
+            raise
+
+    def _cron_tick_then_end(self) -> None:
+        try:
+            self._fire_due_crons(self._clock.now())
+            self._wake_up()
+        finally:
+            self._engine.tracker.end()
+
+    async def _timer_loop(self) -> None:
+        now = self._clock.now()
+        if self._run_timers:
+            for timer in self._catalog.timers:
+                self._cron_next[timer.call.name] = timer.schedule.next_after(now)
+                if timer.run_on_startup:
+                    self._fire_cron(timer, now, now)
+        while True:
+            try:
+                now = self._clock.now()
+                due = self._engine.next_timer_due()
+                if due is not None and due <= now:
+                    await self._run_blocking(functools.partial(self._engine.fire_due_timers, now))
+                self._fire_due_crons(now)
+                delay = self._seconds_to_next(self._clock.now())
+            except Exception:
+                log.exception("timer loop")
+                delay = _MAX_SLEEP
+            await self._sleep(delay)
+
+    def _seconds_to_next(self, now: datetime) -> float:
+        candidates = list(self._cron_next.values())
+        due = self._engine.next_timer_due()
+        if due is not None:
+            candidates.append(due)
+        if not candidates:
+            return _MAX_SLEEP
+        return max(0.0, min(_MAX_SLEEP, (min(candidates) - now).total_seconds()))
+
+    def _fire_due_crons(self, now: datetime) -> None:
+        if not self._run_timers:
+            return
+        for timer in self._catalog.timers:
+            name = timer.call.name
+            scheduled = self._cron_next.get(name)
+            if scheduled is None or scheduled > now or name in self._cron_running:
+                continue
+            self._cron_next[name] = timer.schedule.next_after(now)
+            self._fire_cron(timer, scheduled, now)
+
+    def _fire_cron(self, timer: TimerFunction, scheduled: datetime, now: datetime) -> None:
+        name = timer.call.name
+        last = self._cron_last.get(name)
+        self._cron_last[name] = now
+        request = TimerRequest(
+            past_due=now - scheduled > _PAST_DUE,
+            schedule_status={
+                "Last": (last or now).isoformat(),
+                "Next": self._cron_next.get(name, now).isoformat(),
+                "LastUpdated": now.isoformat(),
+            },
+            schedule={"AdjustForDST": True},
+        )
+        self._cron_running.add(name)
+        self._engine.tracker.begin()
+        assert self._loop is not None
+        self._loop.create_task(self._run_cron(timer, request))
+
+    async def _run_cron(self, timer: TimerFunction, request: TimerRequest) -> None:
+        call = timer.call
+        try:
+            kwargs = self._invoker.arguments(call, request)
+            if call.is_async:
+                await call.func(**kwargs)
+            else:
+                await asyncio.get_running_loop().run_in_executor(
+                    self._blocking, functools.partial(call.func, **kwargs)
+                )
+        except Exception:
+            log.exception("timer function %s failed", call.name)
+        finally:
+            self._cron_running.discard(call.name)
+            self._engine.tracker.end()
+
+
+def _request_headers(request: web.Request) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for key, value in request.headers.items():
+        lowered = key.lower()
+        headers[lowered] = f"{headers[lowered]}, {value}" if lowered in headers else value
+    return headers
+
+
+def _response(result: Any) -> web.Response:
+    """Map what an HTTP function returned to a response, as the worker does."""
+    if isinstance(result, func.HttpResponse):
+        headers: CIMultiDict[str] = CIMultiDict()
+        for key, value in result.headers.items():
+            if key.lower() not in _STRIPPED_RESPONSE_HEADERS:
+                headers.add(key, value)
+        if "Content-Type" not in headers:
+            headers["Content-Type"] = f"{result.mimetype}; charset={result.charset}"
+        return web.Response(body=result.get_body(), status=result.status_code, headers=headers)
+    if result is None:
+        return web.Response(status=204)
+    if isinstance(result, str):
+        return web.Response(text=result, content_type="text/plain")
+    if isinstance(result, bytes | bytearray):
+        return web.Response(body=bytes(result), content_type="application/octet-stream")
+    raise TypeError(f"an HTTP function returned {type(result).__name__}, not an HttpResponse")
+
+
+def _problem(
+    status: int, error: str, reason: str, allowed: tuple[str, ...] | None = None
+) -> web.Response:
+    """A JSON error in the product's shape; never a traceback."""
+    body: dict[str, Any] = {"error": error, "reason": reason}
+    if allowed is not None:
+        body["allowed"] = list(allowed)
+    return web.json_response(body, status=status)
+
+
+def serve_forever(
+    app_path: Path,
+    store: DocumentStore,
+    host: str,
+    port: int,
+    *,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    task_hub: str = "SreCopilotHub",
+    ready: Callable[[DevHost], None] | None = None,
+) -> None:
+    """Serve until Ctrl-C (or SIGTERM), then stop cleanly; for ``sre-copilot serve``."""
+    devhost = DevHost(
+        load_function_app(app_path),
+        store,
+        host=host,
+        port=port,
+        task_hub=task_hub,
+        max_body_bytes=max_body_bytes,
+    )
+    devhost.start()
+    log.info("serving %s at %s", app_path, devhost.base_url)
+    if ready is not None:
+        ready(devhost)
+    previous: Any = None
+    in_main = threading.current_thread() is threading.main_thread()
+    if in_main:
+        previous = signal.signal(signal.SIGTERM, _interrupt)
+    forever = threading.Event()
+    try:
+        while not forever.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        log.info("stopping")
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
+        devhost.stop()
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
