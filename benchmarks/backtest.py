@@ -21,13 +21,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from rich.console import Console  # noqa: E402
+
 from shared.replay.backtest import backtest  # noqa: E402
+from shared.replay.report import render_backtest  # noqa: E402
 
 DEFAULT = REPO.parent / "shared" / "scenarios" / "public"
-
-
-def _pct(value: object) -> str:
-    return f"{value:.1%}" if isinstance(value, float) else "n/a"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,36 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
-    print(f"scenario set       {args.folder}")
-    print(f"bundles            {result['bundles']} ({result['judged']} with ground truth)")
-    print(f"AC@1               {_pct(result['ac_at_1'])}")
-    print(f"AC@3               {_pct(result['ac_at_3'])}")
-    print(f"category AC@1      {_pct(result['category_ac_at_1'])}")
-    print(f"category AC@3      {_pct(result['category_ac_at_3'])}")
-    print(f"runbook hit@3      {_pct(result['runbook_hit_at_3'])}")
-    timings = result["timings"]
-    print(
-        f"median replay      {timings['median_replay_ms']} ms (max {timings['max_replay_ms']} ms)"
-    )
-    print(f"whole set          {timings['total_s']} s")
-    print("\ncategory               cases  @1  @3  runbook@3")
-    for category, row in result["per_category"].items():
-        print(
-            f"{category:<22} {row['cases']:>5} {row['at_1']:>3} {row['at_3']:>3} "
-            f"{row['runbook_at_3']:>10}"
-        )
-    misses = [c for c in result["cases"] if c.get("judged") and c.get("rank") != 1]
-    if misses:
-        print("\nnot first:")
-        for case in misses:
-            got = ", ".join(f"{h['category']}:{h['target']}" for h in case.get("hypotheses", []))
-            truth = case.get("expected") or {}
-            print(
-                f"  {case['bundle']}: expected {truth.get('category')}:{truth.get('target')}, "
-                f"got [{got}] {case.get('error', '')}"
-            )
-    for error in result["errors"]:
-        print(f"error  {error['bundle']}: {error['error']}")
+    render_backtest(result, Console(highlight=False), folder=str(args.folder))
     return 0
 
 

@@ -307,6 +307,48 @@ def incidents_show(
 
 @app.command()
 @friendly
+def replay(
+    bundle: Annotated[Path, typer.Argument(help="Scenario bundle folder.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the replay JSON.")] = False,
+    runbooks: Annotated[
+        Path | None, typer.Option(help="Runbook folder (default: nearest).")
+    ] = None,
+) -> None:
+    """Replay one bundle through the analysis steps the orchestration runs."""
+    from shared.replay.pipeline import replay_bundle
+    from shared.replay.report import render_replay
+
+    result = replay_bundle(bundle, runbooks)
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+    else:
+        render_replay(result, console)
+
+
+@app.command()
+@friendly
+def backtest(
+    folder: Annotated[Path, typer.Argument(help="Folder of bundles (or with incidents/).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    runbooks: Annotated[
+        Path | None, typer.Option(help="Runbook folder (default: nearest).")
+    ] = None,
+) -> None:
+    """Replay every bundle of a folder; accuracy where expected.json exists, and timings."""
+    from shared.replay.backtest import backtest as run_backtest
+    from shared.replay.report import render_backtest
+
+    if not folder.is_dir():
+        raise BadInput(f"{folder}: not a folder of scenario bundles")
+    result = run_backtest(folder, runbooks)
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+    else:
+        render_backtest(result, console, folder=str(folder))
+
+
+@app.command()
+@friendly
 def demo(
     once: Annotated[bool, typer.Option("--once", help="Exit after the messages.")] = False,
     port: Annotated[int, typer.Option(help="Port of the local host.")] = 7071,

@@ -4,7 +4,10 @@ Rules, in order, for the alerts of one delivery (one Alertmanager group or one
 PagerDuty event are one unit, so a group never splits):
 1. an unresolved incident that already holds one of the alerts' fingerprints;
 2. for firing alerts, an unresolved incident on the same service (or, for host
-   alerts, the same host) seen within the correlation window;
+   alerts, the same host) seen within the correlation window; with the
+   tenant's topology, also one on a host the service runs on, or on a service
+   running on the alert's host (a dead node and its services' errors are one
+   incident);
 3. otherwise a new incident.
 Concurrent deliveries that would each open a new incident meet at a *claim*
 document (created atomically, expiring with the window), so they end up in one
@@ -25,6 +28,7 @@ from shared.errors import Conflict
 from shared.models.alert import Alert, AlertStatus
 from shared.models.base import doc_id, iso
 from shared.models.incident import AlertRef, Incident, IncidentStatus
+from shared.models.tenant import Topology
 from shared.ports.store import Container, DocumentStore, Filter, update_with_retry
 
 _CLAIM_ATTEMPTS = 5
@@ -117,6 +121,20 @@ def merge_alerts(incident: Incident, alerts: Sequence[Alert], at: datetime) -> I
     )
 
 
+def _related(alert: Alert, topology: Topology) -> list[Filter]:
+    """Where an open incident about the same trouble would show: same entity first."""
+    if alert.service:
+        filters = [Filter("services", "contains", alert.service)]
+        node = topology.service(alert.service)
+        hosts = node.instances if node else ()
+        return filters + [Filter("instances", "contains", h) for h in hosts]
+    if alert.instance:
+        filters = [Filter("instances", "contains", alert.instance)]
+        hosted = [s.name for s in topology.services if alert.instance in s.instances]
+        return filters + [Filter("services", "contains", name) for name in hosted]
+    return []
+
+
 class Correlator:
     """Puts each delivery's alerts into exactly one incident."""
 
@@ -124,13 +142,19 @@ class Correlator:
         self._store = store
         self._window = window
 
-    def apply(self, tenant_id: str, alerts: Sequence[Alert], at: datetime) -> IncidentTouch | None:
+    def apply(
+        self,
+        tenant_id: str,
+        alerts: Sequence[Alert],
+        at: datetime,
+        topology: Topology | None = None,
+    ) -> IncidentTouch | None:
         """Fold ``alerts`` (one delivery) into an incident; None if nothing to do."""
         if not alerts:
             return None
         for alert in alerts:
             self._store.upsert(Container.ALERTS, tenant_id, alert.to_doc())
-        existing = self._find_open(tenant_id, alerts, at)
+        existing = self._find_open(tenant_id, alerts, at, topology or Topology())
         if existing is not None:
             touched = self._attach(tenant_id, existing, alerts, at)
             if touched is not None:
@@ -139,7 +163,9 @@ class Correlator:
             return None  # resolutions of alerts we never opened an incident for
         return self._open_new(tenant_id, alerts, at)
 
-    def _find_open(self, tenant_id: str, alerts: Sequence[Alert], at: datetime) -> str | None:
+    def _find_open(
+        self, tenant_id: str, alerts: Sequence[Alert], at: datetime, topology: Topology
+    ) -> str | None:
         unresolved = Filter("status", "!=", IncidentStatus.RESOLVED.value)
         for fingerprint in dict.fromkeys(a.fingerprint for a in alerts):
             hits = self._store.query(
@@ -154,25 +180,17 @@ class Correlator:
         for alert in alerts:
             if not alert.is_firing:
                 continue
-            where = (
-                Filter("services", "contains", alert.service)
-                if alert.service
-                else Filter("instances", "contains", alert.instance)
-                if alert.instance
-                else None
-            )
-            if where is None:
-                continue
-            hits = self._store.query(
-                Container.INCIDENTS,
-                tenant_id,
-                [unresolved, where, since],
-                order_by="last_seen",
-                descending=True,
-                limit=1,
-            )
-            if hits:
-                return str(hits[0]["id"])
+            for where in _related(alert, topology):
+                hits = self._store.query(
+                    Container.INCIDENTS,
+                    tenant_id,
+                    [unresolved, where, since],
+                    order_by="last_seen",
+                    descending=True,
+                    limit=1,
+                )
+                if hits:
+                    return str(hits[0]["id"])
         return None
 
     def _attach(

@@ -158,15 +158,16 @@ class IngestService:
             )
             return Receipt(status=ReceiptStatus.DUPLICATE, raw_event_id=raw.id, incidents=touches)
         try:
-            return self._process(tenant_id, raw, normalised, dedup_id)
+            return self._process(tenant, raw, normalised, dedup_id)
         except SreCopilotError:
             # Let the sender's retry process it again rather than see a duplicate.
             self._release_delivery(tenant_id, dedup_id)
             raise
 
     def _process(
-        self, tenant_id: str, raw: RawEvent, normalised: Normalised, dedup_id: str
+        self, tenant: Tenant, raw: RawEvent, normalised: Normalised, dedup_id: str
     ) -> Receipt:
+        tenant_id = tenant.id
         now = self._clock.now()
         if normalised.ignored_reason:
             self._finish_delivery(tenant_id, dedup_id, ())
@@ -175,7 +176,7 @@ class IngestService:
                 status=ReceiptStatus.IGNORED, raw_event_id=raw.id, reason=normalised.ignored_reason
             )
         touches: list[IncidentTouch] = []
-        touch = self._correlator.apply(tenant_id, normalised.alerts, now)
+        touch = self._correlator.apply(tenant_id, normalised.alerts, now, tenant.topology)
         if touch is not None:
             touches.append(touch)
         for note in normalised.notes:

@@ -26,7 +26,8 @@ _SAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 def _mrkdwn(text: str) -> Markdown:
     """Slack mrkdwn is close enough to Markdown for a terminal: *bold* -> **bold**."""
-    return Markdown(re.sub(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])", r"**\1**", text))
+    bold = re.sub(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])", r"**\1**", text)
+    return Markdown(bold.replace("\n", "  \n"))  # Slack breaks lines where Markdown would not
 
 
 def render_blocks(blocks: tuple[dict[str, Any], ...] | list[dict[str, Any]]) -> Group:

@@ -85,3 +85,48 @@ def test_send_rejects_a_bundle_with_bad_json(tmp_path: Path) -> None:
     code, out = run("send", str(bundle))
     assert code == 2
     assert "scenario.json: bad JSON at line 1" in out
+
+
+SAMPLES = Path(__file__).parents[3] / "samples" / "bundles"
+
+
+def test_replay_json_follows_the_spec_shape() -> None:
+    code, out = run("replay", str(SAMPLES / "sample-checkout-deploy"), "--json")
+    assert code == 0, out
+    result = json.loads(out)
+    assert result["scenario"] == "sample-checkout-deploy"
+    assert set(result) == {"scenario", "incident_id", "hypotheses", "runbooks", "similar_incidents"}
+    top = result["hypotheses"][0]
+    assert (top["category"], top["target"]) == ("bad_deployment", "checkout")
+    low, high = top["confidence_range"]
+    assert low <= top["confidence"] <= high
+    assert set(top["factors"]) == {
+        "signal_strength",
+        "temporal_correlation",
+        "precedent_frequency",
+        "evidence_quality",
+        "human_validation",
+    }
+    assert result["runbooks"][0]["id"] == "rb-rollback-deployment"
+    assert result["similar_incidents"][0]["id"] == "INC-1042"
+
+
+def test_backtest_reports_accuracy_of_the_samples() -> None:
+    code, out = run("backtest", str(SAMPLES), "--json")
+    assert code == 0, out
+    result = json.loads(out)
+    assert result["judged"] == 2
+    assert result["ac_at_1"] == 1.0
+    assert result["runbook_hit_at_3"] == 1.0
+
+
+def test_replay_of_a_broken_bundle_names_file_and_field(tmp_path: Path) -> None:
+    bundle = tmp_path / "broken"
+    bundle.mkdir()
+    scenario = json.loads((SAMPLES / "sample-disk-full" / "scenario.json").read_text())
+    del scenario["alert_time"]
+    (bundle / "scenario.json").write_text(json.dumps(scenario))
+    code, out = run("replay", str(bundle))
+    assert code == 2
+    assert "scenario.json" in out and "alert_time" in out
+    assert "Traceback" not in out

@@ -269,3 +269,23 @@ def test_changes_are_stored_and_validated(env: Env) -> None:
         env.service.changes("acme", headers, body({**change, "kind": "config"}))
     with pytest.raises(Unauthorized):
         env.service.changes("acme", AM, body(change))
+
+
+def test_host_alert_and_service_on_that_host_are_one_incident(env: Env) -> None:
+    from shared.models.tenant import Service, Topology
+
+    tenant = env.registry.get("acme")
+    topology = Topology(services=(Service(name="checkout", instances=("node-3",)),))
+    env.registry.add(tenant.model_copy(update={"topology": topology}), replace=True)
+    service_alert = payload("alertmanager_firing.json")
+    host_alert = json.loads(json.dumps(service_alert))
+    service_alert["alerts"] = service_alert["alerts"][:1]
+    host_alert["alerts"] = host_alert["alerts"][1:]  # node-3 filesystem alert, no service
+    first = env.service.alertmanager("acme", AM, body(host_alert))
+    second = env.service.alertmanager("acme", AM, body(service_alert))
+    assert second.incidents[0].incident_id == first.incidents[0].incident_id
+    unrelated = json.loads(json.dumps(host_alert))
+    unrelated["alerts"][0]["labels"]["instance"] = "node-9:9100"
+    unrelated["alerts"][0]["fingerprint"] = "other-host"
+    third = env.service.alertmanager("acme", AM, body(unrelated))
+    assert third.incidents[0].incident_id != first.incidents[0].incident_id
