@@ -102,7 +102,7 @@ def incident_orchestrator(
         state = yield context.call_activity(DELIVER, ref)
         if state["status"] == "resolved":
             return {"incident_id": ref["incident_id"], "status": "resolved"}
-    for _ in range(EVENTS_BEFORE_CONTINUE):
+    for handled in range(EVENTS_BEFORE_CONTINUE):
         timer = context.create_timer(context.current_utc_datetime + IDLE_TIMEOUT)
         alerts = context.wait_for_external_event(ALERTS_UPDATED)
         feedback = context.wait_for_external_event(FEEDBACK_EVENT)
@@ -113,9 +113,18 @@ def incident_orchestrator(
         timer.cancel()
         if winner == alerts:
             yield from _analyse(context, ref)
+            kind = "alerts"
         elif winner == action:
             yield context.call_activity(APPLY_ACTION, {**ref, "action": action.result})
-        state = yield context.call_activity(DELIVER, ref)
+            kind = "action"
+        else:
+            kind = "feedback"
+        event = {
+            "kind": kind,
+            "payload": winner.result,
+            "id": f"{context.current_utc_datetime.isoformat()}#{handled}",
+        }
+        state = yield context.call_activity(DELIVER, {**ref, "event": event})
         if state["status"] == "resolved":
             return {"incident_id": ref["incident_id"], "status": "resolved"}
     context.continue_as_new({**ref, "continued": True})
@@ -163,4 +172,4 @@ def apply_incident_action(step: dict[str, Any]) -> str:
 
 @bp.activity_trigger(input_name="ref", activity=DELIVER)
 def deliver_incident_message(ref: dict[str, Any]) -> dict[str, Any]:
-    return post_or_update(runtime(), ref["tenant_id"], ref["incident_id"])
+    return post_or_update(runtime(), ref["tenant_id"], ref["incident_id"], ref.get("event"))

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from shared.adapters.chat.slack import chat_for
 from shared.bootstrap import Runtime
-from shared.errors import NotFound
+from shared.errors import Conflict, NotFound
 from shared.feedback.learning import feedback_for
 from shared.incidents.analysis import snapshot_of, stored_analysis
 from shared.incidents.summary import assemble_summary
+from shared.models.base import doc_id
 from shared.notify.delivery import deliver
 from shared.notify.incident_message import render_incident
 from shared.ports.chat import ChatMessage
@@ -31,11 +33,52 @@ def compose(rt: Runtime, tenant_id: str, incident_id: str) -> ChatMessage:
     )
 
 
-def post_or_update(rt: Runtime, tenant_id: str, incident_id: str) -> dict[str, Any]:
-    """Deliver the current message (post once, then update in place)."""
+def timeline_note(kind: str, payload: Mapping[str, Any], incident: Mapping[str, Any]) -> str:
+    """One line for the message's thread saying what just happened."""
+    who = payload.get("user_name") or payload.get("user_id") or "someone"
+    hypothesis = (
+        f"#{payload.get('rank')} {payload.get('category')} on {payload.get('target')}"
+        if payload.get("category")
+        else ""
+    )
+    if kind == "feedback":
+        verdict = "likely" if payload.get("verdict") == "likely" else "not it"
+        return f"{who} marked {hypothesis} as {verdict}"
+    if kind == "action" and payload.get("action") == "acknowledge":
+        return f"Acknowledged by {who}"
+    if kind == "action" and payload.get("action") == "resolve":
+        return f"Resolved with {hypothesis} by {who}" if hypothesis else f"Resolved by {who}"
+    alerts = incident.get("alerts", [])
+    firing = sum(1 for a in alerts if a.get("status") != "resolved")
+    if incident.get("status") == "resolved":
+        return f"All {len(alerts)} alert(s) resolved: incident resolved"
+    return f"Alerts changed: {firing} of {len(alerts)} firing; analysis updated"
+
+
+def post_or_update(
+    rt: Runtime, tenant_id: str, incident_id: str, event: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Deliver the current message (post once, then update in place).
+
+    ``event`` (``kind``, ``payload``, ``id``) adds one line to the message's
+    thread; its id makes a retried activity post that line once only.
+    """
     tenant = rt.tenants.get(tenant_id)
     message = compose(rt, tenant_id, incident_id)
     chat = chat_for(rt.settings, tenant, rt.settings.messages_dir) or rt.chat
     posted = deliver(rt.store, chat, message, channel=tenant.slack_channel_id)
-    status = rt.store.get(Container.INCIDENTS, tenant_id, incident_id) or {}
-    return {"posted": posted.model_dump(mode="json"), "status": status.get("status", "unknown")}
+    incident = rt.store.get(Container.INCIDENTS, tenant_id, incident_id) or {}
+    if event is not None:
+        marker = {
+            "id": doc_id("timeline:", f"{incident_id}:{event['id']}"),
+            "tenantId": tenant_id,
+            "ttl": 30 * 24 * 3600,
+        }
+        try:
+            rt.store.create(Container.MESSAGES, tenant_id, marker)
+        except Conflict:
+            pass  # posted by an earlier attempt of this activity
+        else:
+            note = timeline_note(str(event["kind"]), event.get("payload") or {}, incident)
+            chat.reply_in_thread(posted, note)
+    return {"posted": posted.model_dump(mode="json"), "status": incident.get("status", "unknown")}

@@ -5,9 +5,9 @@ PagerDuty event are one unit, so a group never splits):
 1. an unresolved incident that already holds one of the alerts' fingerprints;
 2. for firing alerts, an unresolved incident on the same service (or, for host
    alerts, the same host) seen within the correlation window; with the
-   tenant's topology, also one on a host the service runs on, or on a service
-   running on the alert's host (a dead node and its services' errors are one
-   incident);
+   tenant's topology, also one on a host the service runs on, on a direct
+   caller or dependency of the service, or on a service running on the
+   alert's host (a dead node and its services' errors are one incident);
 3. otherwise a new incident.
 Concurrent deliveries that would each open a new incident meet at a *claim*
 document (created atomically, expiring with the window), so they end up in one
@@ -127,7 +127,17 @@ def _related(alert: Alert, topology: Topology) -> list[Filter]:
         filters = [Filter("services", "contains", alert.service)]
         node = topology.service(alert.service)
         hosts = node.instances if node else ()
-        return filters + [Filter("instances", "contains", h) for h in hosts]
+        # One hop along the call graph: a caller's errors and its dependency's
+        # failure are one incident to work on. Not further, so that a busy
+        # gateway does not pull unrelated incidents together.
+        neighbours = sorted(
+            {*(node.depends_on if node else ()), *topology.callers_of(alert.service)}
+        )
+        return (
+            filters
+            + [Filter("instances", "contains", h) for h in hosts]
+            + [Filter("services", "contains", n) for n in neighbours]
+        )
     if alert.instance:
         filters = [Filter("instances", "contains", alert.instance)]
         hosted = [s.name for s in topology.services if alert.instance in s.instances]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from shared.models.base import Model
@@ -32,4 +33,10 @@ class ChatPort(Protocol):
 
     def update(self, message: ChatMessage, *, posted: PostedMessage) -> PostedMessage:
         """Replace a posted message with a new version of it."""
+        ...
+
+    def reply_in_thread(
+        self, posted: PostedMessage, text: str, blocks: Sequence[dict[str, Any]] = ()
+    ) -> PostedMessage:
+        """Add to the message's thread: the incident's timeline."""
         ...

@@ -7,9 +7,11 @@ place) and shown with rich, laid out the way Slack would lay out its blocks.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -70,11 +72,37 @@ class TerminalChat:
     def update(self, message: ChatMessage, *, posted: PostedMessage) -> PostedMessage:
         return self._write(message, posted.channel)
 
+    def reply_in_thread(
+        self, posted: PostedMessage, text: str, blocks: Sequence[dict[str, Any]] = ()
+    ) -> PostedMessage:
+        """Append to the message file's ``thread`` and show it under the message."""
+        path = Path(posted.location) if posted.location else None
+        if path is not None and path.is_file():
+            with self._lock:
+                payload = json.loads(path.read_text(encoding="utf-8"))
+                payload.setdefault("thread", []).append({"text": text, "blocks": list(blocks)})
+                tmp = path.with_suffix(".tmp")
+                tmp.write_text(json.dumps(payload, indent=2, ensure_ascii=False), encoding="utf-8")
+                tmp.replace(path)
+        if self._echo:
+            with self._lock:
+                self._console.print(Text(f"  ↳ {posted.ts}: {text}", style="dim"))
+        return posted
+
     def _write(self, message: ChatMessage, channel: str) -> PostedMessage:
         self._dir.mkdir(parents=True, exist_ok=True)
         name = _SAFE.sub("_", f"{message.tenant_id}__{message.incident_id}") + ".json"
         path = self._dir / name
-        payload = {"channel": channel, "text": message.text, "blocks": list(message.blocks)}
+        thread = []
+        if path.is_file():  # an update keeps the thread of the message it replaces
+            with contextlib.suppress(ValueError, OSError):
+                thread = json.loads(path.read_text(encoding="utf-8")).get("thread", [])
+        payload = {
+            "channel": channel,
+            "text": message.text,
+            "blocks": list(message.blocks),
+            "thread": thread,
+        }
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(payload, indent=2, ensure_ascii=False), encoding="utf-8")
         tmp.replace(path)

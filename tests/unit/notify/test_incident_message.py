@@ -1,0 +1,154 @@
+"""The incident message within Slack's limits, for every scenario we have.
+
+Each bundle (the samples always; the kit's public set when ``../shared`` is
+present) is replayed through the analysis steps and rendered with its alerts,
+changes, hypotheses, runbooks, similar incidents and a crowd of feedback.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shared.enrichment.assemble import assemble_context
+from shared.ingestion.correlation import merge_alerts
+from shared.models.incident import Incident, IncidentStatus
+from shared.notify.actions import parse_action_id
+from shared.notify.incident_message import MAX_BLOCKS, clip, format_value, render_incident
+from shared.replay.bundle import find_runbooks_dir, load_bundle
+from shared.replay.pipeline import analyze, context_request, runbook_index
+
+REPO = Path(__file__).parents[3]
+KIT = REPO.parent / "shared" / "scenarios" / "public" / "incidents"
+BUNDLES = sorted((REPO / "samples" / "bundles").iterdir()) + (
+    sorted(p for p in KIT.iterdir() if p.is_dir()) if KIT.is_dir() else []
+)
+
+
+def incident_and_analysis(folder: Path) -> tuple[Incident, dict[str, Any], dict[str, Any]]:
+    bundle = load_bundle(folder)
+    request = context_request(bundle)
+    runbooks = find_runbooks_dir(folder)
+    result = analyze(
+        request,
+        metrics=bundle.metrics(),
+        index=runbook_index(runbooks) if runbooks else None,
+    )
+    now = bundle.scenario.alert_time
+    seed = Incident(
+        id="INC-260101-ABCDEF",
+        tenant_id=bundle.scenario.tenant,
+        title="t",
+        first_seen=now,
+        last_seen=now,
+        created_at=now,
+        updated_at=now,
+    )
+    incident = merge_alerts(seed, bundle.alerts, now)
+    stored = {
+        "hypotheses": result["hypotheses"],
+        "runbooks": result["runbooks"],
+        "similar_incidents": result["context"]["similar_incidents"],
+        "model_version": "conf-1.0+w:default",
+        "llm": {"status": "failed"},
+    }
+    return incident, result["context"], stored
+
+
+def check_limits(blocks: tuple[dict[str, Any], ...], text: str) -> None:
+    assert 0 < len(blocks) <= MAX_BLOCKS
+    assert 0 < len(text) <= 3000
+    for block in blocks:
+        if block["type"] == "section":
+            assert len(block["text"]["text"]) <= 3000
+        if block["type"] == "header":
+            assert len(block["text"]["text"]) <= 150
+        if block["type"] == "actions":
+            assert len(block["elements"]) <= 25
+            for element in block["elements"]:
+                assert len(element["text"]["text"]) <= 75
+                assert len(element["action_id"]) <= 255
+                assert len(element["value"]) <= 2000
+                assert parse_action_id(element["action_id"]) is not None
+        if block["type"] == "context":
+            assert len(block["elements"]) <= 10
+
+
+@pytest.mark.parametrize("folder", BUNDLES, ids=lambda p: p.name)
+def test_message_for_every_scenario_is_within_slack_limits(folder: Path) -> None:
+    incident, snapshot, stored = incident_and_analysis(folder)
+    feedback = [
+        {
+            "category": h["category"],
+            "target": h["target"],
+            "verdict": "likely",
+            "user_name": f"user{i}",
+        }
+        for h in stored["hypotheses"]
+        for i in range(40)
+    ]
+    message = render_incident(incident, snapshot=snapshot, analysis=stored, feedback=feedback)
+    check_limits(message.blocks, message.text)
+    rendered = json.dumps(message.blocks, ensure_ascii=False)
+    top = stored["hypotheses"][0]
+    assert top["title"][:40] in rendered
+    assert f"{top['confidence']:.0%}" in rendered
+    assert "Claude unavailable (failed)" in rendered  # the flag when the LLM failed
+    assert incident.id in message.text
+
+
+def test_an_oversized_context_is_shortened_visibly_not_rejected() -> None:
+    folder = BUNDLES[0]
+    incident, snapshot, stored = incident_and_analysis(folder)
+    huge = "x" * 5000
+    stored["hypotheses"] = [
+        {**h, "title": huge, "evidence": [{"kind": "metric", "summary": huge, "strength": 1.0}] * 3}
+        for h in stored["hypotheses"]
+    ]
+    ref = incident.alerts[0].model_copy(update={"summary": huge})
+    many = tuple(ref.model_copy(update={"id": f"a{i}"}) for i in range(60))
+    incident = incident.model_copy(update={"alerts": many, "title": huge})
+    message = render_incident(incident, snapshot=snapshot, analysis=stored)
+    check_limits(message.blocks, message.text)
+    assert "…" in json.dumps(message.blocks, ensure_ascii=False)
+
+
+def test_resolved_incident_has_no_buttons_and_says_so() -> None:
+    incident, snapshot, stored = incident_and_analysis(BUNDLES[0])
+    resolved = incident.model_copy(
+        update={"status": IncidentStatus.RESOLVED, "resolved_at": datetime.now(UTC)}
+    )
+    message = render_incident(resolved, snapshot=snapshot, analysis=stored)
+    assert not [b for b in message.blocks if b["type"] == "actions"]
+    assert "Status *resolved*" in json.dumps(message.blocks)
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "text"),
+    [
+        (0.004, "ratio", "0.4 %"),
+        (0.12, "ratio", "12 %"),
+        (0.85, "s", "850 ms"),
+        (2.5, "s", "2.50 s"),
+    ],
+)
+def test_numbers_read_as_an_sre_reads_them(value: float, unit: str, text: str) -> None:
+    assert format_value(value, unit) == text
+
+
+def test_clip_marks_what_it_cut() -> None:
+    assert clip("abcdef", 4) == "abc…"
+    assert clip("abc", 4) == "abc"
+
+
+def test_context_without_metrics_still_renders() -> None:
+    bundle = load_bundle(BUNDLES[0])
+    context = assemble_context(context_request(bundle), metrics=None)
+    incident, _, _ = incident_and_analysis(BUNDLES[0])
+    message = render_incident(incident, snapshot=context, analysis=None)
+    check_limits(message.blocks, message.text)
+    assert "Likely root causes" not in json.dumps(message.blocks)
