@@ -2,7 +2,8 @@
 
     plan → task_all(collect signals: one branch per catalog signal) → assemble
          → task_all(detectors, Claude) → score + runbooks → post
-    then, until resolved: new alerts re-analyse and update the message;
+    then, until resolved: alert changes (coalesced for ALERT_SETTLE) re-analyse
+    and update the message;
     feedback re-renders it; acknowledge / "resolved with #N" apply and update.
 
 Deterministic by construction: time from ``context.current_utc_datetime``,
@@ -39,6 +40,8 @@ DELIVER = "deliver_incident_message"
 APPLY_ACTION = "apply_incident_action"
 ALERTS_UPDATED = "alerts_updated"
 IDLE_TIMEOUT = timedelta(hours=24)
+ALERT_SETTLE = timedelta(seconds=10)
+"""Alert changes within this of the first one are analysed together, once."""
 EVENTS_BEFORE_CONTINUE = 50
 """Handled events after which the orchestration continues as new, bounding its history."""
 
@@ -57,6 +60,8 @@ async def signal_incidents(
     the orchestration reads the incident afresh whenever it runs.
     """
     for touch in touches:
+        if not touch.created and not touch.signal:
+            continue  # a signal in the last few seconds already covers this change
         instance = instance_id(tenant_id, touch.incident_id)
         ref = {"tenant_id": tenant_id, "incident_id": touch.incident_id}
         try:
@@ -102,26 +107,33 @@ def incident_orchestrator(
         state = yield context.call_activity(DELIVER, ref)
         if state["status"] == "resolved":
             return {"incident_id": ref["incident_id"], "status": "resolved"}
+    settle = None  # a pending re-analysis after alert changes (coalesces storms)
     for handled in range(EVENTS_BEFORE_CONTINUE):
-        timer = context.create_timer(context.current_utc_datetime + IDLE_TIMEOUT)
+        idle = context.create_timer(context.current_utc_datetime + IDLE_TIMEOUT)
         alerts = context.wait_for_external_event(ALERTS_UPDATED)
         feedback = context.wait_for_external_event(FEEDBACK_EVENT)
         action = context.wait_for_external_event(INCIDENT_ACTION_EVENT)
-        winner = yield context.task_any([alerts, feedback, action, timer])
-        if winner == timer:
+        waits = [alerts, feedback, action, idle] + ([settle] if settle is not None else [])
+        winner = yield context.task_any(waits)
+        if winner == idle:
             return {"incident_id": ref["incident_id"], "status": "idle"}
-        timer.cancel()
+        idle.cancel()
         if winner == alerts:
+            if settle is None:
+                settle = context.create_timer(context.current_utc_datetime + ALERT_SETTLE)
+            continue
+        if winner == settle:
+            settle = None
             yield from _analyse(context, ref)
-            kind = "alerts"
+            kind, payload = "alerts", {}
         elif winner == action:
             yield context.call_activity(APPLY_ACTION, {**ref, "action": action.result})
-            kind = "action"
+            kind, payload = "action", action.result
         else:
-            kind = "feedback"
+            kind, payload = "feedback", feedback.result
         event = {
             "kind": kind,
-            "payload": winner.result,
+            "payload": payload,
             "id": f"{context.current_utc_datetime.isoformat()}#{handled}",
         }
         state = yield context.call_activity(DELIVER, {**ref, "event": event})

@@ -32,15 +32,20 @@ from shared.models.tenant import Topology
 from shared.ports.store import Container, DocumentStore, Filter, update_with_retry
 
 _CLAIM_ATTEMPTS = 5
+SIGNAL_INTERVAL = timedelta(seconds=8)
+"""At most one "alerts changed" signal per incident this often, unless its status
+changes. Kept below the orchestration's 10 s settle time, so alerts stored
+between two signals are always read by the re-analysis the first one started."""
 
 
 @dataclass(frozen=True, slots=True)
 class IncidentTouch:
-    """An incident a delivery created or changed."""
+    """An incident a delivery created or changed, and whether to tell its orchestration."""
 
     incident_id: str
     created: bool
     status: IncidentStatus
+    signal: bool = True
 
 
 def new_incident_id(at: datetime) -> str:
@@ -216,13 +221,28 @@ class Correlator:
                 return None
             merged = merge_alerts(incident, alerts, at)
             outcome["status"] = merged.status
-            return merged.to_doc() if merged != incident else None
+            if merged == incident:
+                outcome["signal"] = False
+                return None
+            last = incident.last_signalled_at
+            signal = (
+                merged.status is not incident.status or last is None or at - last >= SIGNAL_INTERVAL
+            )
+            outcome["signal"] = signal
+            if signal:
+                merged = merged.model_copy(update={"last_signalled_at": at})
+            return merged.to_doc()
 
         stored = update_with_retry(self._store, Container.INCIDENTS, tenant_id, incident_id, mutate)
         if stored is None or outcome.get("resolved"):
             return None
         status = outcome.get("status") or IncidentStatus(stored["status"])
-        return IncidentTouch(incident_id=incident_id, created=False, status=status)
+        return IncidentTouch(
+            incident_id=incident_id,
+            created=False,
+            status=status,
+            signal=bool(outcome.get("signal", False)),
+        )
 
     def _open_new(self, tenant_id: str, alerts: Sequence[Alert], at: datetime) -> IncidentTouch:
         firing = [a for a in alerts if a.is_firing]

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from pydantic import Field
 
-from shared.models.base import TenantDocument
+from shared.models.base import TenantDocument, UtcDatetime
 
 
 class AlertSource(StrEnum):
@@ -49,8 +48,8 @@ class Alert(TenantDocument):
     service: str | None = None
     instance: str | None = None
     severity: Severity = Severity.WARNING
-    starts_at: datetime
-    ends_at: datetime | None = None
+    starts_at: UtcDatetime
+    ends_at: UtcDatetime | None = None
     source_url: str | None = None
     raw_event_id: str | None = None
     extra: dict[str, Any] = {}

@@ -9,12 +9,11 @@ than raised, so the analysis carries on and reports wider confidence ranges.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
 from pydantic import Field
 
-from shared.models.base import Model
+from shared.models.base import Model, UtcDatetime
 
 CONTEXT_SCHEMA = "context@1"
 
@@ -32,7 +31,7 @@ class AlertBrief(Model):
     instance: str | None = None
     summary: str = ""
     source: str = ""
-    starts_at: datetime
+    starts_at: UtcDatetime
     recent: bool = True
     """Firing and started within the incident window (not a standing or resolved one)."""
 
@@ -43,7 +42,7 @@ class ChangeRecord(Model):
     id: str
     kind: str
     service: str
-    at: datetime
+    at: UtcDatetime
     version: str | None = None
     previous_version: str | None = None
     description: str = ""
@@ -91,7 +90,7 @@ class SignalReading(Model):
     current: float | None = None
     deviation: float = 0.0
     ratio: float | None = None
-    onset: datetime | None = None
+    onset: UtcDatetime | None = None
     prior: float | None = None
     """The level just before the onset (median of the 30 to 10 minutes before it):
     what the signal changed *from*, even when the baseline has drifted since."""
@@ -123,8 +122,8 @@ class PastIncident(Model):
     service: str | None = None
     category: str | None = None
     target: str | None = None
-    started_at: datetime | None = None
-    resolved_at: datetime | None = None
+    started_at: UtcDatetime | None = None
+    resolved_at: UtcDatetime | None = None
     summary: str = ""
     resolution: str = ""
     runbook: str | None = None
@@ -160,8 +159,8 @@ class ContextSnapshot(Model):
     tenant_id: str
     incident_id: str
     title: str = ""
-    now: datetime
-    started_at: datetime
+    now: UtcDatetime
+    started_at: UtcDatetime
     alerts: tuple[AlertBrief, ...] = ()
     changes: tuple[ChangeRecord, ...] = ()
     neighbourhood: Neighbourhood = Neighbourhood()

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from shared.models.base import TenantDocument
+from shared.models.base import TenantDocument, UtcDatetime
 
 
 class AuditRecord(TenantDocument):
-    at: datetime
+    at: UtcDatetime
     actor: str
     action: str
     subject: str

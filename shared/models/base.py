@@ -10,27 +10,26 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import UTC, datetime
-from typing import Any, Self
+from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, SerializationInfo, field_serializer
-from pydantic_core.core_schema import SerializerFunctionWrapHandler
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:@=+-]{1,200}$")
+
+
+def iso(moment: datetime) -> str:
+    """ISO-8601 in UTC with a ``Z``: sortable as text, as the store compares it."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+UtcDatetime = Annotated[datetime, PlainSerializer(iso, return_type=str, when_used="json")]
+"""A datetime stored in one text form, so the store can compare times as text."""
 
 
 class Model(BaseModel):
     """Frozen, keyword-only value object."""
 
     model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
-
-    @field_serializer("*", mode="wrap", when_used="json")
-    def _uniform_times(
-        self, value: Any, handler: SerializerFunctionWrapHandler, info: SerializationInfo
-    ) -> Any:
-        # One text form for every stored time, so the store can compare them as text.
-        if isinstance(value, datetime):
-            return iso(value)
-        return handler(value)
 
 
 class TenantDocument(Model):
@@ -50,11 +49,6 @@ class TenantDocument(Model):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def iso(moment: datetime) -> str:
-    """ISO-8601 in UTC with a ``Z``: sortable as text, as the store compares it."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def doc_id(prefix: str, raw: str) -> str:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 
 from pydantic import Field
 
-from shared.models.base import TenantDocument
+from shared.models.base import TenantDocument, UtcDatetime
 
 
 class ChangeKind(StrEnum):
@@ -20,7 +19,7 @@ class ChangeKind(StrEnum):
 class ChangeEvent(TenantDocument):
     kind: ChangeKind
     service: str = Field(min_length=1)
-    at: datetime
+    at: UtcDatetime
     version: str | None = None
     previous_version: str | None = None
     description: str = ""

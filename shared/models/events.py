@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 
-from shared.models.base import TenantDocument
+from shared.models.base import TenantDocument, UtcDatetime
 
 
 class RawEventOutcome(StrEnum):
@@ -18,7 +17,7 @@ class RawEventOutcome(StrEnum):
 
 class RawEvent(TenantDocument):
     source: str
-    received_at: datetime
+    received_at: UtcDatetime
     body: str
     content_type: str | None = None
     outcome: RawEventOutcome = RawEventOutcome.RECEIVED

@@ -8,13 +8,12 @@ can always be traced back to the code that computed it.
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from shared.models.base import Model
+from shared.models.base import Model, UtcDatetime
 
 
 class RootCause(StrEnum):
@@ -67,7 +66,7 @@ class Evidence(Model):
     summary: str = Field(min_length=1)
     source: str = ""
     """The query, change id or alert fingerprint the observation came from."""
-    at: datetime | None = None
+    at: UtcDatetime | None = None
     strength: float = Field(default=0.5, ge=0.0, le=1.0)
 
     @property

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 
 from shared.models.alert import AlertStatus, Severity
-from shared.models.base import Model, TenantDocument
+from shared.models.base import Model, TenantDocument, UtcDatetime
 
 
 class IncidentStatus(StrEnum):
@@ -26,8 +25,8 @@ class AlertRef(Model):
     service: str | None = None
     instance: str | None = None
     summary: str = ""
-    starts_at: datetime
-    ends_at: datetime | None = None
+    starts_at: UtcDatetime
+    ends_at: UtcDatetime | None = None
     source: str
 
 
@@ -39,14 +38,16 @@ class Incident(TenantDocument):
     instances: tuple[str, ...] = ()
     fingerprints: tuple[str, ...] = ()
     alerts: tuple[AlertRef, ...] = ()
-    first_seen: datetime
-    last_seen: datetime
+    first_seen: UtcDatetime
+    last_seen: UtcDatetime
     source_links: tuple[str, ...] = ()
     notes: tuple[dict[str, str], ...] = ()
-    created_at: datetime
-    updated_at: datetime
-    acknowledged_at: datetime | None = None
-    resolved_at: datetime | None = None
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
+    acknowledged_at: UtcDatetime | None = None
+    resolved_at: UtcDatetime | None = None
+    last_signalled_at: UtcDatetime | None = None
+    """When ingestion last told the orchestration its alerts changed (throttles storms)."""
 
     @property
     def firing_alerts(self) -> tuple[AlertRef, ...]:

@@ -43,7 +43,7 @@ from typing import Any, Literal, Protocol
 from shared.clock import Clock
 from shared.errors import Conflict
 from shared.models.audit import AuditRecord
-from shared.models.base import TenantDocument, iso
+from shared.models.base import TenantDocument, UtcDatetime, iso
 from shared.models.incident import Incident, IncidentStatus
 from shared.models.tenant import Tenant
 from shared.notify.actions import ActionKind
@@ -120,7 +120,7 @@ class Feedback(TenantDocument):
     target: str
     verdict: Verdict
     model_version: str | None = None
-    at: datetime
+    at: UtcDatetime
 
 
 def feedback_id(incident_id: str, category: str, target: str, user_id: str) -> str:

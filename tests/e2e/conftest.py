@@ -7,15 +7,17 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import SecretStr
 
+from functions.incident import ALERT_SETTLE
 from shared import bootstrap
 from shared.adapters.store.sqlite import SqliteStore
-from shared.devhost import DevHost, load_function_app
+from shared.devhost import DevHost, ManualClock, load_function_app
 from shared.models.tenant import Service, Tenant, Topology
 from shared.settings import Settings
 
@@ -34,6 +36,13 @@ class Live:
     host: DevHost
     runtime: bootstrap.Runtime
     tenant: Tenant
+    clock: ManualClock
+
+    def settle(self) -> bool:
+        """Let coalesced alert changes be analysed (durable timers), then drain."""
+        assert self.host.wait_for_idle(timeout=20)
+        self.clock.advance(ALERT_SETTLE + timedelta(seconds=1))
+        return self.host.wait_for_idle(timeout=20)
 
     @property
     def url(self) -> str:
@@ -90,10 +99,13 @@ def live(tmp_path: Path) -> Iterator[Live]:
     runtime = bootstrap.configure(bootstrap.build(settings, store=store))
     tenant = make_tenant()
     runtime.tenants.add(tenant)
-    host = DevHost(load_function_app(REPO / "function_app.py"), store, run_timers=False)
+    clock = ManualClock(datetime.now(UTC))
+    host = DevHost(
+        load_function_app(REPO / "function_app.py"), store, clock=clock, run_timers=False
+    )
     host.start()
     try:
-        yield Live(host=host, runtime=runtime, tenant=tenant)
+        yield Live(host=host, runtime=runtime, tenant=tenant, clock=clock)
     finally:
         host.stop()
         bootstrap.reset()

@@ -13,6 +13,7 @@ import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -23,10 +24,9 @@ import pytest
 from pydantic import SecretStr
 
 from functions import BLUEPRINTS
-from functions import slack as slack_functions
 from shared import bootstrap
 from shared.adapters.store.sqlite import SqliteStore
-from shared.devhost import DevHost
+from shared.devhost import DevHost, ManualClock
 from shared.models.tenant import Tenant
 from shared.notify.actions import ActionKind, ActionValue, action_id, encode_value
 from shared.ports.store import Container
@@ -87,13 +87,13 @@ def slack_live(tmp_path: Path) -> Iterator[SlackLive]:
         )
         runtime.tenants.add(tenant)
         app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
-        listed = slack_functions.bp in BLUEPRINTS
-        for blueprint in BLUEPRINTS if listed else (*BLUEPRINTS, slack_functions.bp):
+        for blueprint in BLUEPRINTS:
             app.register_functions(blueprint)
-        host = DevHost(app, store, run_timers=False)
+        clock = ManualClock(datetime.now(UTC))
+        host = DevHost(app, store, clock=clock, run_timers=False)
         host.start()
         try:
-            yield SlackLive(Live(host=host, runtime=runtime, tenant=tenant), slack)
+            yield SlackLive(Live(host=host, runtime=runtime, tenant=tenant, clock=clock), slack)
         finally:
             host.stop()
             bootstrap.reset()

@@ -48,13 +48,14 @@ def test_resolution_updates_message_and_completes_orchestration(live: Live) -> N
     assert live.host.wait_for_idle(timeout=20)
     resolved = live.post(AM_PATH, raw("alertmanager_resolved.json"), AM_AUTH)
     assert resolved.status == 202 and resolved.body["incident_id"] == incident_id
-    assert live.host.wait_for_idle(timeout=20)
+    assert live.settle()
     status = live.host.instance_status(f"acme--{incident_id}")
     assert status is not None and status["runtimeStatus"] == "Completed"
     message = json.loads(
         (live.runtime.settings.messages_dir / f"acme__{incident_id}.json").read_text()
     )
-    assert "resolved" in json.dumps(message["blocks"])
+    assert "Status *resolved*" in json.dumps(message["blocks"])
+    assert message["thread"][-1]["text"] == "All 1 alert(s) resolved: incident resolved"
 
 
 def test_pagerduty_signed_delivery_and_rotation(live: Live) -> None:

@@ -59,6 +59,9 @@ class SqliteStore:
     def __init__(self, path: Path) -> None:
         self._path = Path(path)
         self._lock = threading.Lock()
+        # Writers queue here, where a waiter wakes the moment the lock frees;
+        # left to SQLite's busy handler they would sleep for milliseconds.
+        self._write_lock = threading.Lock()
         self._idle: list[sqlite3.Connection] = []
         self._ready = False
         self._closed = False
@@ -82,7 +85,7 @@ class SqliteStore:
         table = _table(container)
         # One statement: insert, or take over a row that has expired but not
         # yet been purged; a live row makes it change nothing.
-        with self._connection() as conn:
+        with self._write_lock, self._connection() as conn:
             written = conn.execute(
                 f"INSERT INTO {table} (tenant_id, id, body, etag, expires_at) "
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT (tenant_id, id) DO UPDATE SET "
@@ -100,7 +103,7 @@ class SqliteStore:
         prepared = prepare(tenant_id, doc)
         now = time.time()
         etag = _new_etag()
-        with self._connection() as conn:
+        with self._write_lock, self._connection() as conn:
             conn.execute(
                 f"INSERT INTO {_table(container)} (tenant_id, id, body, etag, expires_at) "
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT (tenant_id, id) DO UPDATE SET "
@@ -119,7 +122,7 @@ class SqliteStore:
         expires_at = None if prepared.ttl is None else now + prepared.ttl
         # The conditional UPDATE is the compare-and-swap: SQLite runs each
         # statement atomically under the write lock.
-        with self._connection() as conn:
+        with self._write_lock, self._connection() as conn:
             swapped = conn.execute(
                 f"UPDATE {_table(container)} SET body = ?, etag = ?, expires_at = ? "
                 f"WHERE tenant_id = ? AND id = ? AND etag = ? AND {_LIVE}",
@@ -133,7 +136,7 @@ class SqliteStore:
         require_tenant(tenant_id)
         require_id(doc_id)
         now = time.time()
-        with self._connection() as conn:
+        with self._write_lock, self._connection() as conn:
             removed = conn.execute(
                 f"DELETE FROM {_table(container)} WHERE tenant_id = ? AND id = ? "
                 "RETURNING expires_at",
@@ -243,7 +246,7 @@ class SqliteStore:
             self._next_purge[container] = now + _PURGE_INTERVAL_SECONDS
         table = _table(container)
         # The caller's write has succeeded: a busy file must not turn it into a failure.
-        with contextlib.suppress(StoreUnavailable), self._connection() as conn:
+        with contextlib.suppress(StoreUnavailable), self._write_lock, self._connection() as conn:
             conn.execute(
                 f"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} "
                 "WHERE expires_at IS NOT NULL AND expires_at <= ? LIMIT ?)",

@@ -289,3 +289,28 @@ def test_host_alert_and_service_on_that_host_are_one_incident(env: Env) -> None:
     unrelated["alerts"][0]["fingerprint"] = "other-host"
     third = env.service.alertmanager("acme", AM, body(unrelated))
     assert third.incidents[0].incident_id != first.incidents[0].incident_id
+
+
+def test_alert_changes_signal_the_orchestration_at_most_every_few_seconds(env: Env) -> None:
+    def alert(i: int, status: str = "firing") -> bytes:
+        data = payload("alertmanager_firing.json")
+        data["alerts"] = data["alerts"][:1]
+        data["alerts"][0]["fingerprint"] = f"fp-{i}"
+        data["alerts"][0]["status"] = status
+        data["status"] = status
+        return body(data)
+
+    created = env.service.alertmanager("acme", AM, alert(0)).incidents[0]
+    assert created.created
+    first = env.service.alertmanager("acme", AM, alert(1)).incidents[0]
+    assert first.signal  # the first change after creation is always signalled
+    env.clock.set(T0 + timedelta(seconds=3))
+    assert not env.service.alertmanager("acme", AM, alert(2)).incidents[0].signal
+    env.clock.set(T0 + timedelta(seconds=9))
+    assert env.service.alertmanager("acme", AM, alert(3)).incidents[0].signal
+    env.clock.set(T0 + timedelta(seconds=10))
+    for i in range(4):  # resolving everything changes the status: signalled at once
+        touch = env.service.alertmanager("acme", AM, alert(i, "resolved")).incidents[0]
+    assert touch.status is IncidentStatus.RESOLVED and touch.signal
+    (incident,) = env.incidents()
+    assert len(incident.alerts) == 4
