@@ -5,7 +5,8 @@ outcome or error to a response. No business rules live here.
 """
 
 from functions.incident import bp as incident_bp
+from functions.schedules import bp as schedules_bp
 from functions.slack import bp as slack_bp
 from functions.webhooks import bp as webhooks_bp
 
-BLUEPRINTS = (webhooks_bp, slack_bp, incident_bp)
+BLUEPRINTS = (webhooks_bp, slack_bp, incident_bp, schedules_bp)

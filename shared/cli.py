@@ -349,6 +349,21 @@ def backtest(
 
 @app.command()
 @friendly
+def calibrate(
+    tenant: Annotated[str, typer.Option(help="Tenant whose feedback to learn from.")],
+    min_feedback: Annotated[int, typer.Option(help="Verdicts needed before fitting.")] = 20,
+) -> None:
+    """Fit factor weights to the tenant's feedback; adopt them only if they predict better."""
+    from shared.scoring.calibration import calibrate as run_calibration
+
+    rt = _runtime()
+    rt.tenants.get(tenant)
+    outcome = run_calibration(rt.store, tenant, now=rt.clock.now(), min_feedback=min_feedback)
+    typer.echo(json.dumps(outcome.to_json(), indent=2))
+
+
+@app.command()
+@friendly
 def demo(
     once: Annotated[bool, typer.Option("--once", help="Exit after the messages.")] = False,
     port: Annotated[int, typer.Option(help="Port of the local host.")] = 7071,
