@@ -1,10 +1,10 @@
 """Durable orchestrations on the local host.
 
-Each instance is one document in the store (``Container.ORCHESTRATIONS``,
-partition ``_taskhub:<hub>``): its history, an inbox of results the
-orchestrator has not seen yet, events raised before anyone waited for them,
-and the work in flight (activities, timers, sub-orchestrations). A restarted
-host reads the active documents back and carries on.
+Each instance lives in the store (``Container.ORCHESTRATIONS``, partition
+``_taskhub:<hub>``, laid out by ``archive``): its history, an inbox of results
+the orchestrator has not seen yet, events raised before anyone waited for
+them, and the work in flight (activities, timers, sub-orchestrations). A
+restarted host reads the active instances back and carries on.
 
 An *episode* replays the orchestrator over its history plus the inbox, with
 the SDK's own replay engine, and records the actions it yields: activities go
@@ -17,8 +17,12 @@ The one subtle case is ``call_activity_with_retry``: the SDK numbers the retry
 timer and the rescheduled attempt when it *replays* the failure, so an inbox
 batch never puts such an event after one that lets the orchestrator run on.
 
-The host keeps active instances in memory and writes every change through, so
-it must be the only host serving its task hub on that store.
+The host keeps active instances in memory and writes each change through, so
+it must be the only host serving its task hub on that store. Starts, raised
+events and every episode are written at once; an activity's result or a fired
+timer is written with the episode that consumes it (or at shutdown). After a
+crash in between, the resumed instance still lists that work as pending and
+runs it again: activities are at-least-once, as in Durable Functions.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import json
 import logging
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -40,11 +45,12 @@ from azure.functions.durable_functions import ActivityTriggerConverter
 from azure.functions.meta import Datum
 
 from shared.devhost import history as h
+from shared.devhost.archive import STATE_KIND, InstanceArchive, Saved
 from shared.devhost.catalog import FunctionCatalog, Invocable
 from shared.devhost.clock import Clock
 from shared.devhost.history import ActionType, EventType
 from shared.devhost.invoke import Invoker
-from shared.ports.store import Container, Document, DocumentStore, Filter
+from shared.ports.store import Document, DocumentStore
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +94,37 @@ class WorkTracker:
 
 @dataclass(slots=True)
 class _Instance:
+    """An active instance in memory: the whole document (history included)."""
+
     doc: Document
+    saved: Saved = field(default_factory=Saved)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    dirty: bool = False
+    """Holds results not yet written; the next episode (or shutdown) writes them."""
+    waits: Counter[str] = field(default_factory=Counter)
+    raised: Counter[str] = field(default_factory=Counter)
+    """Event waits yielded, and events delivered (history and inbox), by name."""
+
+    @classmethod
+    def of(cls, doc: Document, saved: Saved) -> _Instance:
+        inst = cls(doc, saved)
+        inst.recount()
+        return inst
+
+    def recount(self) -> None:
+        self.waits = Counter(
+            leaf["name"]
+            for leaf in self.doc["leaves"]
+            if leaf["type"] == ActionType.WAIT_FOR_EXTERNAL_EVENT
+        )
+        self.raised = Counter(
+            event.get("Name")
+            for event in (*self.doc["history"], *self.doc["inbox"])
+            if event["EventType"] == EventType.EVENT_RAISED
+        )
+
+    def waiting_for(self, name: str) -> bool:
+        return self.waits[name] > self.raised[name]
 
 
 @dataclass(slots=True)
@@ -155,16 +190,16 @@ class OrchestrationEngine:
         invoker: Invoker,
         *,
         task_hub: str,
-        workers: int = 4,
-        activity_workers: int = 16,
+        workers: int = 2,
+        activity_workers: int = 8,
         tracker: WorkTracker | None = None,
     ) -> None:
         self._catalog = catalog
-        self._store = store
         self._clock = clock
         self._invoker = invoker
         self.task_hub = task_hub
         self.partition = f"_taskhub:{task_hub}"
+        self._archive = InstanceArchive(store, self.partition)
         self.tracker = tracker or WorkTracker()
         self._instances: dict[str, _Instance] = {}
         self._map_lock = threading.Lock()
@@ -173,6 +208,9 @@ class OrchestrationEngine:
         self._again: set[str] = set()
         self._timers: list[tuple[datetime, str, str, int]] = []
         self._timers_lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._in_flight = 0
+        self._in_flight_cond = threading.Condition()
         self._episodes = ThreadPoolExecutor(workers, thread_name_prefix="devhost-orchestrator")
         self._activities = ThreadPoolExecutor(
             activity_workers, thread_name_prefix="devhost-activity"
@@ -184,13 +222,12 @@ class OrchestrationEngine:
 
     def recover(self) -> int:
         """Load every unfinished instance of this task hub and resume its work."""
-        docs = self._store.query(
-            Container.ORCHESTRATIONS, self.partition, [Filter("active", "=", True)]
-        )
-        for doc in docs:
-            doc.pop("_etag", None)
+        docs: list[Document] = []
+        for state in self._archive.active():
+            doc, saved = self._archive.load(state)
+            docs.append(doc)
             with self._map_lock:
-                self._instances[doc["id"]] = _Instance(doc)
+                self._instances[doc["id"]] = _Instance.of(doc, saved)
         for doc in docs:
             iid = doc["id"]
             for timer_id, timer in doc["timers"].items():
@@ -203,7 +240,7 @@ class OrchestrationEngine:
                 self._recover_child(iid, doc["executionId"], child_id, child)
             inst = self._instances[iid]
             with inst.lock:
-                if self._release_buffered(inst.doc):
+                if self._release_buffered(inst):
                     self._persist(inst)
                 runnable = not inst.doc["history"] or bool(inst.doc["inbox"])
             if runnable:
@@ -214,12 +251,24 @@ class OrchestrationEngine:
             )
         return len(docs)
 
-    def shutdown(self) -> None:
-        """Finish running work and stop; queued work stays in the store for the next host."""
+    def shutdown(self, grace: float = 10.0) -> None:
+        """Stop taking work, let running work finish (up to ``grace`` seconds), write the rest.
+
+        Queued work is dropped: it is in the store and the next host picks it up.
+        """
         with self._sched_lock:
             self._stopping = True
-        self._episodes.shutdown(wait=True, cancel_futures=True)
-        self._activities.shutdown(wait=True, cancel_futures=True)
+        self._episodes.shutdown(wait=False, cancel_futures=True)
+        self._activities.shutdown(wait=False, cancel_futures=True)
+        with self._in_flight_cond:
+            if not self._in_flight_cond.wait_for(lambda: self._in_flight == 0, grace):
+                log.warning("stopping with %d orchestration task(s) still running", self._in_flight)
+        with self._map_lock:
+            instances = list(self._instances.values())
+        for inst in instances:
+            with inst.lock:
+                if inst.dirty:
+                    self._persist(inst)
 
     def wait_for_idle(self, timeout: float) -> bool:
         return self.tracker.wait_idle(timeout)
@@ -246,6 +295,7 @@ class OrchestrationEngine:
         now = self._clock.now()
         doc: Document = {
             "id": iid,
+            "kind": STATE_KIND,
             "tenantId": self.partition,
             "instanceId": iid,
             "name": name,
@@ -268,6 +318,7 @@ class OrchestrationEngine:
             "activities": {},
             "timers": {},
             "children": {},
+            "chunks": 0,
         }
         inst = _Instance(doc)
         with self._map_lock:
@@ -290,10 +341,34 @@ class OrchestrationEngine:
         if inst is not None:
             with inst.lock:
                 return status_payload(inst.doc, show_history=show_history, show_input=show_input)
-        doc = self._store.get(Container.ORCHESTRATIONS, self.partition, instance_id)
+        doc = self._archive.state(instance_id)
         if doc is None:
             return None
+        if show_history:
+            doc = self._archive.load(doc)[0]
         return status_payload(doc, show_history=show_history, show_input=show_input)
+
+    def raised_events(self, instance_id: str) -> list[dict[str, Any]] | None:
+        """Events raised to the current execution: delivered, queued, or kept for a later wait."""
+        inst = self._instances.get(instance_id)
+        if inst is not None:
+            with inst.lock:
+                doc = inst.doc
+                delivered = [e for e in doc["history"] if e["EventType"] == EventType.EVENT_RAISED]
+                waiting = [*doc["inbox"], *doc["buffered"]]
+        else:
+            state = self._archive.state(instance_id)
+            if state is None:
+                return None
+            loaded = self._archive.load(state)[0]
+            delivered = [e for e in loaded["history"] if e["EventType"] == EventType.EVENT_RAISED]
+            waiting = [*loaded.get("inbox", []), *loaded.get("buffered", [])]
+        return [
+            {"name": event["Name"], "input": _json_value(event.get("Input")), "delivered": seen}
+            for seen, events in ((True, delivered), (False, waiting))
+            for event in events
+            if event["EventType"] == EventType.EVENT_RAISED
+        ]
 
     def statuses(
         self,
@@ -304,7 +379,7 @@ class OrchestrationEngine:
         prefix: str | None = None,
     ) -> list[dict[str, Any]]:
         wanted = set(runtime_statuses)
-        docs = self._store.query(Container.ORCHESTRATIONS, self.partition, order_by="createdTime")
+        docs = self._archive.states()
         return [
             status_payload(doc, show_input=False)
             for doc in docs
@@ -315,15 +390,16 @@ class OrchestrationEngine:
         """Deliver now if the orchestrator waits for ``name``; otherwise keep it until it does."""
         inst = self._instances.get(instance_id)
         if inst is None:
-            stored = self._store.get(Container.ORCHESTRATIONS, self.partition, instance_id)
-            return "missing" if stored is None else "gone"
+            return "missing" if self._archive.state(instance_id) is None else "gone"
         with inst.lock:
             doc = inst.doc
             if not self._is_current(instance_id, inst) or doc["runtimeStatus"] not in ACTIVE:
                 return "gone"
             now = self._clock.now()
             event = h.event_raised(now, name=name, input_text=input_text)
-            deliver = _outstanding_waits(doc, name) > 0
+            deliver = inst.waiting_for(name)
+            if deliver:
+                inst.raised[name] += 1
             doc["inbox" if deliver else "buffered"].append(event)
             doc["lastUpdatedTime"] = _now_text(now)
             self._persist(inst)
@@ -334,8 +410,7 @@ class OrchestrationEngine:
     def terminate(self, instance_id: str, reason: str | None) -> Outcome:
         inst = self._instances.get(instance_id)
         if inst is None:
-            stored = self._store.get(Container.ORCHESTRATIONS, self.partition, instance_id)
-            return "missing" if stored is None else "gone"
+            return "missing" if self._archive.state(instance_id) is None else "gone"
         with inst.lock:
             doc = inst.doc
             if not self._is_current(instance_id, inst) or doc["runtimeStatus"] not in ACTIVE:
@@ -351,12 +426,13 @@ class OrchestrationEngine:
     def purge(self, instance_id: str) -> PurgeOutcome:
         if instance_id in self._instances:
             return "active"
-        doc = self._store.get(Container.ORCHESTRATIONS, self.partition, instance_id)
+        doc = self._archive.state(instance_id)
         if doc is None:
             return "missing"
         if doc.get("active"):
             return "active"
-        self._store.delete(Container.ORCHESTRATIONS, self.partition, instance_id)
+        with self._write_lock:
+            self._archive.delete(instance_id)
         return "deleted"
 
     def purge_many(
@@ -367,15 +443,13 @@ class OrchestrationEngine:
         runtime_statuses: Iterable[str] = (),
     ) -> int:
         wanted = set(runtime_statuses) or set(TERMINAL)
-        docs = self._store.query(
-            Container.ORCHESTRATIONS, self.partition, [Filter("active", "=", False)]
-        )
         deleted = 0
-        for doc in docs:
-            if _selected(doc, created_from, created_to, wanted & TERMINAL, None):
-                deleted += int(
-                    self._store.delete(Container.ORCHESTRATIONS, self.partition, doc["id"])
-                )
+        for doc in self._archive.states():
+            if not doc.get("active") and _selected(
+                doc, created_from, created_to, wanted & TERMINAL, None
+            ):
+                with self._write_lock:
+                    deleted += int(self._archive.delete(doc["id"]))
         return deleted
 
     # -- durable timers ------------------------------------------------------------
@@ -402,7 +476,7 @@ class OrchestrationEngine:
                 if doc["timers"].pop(str(timer_id), None) is None:
                     continue  # cancelled
                 doc["inbox"].append(h.timer_fired(now, timer_id, fire_at=fire_at))
-                self._persist(inst)
+                inst.dirty = True
             fired += 1
             self._schedule(iid)
         return fired
@@ -431,6 +505,7 @@ class OrchestrationEngine:
             self.tracker.end()
 
     def _drive(self, iid: str) -> None:
+        self._started()
         try:
             while True:
                 more = False
@@ -446,6 +521,7 @@ class OrchestrationEngine:
                     self._running.discard(iid)
                     return
         finally:
+            self._finished()
             self.tracker.end()
 
     # -- one episode ---------------------------------------------------------------
@@ -511,6 +587,11 @@ class OrchestrationEngine:
             doc["history"].append(h.orchestrator_completed(now))
             doc["nextEventId"] = plan.next_id
             doc["leaves"].extend(plan.leaves)
+            inst.waits.update(
+                leaf["name"]
+                for leaf in plan.leaves
+                if leaf["type"] == ActionType.WAIT_FOR_EXTERNAL_EVENT
+            )
             doc["retries"] = retries
             doc["activities"].update(plan.activities)
             doc["timers"].update(plan.timers)
@@ -520,6 +601,7 @@ class OrchestrationEngine:
             doc["customStatus"] = outcome.custom_status
             doc["lastUpdatedTime"] = _now_text(now)
             finished: Document | None = None
+            ended_execution: str | None = None
             if status in TERMINAL:
                 doc["history"].append(
                     h.execution_completed(now, status=status, result=json.dumps(output))
@@ -527,11 +609,15 @@ class OrchestrationEngine:
                 self._finish(doc, status, output, now)
                 finished = dict(doc)
             elif plan.continues:
-                self._continue_as_new(doc, plan.continue_input)
+                ended_execution = execution_id
+                self._continue_as_new(inst, plan.continue_input)
             else:
                 doc["runtimeStatus"] = "Running"
-                self._release_buffered(doc)
+                self._release_buffered(inst)
             self._persist(inst)
+            if ended_execution is not None:
+                with self._write_lock:
+                    self._archive.drop_execution(iid, ended_execution)
             more = doc["runtimeStatus"] in ACTIVE and (not doc["history"] or bool(doc["inbox"]))
             execution_id = doc["executionId"]
 
@@ -744,8 +830,9 @@ class OrchestrationEngine:
             )
         self._deliver(parent["instanceId"], parent["executionId"], event, ("children", iid))
 
-    def _continue_as_new(self, doc: Document, input_text: str | None) -> None:
+    def _continue_as_new(self, inst: _Instance, input_text: str | None) -> None:
         """Start a fresh execution; events raised but not yet consumed carry over."""
+        doc = inst.doc
         carried = [e for e in doc["inbox"] if e["EventType"] == EventType.EVENT_RAISED]
         doc.update(
             {
@@ -762,8 +849,11 @@ class OrchestrationEngine:
                 "activities": {},
                 "timers": {},
                 "children": {},
+                "chunks": 0,
             }
         )
+        inst.saved = Saved()
+        inst.recount()
 
     # -- work outside the orchestrator --------------------------------------------
 
@@ -782,6 +872,7 @@ class OrchestrationEngine:
     def _run_activity(
         self, iid: str, execution_id: str, task_id: int, work: dict[str, Any]
     ) -> None:
+        self._started()
         try:
             name = work["name"]
             call = self._catalog.activities.get(name)
@@ -796,6 +887,7 @@ class OrchestrationEngine:
                 event = self._activity_result(iid, call, task_id, work.get("input"))
             self._deliver(iid, execution_id, event, ("activities", str(task_id)))
         finally:
+            self._finished()
             self.tracker.end()
 
     def _activity_result(
@@ -839,7 +931,7 @@ class OrchestrationEngine:
     ) -> None:
         if child_id in self._instances:
             return
-        doc = self._store.get(Container.ORCHESTRATIONS, self.partition, child_id)
+        doc = self._archive.state(child_id)
         if doc is None or (doc.get("parent") or {}).get("executionId") != execution_id:
             self._start_child(parent_id, execution_id, child_id, child)
         elif not doc.get("active"):
@@ -860,42 +952,42 @@ class OrchestrationEngine:
             if doc[bucket].pop(key, None) is None:
                 return
             doc["inbox"].append(event)
-            self._persist(inst)
+            inst.dirty = True
         self._schedule(iid)
 
     # -- helpers -------------------------------------------------------------------
 
+    def _started(self) -> None:
+        with self._in_flight_cond:
+            self._in_flight += 1
+
+    def _finished(self) -> None:
+        with self._in_flight_cond:
+            self._in_flight -= 1
+            self._in_flight_cond.notify_all()
+
     def _is_current(self, iid: str, inst: _Instance) -> bool:
         return self._instances.get(iid) is inst
 
-    def _release_buffered(self, doc: Document) -> bool:
+    def _release_buffered(self, inst: _Instance) -> bool:
         """Move raised events into the inbox once the orchestrator waits for them."""
+        doc = inst.doc
         moved = False
         for event in list(doc["buffered"]):
-            if _outstanding_waits(doc, event["Name"]) > 0:
+            name = event["Name"]
+            if inst.waiting_for(name):
                 doc["buffered"].remove(event)
                 doc["inbox"].append(event)
+                inst.raised[name] += 1
                 moved = True
         return moved
 
     def _persist(self, inst: _Instance) -> None:
-        self._store.upsert(Container.ORCHESTRATIONS, self.partition, dict(inst.doc))
-
-
-def _outstanding_waits(doc: Document, name: str) -> int:
-    waits = sum(
-        1
-        for leaf in doc["leaves"]
-        if leaf["type"] == ActionType.WAIT_FOR_EXTERNAL_EVENT and leaf["name"] == name
-    )
-    if not waits:
-        return 0
-    raised = sum(
-        1
-        for event in (*doc["history"], *doc["inbox"])
-        if event["EventType"] == EventType.EVENT_RAISED and event.get("Name") == name
-    )
-    return waits - raised
+        # One writer at a time: queued threads wake as soon as the lock frees,
+        # where SQLite's own busy handler would make them sleep for milliseconds.
+        with self._write_lock:
+            self._archive.save(inst.doc, inst.saved)
+        inst.dirty = False
 
 
 def _allocates(event: h.Event, retries: dict[str, Any]) -> bool:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import concurrent.futures
 import contextlib
 import functools
 import logging
 import signal
+import socket
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -39,6 +41,7 @@ from shared.devhost.durable_api import WEBHOOK_PATH, DurableApi, client_binding
 from shared.devhost.invoke import Invoker
 from shared.devhost.orchestrations import OrchestrationEngine
 from shared.devhost.routes import MethodNotAllowed, RouteTable
+from shared.errors import SreCopilotError
 from shared.ports.store import DocumentStore
 
 log = logging.getLogger(__name__)
@@ -91,7 +94,11 @@ def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
 class DevHost:
     """Runs a Durable Functions app locally: HTTP routes, timers, orchestrations.
 
-    Start it once; to restart, build a new host on the same store.
+    ``max_body_bytes`` caps request bodies (413 beyond it); ``route_prefix`` is
+    host.json's ``routePrefix``; ``workers`` is how many orchestration episodes
+    run at once (replays are CPU-bound, so more threads mostly add contention
+    for the GIL that the HTTP acknowledgements need). Start it once; to
+    restart, build a new host on the same store.
     """
 
     def __init__(
@@ -106,7 +113,7 @@ class DevHost:
         run_timers: bool = True,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         route_prefix: str = "api",
-        workers: int = 4,
+        workers: int = 2,
     ) -> None:
         self._catalog: FunctionCatalog = catalog_of(app)
         self._clock: Clock = clock or SystemClock()
@@ -136,6 +143,7 @@ class DevHost:
         self._cron_last: dict[str, datetime] = {}
         self._cron_running: set[str] = set()
         self._unsubscribe: Callable[[], None] | None = None
+        self._starting: concurrent.futures.Future[None] | None = None
         self._state = "new"
 
     # -- public API --------------------------------------------------------------
@@ -148,13 +156,32 @@ class DevHost:
         loop = host_loop()
         self._loop = loop
         self._invoker.attach_loop(loop)
-        asyncio.run_coroutine_threadsafe(self._astart(), loop).result()
+        self._starting = asyncio.run_coroutine_threadsafe(self._astart(), loop)
+        try:
+            self._starting.result()
+        except Exception:
+            self._state = "failed"
+            self._engine.shutdown(grace=0)
+            self._blocking.shutdown(wait=False, cancel_futures=True)
+            raise
+        self._started()
+
+    def _started(self) -> None:
         if isinstance(self._clock, ObservableClock):
             self._unsubscribe = self._clock.subscribe(self._on_clock_jump)
         self._state = "running"
 
     def stop(self) -> None:
         """Stop serving; finishes running work, leaves the rest in the store."""
+        if self._state == "starting" and self._starting is not None:
+            # Interrupted while starting (Ctrl-C): let the start finish, then stop.
+            try:
+                self._starting.result()
+            except Exception:
+                log.warning("the host failed while starting", exc_info=True)
+                self._state = "failed"
+                return
+            self._started()
         if self._state != "running":
             return
         self._state = "stopping"
@@ -163,7 +190,7 @@ class DevHost:
         assert self._loop is not None
         asyncio.run_coroutine_threadsafe(self._astop(), self._loop).result()
         self._engine.shutdown()
-        self._blocking.shutdown(wait=True, cancel_futures=True)
+        self._blocking.shutdown(wait=False, cancel_futures=True)
         self._state = "stopped"
 
     @property
@@ -176,9 +203,18 @@ class DevHost:
         """True once no orchestration episode, activity or timer function is in flight."""
         return self._engine.wait_for_idle(timeout)
 
-    def instance_status(self, instance_id: str) -> dict[str, Any] | None:
+    def instance_status(
+        self, instance_id: str, *, show_history: bool = False
+    ) -> dict[str, Any] | None:
         """The instance's status as the Durable API reports it, or None."""
-        return self._engine.status(instance_id)
+        return self._engine.status(instance_id, show_history=show_history)
+
+    def raised_events(self, instance_id: str) -> list[dict[str, Any]] | None:
+        """Events raised to the instance, ``{"name", "input", "delivered"}``; None if unknown.
+
+        ``delivered`` is False while the event waits for the orchestrator to ask for it.
+        """
+        return self._engine.raised_events(instance_id)
 
     def __enter__(self) -> DevHost:
         self.start()
@@ -192,26 +228,29 @@ class DevHost:
     async def _astart(self) -> None:
         app = web.Application(client_max_size=self._max_body + 1)
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False, lingering_time=1.0)
+        runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, shutdown_timeout=5.0, lingering_time=1.0
+        )
         await runner.setup()
-        site = web.TCPSite(runner, self._host, self._port)
+        self._runner = runner
+        # Bind first (the port is needed for the client binding), resume the
+        # stored instances, and only then listen: nobody connects too early.
+        sock = _bound_socket(self._host, self._port)
         try:
-            await site.start()
+            self._base_url = _url_for(self._host, sock.getsockname()[1])
+            loop = asyncio.get_running_loop()
+
+            def timer_scheduled() -> None:
+                loop.call_soon_threadsafe(self._wake_up)
+
+            self._engine.on_timer_scheduled = timer_scheduled
+            await self._run_blocking(self._engine.recover)
+            await web.SockSite(runner, sock).start()
         except BaseException:
+            sock.close()
             await runner.cleanup()
             raise
-        self._runner = runner
-        address = runner.addresses[0]
-        host = "127.0.0.1" if self._host in ("", "0.0.0.0") else self._host
-        host = f"[{host}]" if ":" in host and host != "::" else ("[::1]" if host == "::" else host)
-        self._base_url = f"http://{host}:{address[1]}"
-        loop = asyncio.get_running_loop()
-
-        def timer_scheduled() -> None:
-            loop.call_soon_threadsafe(self._wake_up)
-
-        self._engine.on_timer_scheduled = timer_scheduled
-        await self._run_blocking(self._engine.recover)
+        self._schedule_crons()
         self._scheduler = loop.create_task(self._timer_loop())
 
     async def _astop(self) -> None:
@@ -229,7 +268,14 @@ class DevHost:
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         path = request.rel_url.raw_path
         if path == WEBHOOK_PATH or path.startswith(WEBHOOK_PATH + "/"):
-            return await self._durable.handle(request, path[len(WEBHOOK_PATH) :])
+            try:
+                return await self._durable.handle(request, path[len(WEBHOOK_PATH) :])
+            except SreCopilotError as exc:
+                log.warning("durable API %s %s: %s", request.method, path, exc.reason)
+                return _problem(exc.http_status, type(exc).__name__, exc.reason)
+            except Exception:
+                log.exception("durable API %s %s failed", request.method, path)
+                return _problem(500, "internal", "internal error")
         if self._prefix and path != self._prefix and not path.startswith(self._prefix + "/"):
             return _problem(404, "NotFound", f"no function serves {path}")
         found = self._routes.resolve(request.method, path[len(self._prefix) :])
@@ -344,13 +390,17 @@ class DevHost:
         finally:
             self._engine.tracker.end()
 
-    async def _timer_loop(self) -> None:
+    def _schedule_crons(self) -> None:
+        """First occurrences, decided before ``start`` returns so no clock jump is missed."""
+        if not self._run_timers:
+            return
         now = self._clock.now()
-        if self._run_timers:
-            for timer in self._catalog.timers:
-                self._cron_next[timer.call.name] = timer.schedule.next_after(now)
-                if timer.run_on_startup:
-                    self._fire_cron(timer, now, now)
+        for timer in self._catalog.timers:
+            self._cron_next[timer.call.name] = timer.schedule.next_after(now)
+            if timer.run_on_startup:
+                self._fire_cron(timer, now, now)
+
+    async def _timer_loop(self) -> None:
         while True:
             try:
                 now = self._clock.now()
@@ -419,6 +469,28 @@ class DevHost:
             self._engine.tracker.end()
 
 
+def _bound_socket(host: str, port: int) -> socket.socket:
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _url_for(host: str, port: int) -> str:
+    if host in ("", "0.0.0.0"):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 def _request_headers(request: web.Request) -> dict[str, str]:
     headers: dict[str, str] = {}
     for key, value in request.headers.items():
@@ -475,24 +547,22 @@ def serve_forever(
         task_hub=task_hub,
         max_body_bytes=max_body_bytes,
     )
-    devhost.start()
-    log.info("serving %s at %s", app_path, devhost.base_url)
-    if ready is not None:
-        ready(devhost)
-    previous: Any = None
     in_main = threading.current_thread() is threading.main_thread()
-    if in_main:
-        previous = signal.signal(signal.SIGTERM, _interrupt)
+    previous: Any = signal.signal(signal.SIGTERM, _interrupt) if in_main else None
     forever = threading.Event()
     try:
+        devhost.start()
+        log.info("serving %s at %s", app_path, devhost.base_url)
+        if ready is not None:
+            ready(devhost)
         while not forever.wait(0.5):
             pass
     except KeyboardInterrupt:
         log.info("stopping")
     finally:
+        devhost.stop()
         if in_main:
             signal.signal(signal.SIGTERM, previous)
-        devhost.stop()
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

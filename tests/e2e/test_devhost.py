@@ -11,7 +11,11 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
+import signal
+import socket
+import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Coroutine, Iterator
@@ -170,11 +174,21 @@ def test_event_raised_before_the_orchestrator_waits_is_delivered(
 ) -> None:
     fixture_module.PREPARE_GATE.clear()  # hold the activity: nobody waits for the event yet
     instance_id = start_approval(host).body["id"]
-    assert call(host, "POST", f"/api/approvals/{instance_id}/approve").status == 202
+    assert call(host, "POST", f"/api/approvals/{instance_id}/approve?by=bo").status == 202
     assert runtime_status(host, instance_id)["runtimeStatus"] in ("Pending", "Running")
+    assert host.raised_events(instance_id) == [
+        {"name": "approval", "input": {"by": "bo"}, "delivered": False}
+    ]
     fixture_module.PREPARE_GATE.set()
     assert host.wait_for_idle()
     assert runtime_status(host, instance_id)["output"] == "approved"
+    assert host.raised_events(instance_id) == [
+        {"name": "approval", "input": {"by": "bo"}, "delivered": True}
+    ]
+    history = host.instance_status(instance_id, show_history=True)
+    assert history is not None
+    assert [e["EventType"] for e in history["historyEvents"]][-1] == 1  # ExecutionCompleted
+    assert host.raised_events("nobody") is None
 
 
 def test_a_restarted_host_resumes_waiting_instances(
@@ -294,3 +308,67 @@ def test_timer_trigger_runs_on_schedule_and_flags_late_runs(
         assert fixture_module.TICKS == [False, True]
     finally:
         devhost.stop()
+
+
+SERVE_SCRIPT = """
+import sys
+from pathlib import Path
+from shared.adapters.store.sqlite import SqliteStore
+from shared.devhost import serve_forever
+store = SqliteStore(Path(sys.argv[2]))
+try:
+    serve_forever(Path(sys.argv[1]), store, "127.0.0.1", int(sys.argv[3]))
+finally:
+    store.close()
+print("stopped cleanly", flush=True)
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_serve_forever_stops_cleanly_on_a_signal(tmp_path: Path, signum: int) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    repo = Path(__file__).parents[2]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SERVE_SCRIPT, str(APP_PATH), str(tmp_path / "s.db"), str(port)],
+        cwd=repo,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert proc.poll() is None, proc.communicate()[1]
+            assert time.monotonic() < deadline, "the host did not start"
+            time.sleep(0.05)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/items/7", timeout=10) as reply:
+            assert json.loads(reply.read())["id"] == 7
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert "stopped cleanly" in out
+    assert "Traceback" not in err
+
+
+def test_a_port_in_use_fails_start_and_the_next_host_can_serve(
+    app: Any, store: SqliteStore, clock: ManualClock
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        blocked = DevHost(app, store, clock=clock, port=port, run_timers=False)
+        with pytest.raises(OSError):
+            blocked.start()
+        blocked.stop()  # nothing to stop; must not hang
+    with DevHost(app, store, clock=clock, run_timers=False) as devhost:
+        assert call(devhost, "GET", "/api/items/1").status == 200

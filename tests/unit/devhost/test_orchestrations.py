@@ -13,12 +13,13 @@ from typing import Any
 import azure.durable_functions as df
 import pytest
 
+from shared.devhost.archive import InstanceArchive
 from shared.devhost.catalog import catalog_of
 from shared.devhost.clock import ManualClock
 from shared.devhost.history import EventType
 from shared.devhost.invoke import Invoker
 from shared.devhost.orchestrations import OrchestrationEngine, StartRejected, _next_batch
-from shared.ports.store import Container
+from shared.ports.store import Container, Filter
 from tests.fixtures.devhost_app.memory_store import MemoryStore
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -113,6 +114,14 @@ def missing_activity_flow(context: df.DurableOrchestrationContext) -> Flow:
     return "unreachable"
 
 
+@app.orchestration_trigger(context_name="context", orchestration="tally_flow")
+def tally_flow(context: df.DurableOrchestrationContext) -> Flow:
+    total = 0
+    for _ in range(context.get_input()):
+        total += yield context.wait_for_external_event("tick")
+    return total
+
+
 GATES: defaultdict[str, threading.Event] = defaultdict(threading.Event)
 
 
@@ -176,6 +185,15 @@ def engine(store: MemoryStore, clock: ManualClock) -> Iterator[OrchestrationEngi
     engine.shutdown()
 
 
+def stored_history(store: MemoryStore, instance_id: str) -> list[dict[str, Any]]:
+    """The history as a new host would read it back from the store."""
+    archive = InstanceArchive(store, "_taskhub:Test")
+    state = archive.state(instance_id)
+    assert state is not None
+    history: list[dict[str, Any]] = archive.load(state)[0]["history"]
+    return history
+
+
 def settle(engine: OrchestrationEngine) -> None:
     assert engine.wait_for_idle(10), "the engine did not drain"
 
@@ -206,9 +224,7 @@ def test_activity_failure_is_catchable_and_retry_reaches_success(
     assert status["output"]["result"] == 3
     assert status["output"]["caught"].startswith("cannot handle x")
     assert status["customStatus"] == {"stage": "done"}
-    doc = store.get(Container.ORCHESTRATIONS, "_taskhub:Test", iid)
-    assert doc is not None
-    kinds = Counter(e["EventType"] for e in doc["history"])
+    kinds = Counter(e["EventType"] for e in stored_history(store, iid))
     assert kinds[EventType.TASK_SCHEDULED] == 4  # explode, then flaky three times
     assert kinds[EventType.TASK_FAILED] == 3 and kinds[EventType.TIMER_FIRED] == 2
 
@@ -243,9 +259,16 @@ def test_continue_as_new_starts_a_fresh_execution(
     settle(engine)
     status = status_of(engine, iid)
     assert (status["runtimeStatus"], status["output"], status["input"]) == ("Completed", 3, 3)
-    doc = store.get(Container.ORCHESTRATIONS, "_taskhub:Test", iid)
-    assert doc is not None
-    assert not any(e["EventType"] == EventType.TASK_SCHEDULED for e in doc["history"])
+    history = stored_history(store, iid)
+    assert not any(e["EventType"] == EventType.TASK_SCHEDULED for e in history)
+    assert [e["EventType"] for e in history][-1] == EventType.EXECUTION_COMPLETED
+    # nothing of the earlier executions' history is left in the store
+    state = store.get(Container.ORCHESTRATIONS, "_taskhub:Test", iid)
+    assert state is not None
+    chunks = store.query(
+        Container.ORCHESTRATIONS, "_taskhub:Test", [Filter("kind", "=", "history")]
+    )
+    assert all(chunk["executionId"] == state["executionId"] for chunk in chunks)
 
 
 def test_events_raised_before_the_wait_are_kept_until_awaited(
@@ -343,6 +366,37 @@ def test_a_new_engine_on_the_same_store_resumes_waiting_instances(
         second.shutdown()
 
 
+def test_a_long_history_spills_into_chunks_and_resumes_after_restart(
+    store: MemoryStore, clock: ManualClock
+) -> None:
+    first = make_engine(store, clock)
+    iid = first.start("tally_flow", "long", "40")
+    assert first.wait_for_idle(10)
+    for _ in range(20):
+        assert first.raise_event(iid, "tick", "1") == "accepted"
+        assert first.wait_for_idle(10)
+    first.shutdown()
+    chunks = store.query(
+        Container.ORCHESTRATIONS, "_taskhub:Test", [Filter("kind", "=", "history")]
+    )
+    assert chunks, "a history this long is kept in chunks"
+
+    second = make_engine(store, clock)
+    try:
+        for _ in range(20):
+            assert second.raise_event(iid, "tick", "2") == "accepted"
+        assert second.wait_for_idle(10)
+        status = second.status(iid)
+        assert status is not None and (status["runtimeStatus"], status["output"]) == (
+            "Completed",
+            60,
+        )
+        ticks = [e for e in stored_history(store, iid) if e["EventType"] == EventType.EVENT_RAISED]
+        assert len(ticks) == 40
+    finally:
+        second.shutdown()
+
+
 def test_work_queued_when_the_engine_stopped_runs_after_restart(
     store: MemoryStore, clock: ManualClock
 ) -> None:
@@ -367,7 +421,7 @@ def wait_until(condition: Callable[[], bool]) -> None:
 
 def test_retry_work_is_numbered_as_the_sdk_numbers_it_when_results_pile_up(
     store: MemoryStore, clock: ManualClock
-) -> None:
+) -> None:  # white-box: reads the engine's in-memory inbox
     """A plain result and a retried failure in one inbox: the SDK numbers the
     orchestrator's next activity before the retry timer, so the engine must
     not show it both at once."""
@@ -375,9 +429,10 @@ def test_retry_work_is_numbered_as_the_sdk_numbers_it_when_results_pile_up(
     engine = make_engine(store, clock, workers=1)
 
     def doc(iid: str) -> dict[str, Any]:
-        found = store.get(Container.ORCHESTRATIONS, "_taskhub:Test", iid)
-        assert found is not None
-        return found
+        # in memory: results are written with the episode that consumes them
+        inst = engine._instances[iid]
+        with inst.lock:
+            return dict(inst.doc)
 
     try:
         x = engine.start("race_with_retry", "x", None)
