@@ -108,29 +108,37 @@ def incident_orchestrator(
         if state["status"] == "resolved":
             return {"incident_id": ref["incident_id"], "status": "resolved"}
     settle = None  # a pending re-analysis after alert changes (coalesces storms)
+    # One wait per event name, kept until it fires: a wait left behind by a
+    # lost race would swallow the next event of its name while the
+    # orchestrator is busy in an activity (the SDK hands an event to the
+    # newest open wait of that name).
+    waits: dict[str, Any] = {}
     for handled in range(EVENTS_BEFORE_CONTINUE):
+        for name in (ALERTS_UPDATED, FEEDBACK_EVENT, INCIDENT_ACTION_EVENT):
+            if name not in waits:
+                waits[name] = context.wait_for_external_event(name)
         idle = context.create_timer(context.current_utc_datetime + IDLE_TIMEOUT)
-        alerts = context.wait_for_external_event(ALERTS_UPDATED)
-        feedback = context.wait_for_external_event(FEEDBACK_EVENT)
-        action = context.wait_for_external_event(INCIDENT_ACTION_EVENT)
-        waits = [alerts, feedback, action, idle] + ([settle] if settle is not None else [])
-        winner = yield context.task_any(waits)
+        pending = [*waits.values(), idle] + ([settle] if settle is not None else [])
+        winner = yield context.task_any(pending)
         if winner == idle:
             return {"incident_id": ref["incident_id"], "status": "idle"}
         idle.cancel()
-        if winner == alerts:
+        fired = next((name for name, wait in waits.items() if wait == winner), None)
+        if fired is not None:
+            del waits[fired]
+        if fired == ALERTS_UPDATED:
             if settle is None:
                 settle = context.create_timer(context.current_utc_datetime + ALERT_SETTLE)
             continue
-        if winner == settle:
+        if fired is None:  # the settle timer: analyse the alert changes once
             settle = None
             yield from _analyse(context, ref)
             kind, payload = "alerts", {}
-        elif winner == action:
-            yield context.call_activity(APPLY_ACTION, {**ref, "action": action.result})
-            kind, payload = "action", action.result
+        elif fired == INCIDENT_ACTION_EVENT:
+            yield context.call_activity(APPLY_ACTION, {**ref, "action": winner.result})
+            kind, payload = "action", winner.result
         else:
-            kind, payload = "feedback", feedback.result
+            kind, payload = "feedback", winner.result
         event = {
             "kind": kind,
             "payload": payload,

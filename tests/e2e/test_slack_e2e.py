@@ -100,7 +100,12 @@ def slack_live(tmp_path: Path) -> Iterator[SlackLive]:
             store.close()
 
 
-def click_body(slack: SlackServer, incident_id: str, user: str = "U0ALICE") -> bytes:
+def click_body(
+    slack: SlackServer,
+    incident_id: str,
+    user: str = "U0ALICE",
+    kind: ActionKind = ActionKind.LIKELY,
+) -> bytes:
     value = ActionValue(
         incident_id=incident_id,
         tenant_id="acme",
@@ -119,7 +124,7 @@ def click_body(slack: SlackServer, incident_id: str, user: str = "U0ALICE") -> b
         "actions": [
             {
                 "type": "button",
-                "action_id": action_id(ActionKind.LIKELY, 1),
+                "action_id": action_id(kind, None if kind is ActionKind.ACK else 1),
                 "value": encode_value(value),
                 "action_ts": "1.3",
             }
@@ -164,6 +169,36 @@ def test_a_click_is_acknowledged_at_once_recorded_and_answered(slack_live: Slack
     saved = slack_live.live.runtime.settings.messages_dir / f"acme__{incident_id}.json"
     thread = json.loads(saved.read_text())["thread"]
     assert any("as likely" in line["text"] for line in thread), thread
+
+
+def test_events_arriving_while_the_orchestration_is_busy_are_not_lost(
+    slack_live: SlackLive,
+) -> None:
+    """A click, an acknowledgement right behind it, more clicks: every one lands."""
+    incident_id = open_incident(slack_live)
+    users = ["U0ALICE", "U0BOB", "U0CAROL", "U0DAN"]
+    responders = (*users,)
+    tenant = slack_live.live.runtime.tenants.get("acme")
+    slack_live.live.runtime.tenants.add(
+        tenant.model_copy(update={"responders": responders}), replace=True
+    )
+    bodies = [
+        click_body(slack_live.slack, incident_id, users[0]),
+        click_body(slack_live.slack, incident_id, users[0], ActionKind.ACK),
+        click_body(slack_live.slack, incident_id, users[1]),
+        click_body(slack_live.slack, incident_id, users[2]),
+        click_body(slack_live.slack, incident_id, users[3]),
+    ]
+    for body in bodies:
+        assert slack_live.signed("/api/slack/interactions", body).status == 200
+    assert slack_live.live.host.wait_for_idle(timeout=20)
+    store = slack_live.live.runtime.store
+    incident = store.get(Container.INCIDENTS, "acme", incident_id)
+    assert incident is not None and incident["status"] == "acknowledged"
+    saved = slack_live.live.runtime.settings.messages_dir / f"acme__{incident_id}.json"
+    thread = [line["text"] for line in json.loads(saved.read_text())["thread"]]
+    assert sum("as likely" in line for line in thread) == 4, thread
+    assert sum(line.startswith("Acknowledged by") for line in thread) == 1, thread
 
 
 def test_a_stranger_is_told_no_and_an_unsigned_click_is_refused(slack_live: SlackLive) -> None:
