@@ -16,6 +16,7 @@ it decided on, so every later explanation and audit sees exactly that:
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -73,10 +74,22 @@ def metrics_for(rt: Runtime, tenant: Tenant) -> MetricsSource | None:
             tenant.prometheus_url, timeout_seconds=rt.settings.prometheus_timeout_seconds
         )
     if tenant.metrics_file:
-        from shared.adapters.metrics.scenario_file import ScenarioFileMetrics
-
-        return ScenarioFileMetrics.from_path(Path(tenant.metrics_file))
+        path = Path(tenant.metrics_file)
+        try:
+            stat = path.stat()
+        except OSError:
+            return _read_metrics_file(str(path), 0, 0)  # reports the missing file as BadInput
+        return _read_metrics_file(str(path), stat.st_mtime_ns, stat.st_size)
     return None
+
+
+@lru_cache(maxsize=8)
+def _read_metrics_file(path: str, mtime_ns: int, size: int) -> MetricsSource:
+    """Parsed once per file version: every fan-out branch reads the same file."""
+    del mtime_ns, size  # part of the cache key only
+    from shared.adapters.metrics.scenario_file import ScenarioFileMetrics
+
+    return ScenarioFileMetrics.from_path(Path(path))
 
 
 def _save(rt: Runtime, tenant_id: str, key: str, body: Mapping[str, Any]) -> None:

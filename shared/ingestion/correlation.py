@@ -14,6 +14,11 @@ document (created atomically, expiring with the window), so they end up in one
 incident and only one of them reports ``created`` (and starts the orchestration).
 Resolved alerts update their incident; when none of its alerts fires any more,
 the incident is resolved.
+
+Lookups are point reads, never scans: each fingerprint points at its
+incident (``fp:`` documents), and each service or host at the incident last
+seen on it (``claim:`` documents, which expire one window after their last
+refresh, so "seen within the window" is the document's existence).
 """
 
 from __future__ import annotations
@@ -29,9 +34,11 @@ from shared.models.alert import Alert, AlertStatus
 from shared.models.base import doc_id, iso
 from shared.models.incident import AlertRef, Incident, IncidentStatus
 from shared.models.tenant import Topology
-from shared.ports.store import Container, DocumentStore, Filter, update_with_retry
+from shared.ports.store import Container, DocumentStore, update_with_retry
 
 _CLAIM_ATTEMPTS = 5
+_FP_TTL = 7 * 24 * 3600
+"""How long a fingerprint keeps pointing at its incident (re-fires after that start anew)."""
 SIGNAL_INTERVAL = timedelta(seconds=8)
 """At most one "alerts changed" signal per incident this often, unless its status
 changes. Kept below the orchestration's 10 s settle time, so alerts stored
@@ -126,10 +133,9 @@ def merge_alerts(incident: Incident, alerts: Sequence[Alert], at: datetime) -> I
     )
 
 
-def _related(alert: Alert, topology: Topology) -> list[Filter]:
-    """Where an open incident about the same trouble would show: same entity first."""
+def _related_keys(alert: Alert, topology: Topology) -> list[str]:
+    """Where an open incident about the same trouble would be indexed: own entity first."""
     if alert.service:
-        filters = [Filter("services", "contains", alert.service)]
         node = topology.service(alert.service)
         hosts = node.instances if node else ()
         # One hop along the call graph: a caller's errors and its dependency's
@@ -138,16 +144,15 @@ def _related(alert: Alert, topology: Topology) -> list[Filter]:
         neighbours = sorted(
             {*(node.depends_on if node else ()), *topology.callers_of(alert.service)}
         )
-        return (
-            filters
-            + [Filter("instances", "contains", h) for h in hosts]
-            + [Filter("services", "contains", n) for n in neighbours]
-        )
+        return [
+            f"service:{alert.service}",
+            *(f"host:{h}" for h in hosts),
+            *(f"service:{n}" for n in neighbours),
+        ]
     if alert.instance:
-        filters = [Filter("instances", "contains", alert.instance)]
         hosted = [s.name for s in topology.services if alert.instance in s.instances]
-        return filters + [Filter("services", "contains", name) for name in hosted]
-    return []
+        return [f"host:{alert.instance}", *(f"service:{name}" for name in hosted)]
+    return [f"fingerprint:{alert.fingerprint}"]
 
 
 class Correlator:
@@ -169,44 +174,92 @@ class Correlator:
             return None
         for alert in alerts:
             self._store.upsert(Container.ALERTS, tenant_id, alert.to_doc())
-        existing = self._find_open(tenant_id, alerts, at, topology or Topology())
-        if existing is not None:
-            touched = self._attach(tenant_id, existing, alerts, at)
+        index: dict[str, dict[str, Any] | None] = {}
+        candidates = self._candidates(tenant_id, alerts, topology or Topology(), index, at)
+        for incident_id in candidates:
+            touched = self._attach(tenant_id, incident_id, alerts, at)
             if touched is not None:
+                self._reindex(tenant_id, touched.incident_id, alerts, at, index)
                 return touched
         if not any(a.is_firing for a in alerts):
             return None  # resolutions of alerts we never opened an incident for
-        return self._open_new(tenant_id, alerts, at)
+        touched = self._open_new(tenant_id, alerts, at)
+        self._reindex(tenant_id, touched.incident_id, alerts, at, index)
+        return touched
 
-    def _find_open(
-        self, tenant_id: str, alerts: Sequence[Alert], at: datetime, topology: Topology
-    ) -> str | None:
-        unresolved = Filter("status", "!=", IncidentStatus.RESOLVED.value)
+    def _candidates(
+        self,
+        tenant_id: str,
+        alerts: Sequence[Alert],
+        topology: Topology,
+        index: dict[str, dict[str, Any] | None],
+        at: datetime,
+    ) -> list[str]:
+        """Incidents to try, best first, from point reads of the correlation index.
+
+        ``index`` collects what was read, so ``_reindex`` writes only what changed.
+        """
+        found: list[str] = []
+        # The store's ttl runs on the wall clock; the window is judged on ours.
+        oldest = iso(at - self._window)
+
+        def read(doc_key: str) -> None:
+            doc = self._store.get(Container.DEDUP, tenant_id, doc_key)
+            index[doc_key] = doc
+            if doc is None or ("at" in doc and str(doc["at"]) < oldest):
+                return
+            if doc["incidentId"] not in found:
+                found.append(str(doc["incidentId"]))
+
         for fingerprint in dict.fromkeys(a.fingerprint for a in alerts):
-            hits = self._store.query(
-                Container.INCIDENTS,
-                tenant_id,
-                [unresolved, Filter("fingerprints", "contains", fingerprint)],
-                limit=1,
-            )
-            if hits:
-                return str(hits[0]["id"])
-        since = Filter("last_seen", ">=", iso(at - self._window))
+            read(doc_id("fp:", fingerprint))
+        for alert in alerts:
+            if alert.is_firing:
+                for key in _related_keys(alert, topology):
+                    if doc_id("claim:", key) not in index:
+                        read(doc_id("claim:", key))
+        return found
+
+    def _reindex(
+        self,
+        tenant_id: str,
+        incident_id: str,
+        alerts: Sequence[Alert],
+        at: datetime,
+        index: dict[str, dict[str, Any] | None],
+    ) -> None:
+        """Point the delivery's fingerprints and entities at the incident.
+
+        Entity claims expire ``window`` after their last refresh: an incident
+        stays findable by service or host for as long as its alerts keep coming.
+        """
+        window = int(self._window.total_seconds())
+        for fingerprint in dict.fromkeys(a.fingerprint for a in alerts):
+            key = doc_id("fp:", fingerprint)
+            known = index.get(key)
+            if known is None or known.get("incidentId") != incident_id:
+                doc = {"id": key, "tenantId": tenant_id, "incidentId": incident_id, "ttl": _FP_TTL}
+                self._store.upsert(Container.DEDUP, tenant_id, doc)
         for alert in alerts:
             if not alert.is_firing:
                 continue
-            for where in _related(alert, topology):
-                hits = self._store.query(
-                    Container.INCIDENTS,
-                    tenant_id,
-                    [unresolved, where, since],
-                    order_by="last_seen",
-                    descending=True,
-                    limit=1,
-                )
-                if hits:
-                    return str(hits[0]["id"])
-        return None
+            key = doc_id("claim:", correlation_key(alert))
+            known = index.get(key)
+            fresh = (
+                known is not None
+                and known.get("incidentId") == incident_id
+                and str(known.get("at", "")) >= iso(at - self._window / 4)
+            )
+            if not fresh:
+                doc = {
+                    "id": key,
+                    "tenantId": tenant_id,
+                    "incidentId": incident_id,
+                    "at": iso(at),
+                    "ttl": window,
+                }
+                self._store.upsert(Container.DEDUP, tenant_id, doc)
+                index[key] = doc
 
     def _attach(
         self, tenant_id: str, incident_id: str, alerts: Sequence[Alert], at: datetime
@@ -254,6 +307,7 @@ class Correlator:
                 "id": claim_id,
                 "tenantId": tenant_id,
                 "incidentId": candidate,
+                "at": iso(at),
                 "ttl": int(self._window.total_seconds()),
             }
             try:
@@ -263,6 +317,10 @@ class Correlator:
                 current = self._store.get(Container.DEDUP, tenant_id, claim_id)
                 if current is None:
                     continue  # expired between our create and get: claim again
+                if str(current.get("at", "")) < iso(at - self._window):
+                    # Outside the window by our clock, though the store has not expired it.
+                    self._store.delete(Container.DEDUP, tenant_id, claim_id)
+                    continue
                 winner = str(current["incidentId"])
                 touched = self._attach(tenant_id, winner, alerts, at)
                 if touched is not None:
