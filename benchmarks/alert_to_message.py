@@ -28,15 +28,11 @@ import copy
 import json
 import math
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,6 +43,7 @@ from pydantic import SecretStr
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.harness import host, tail  # noqa: E402
 from shared.adapters.store import open_store  # noqa: E402
 from shared.feedback.learning import import_history  # noqa: E402
 from shared.models.tenant import Tenant, Topology  # noqa: E402
@@ -113,12 +110,6 @@ def _hypotheses(blocks: Any) -> int:
     )
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def host_env(home: Path, slack: SlackServer) -> dict[str, str]:
     """The host's environment: ours only, everything on loopback."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUBBED)}
@@ -134,45 +125,6 @@ def host_env(home: Path, slack: SlackServer) -> dict[str, str]:
         "no_proxy": "127.0.0.1,localhost",
         "PYTHONWARNINGS": "ignore",
     }
-
-
-@contextmanager
-def host(env: dict[str, str], log: Path) -> Iterator[str]:
-    """`sre-copilot serve` in its own process; its output goes to ``log``."""
-    port = free_port()
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "shared.cli", "serve", "--port", str(port)],
-            cwd=REPO,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the host did not start:\n{tail(log)}")
-            time.sleep(0.1)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-
-
-def tail(log: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no host output)"
 
 
 def tenant_for(name: str, n: int, topology: Topology) -> Tenant:

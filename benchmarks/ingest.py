@@ -36,6 +36,7 @@ from pydantic import SecretStr
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.harness import free_port, host  # noqa: E402
 from shared.adapters.store import open_store  # noqa: E402
 from shared.models.tenant import Tenant  # noqa: E402
 from shared.settings import Settings  # noqa: E402
@@ -45,12 +46,6 @@ TOKEN = "bench-token"
 COSMOS_KEY = (
     "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw=="
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def delivery(i: int, services: int) -> bytes:
@@ -107,35 +102,6 @@ def cosmos_emulator() -> Iterator[str | None]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
-
-
-@contextmanager
-def host(env: dict[str, str]) -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "shared.cli", "serve", "--port", str(port)],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            if proc.poll() is not None:
-                raise RuntimeError("the host did not start")
-            time.sleep(0.1)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 async def load(

@@ -16,9 +16,9 @@ it decided on, so every later explanation and audit sees exactly that:
 from __future__ import annotations
 
 import logging
-from functools import lru_cache
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
