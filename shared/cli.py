@@ -122,6 +122,9 @@ def tenants_add(
         str | None, typer.Option(help="Slack bot token (single workspace).")
     ] = None,
     prometheus_url: Annotated[str | None, typer.Option(help="Prometheus base URL.")] = None,
+    metrics_file: Annotated[
+        Path | None, typer.Option(help="OpenMetrics file to read instead of Prometheus.")
+    ] = None,
     topology: Annotated[
         Path | None, typer.Option(help="JSON file with {'services': [...]}.")
     ] = None,
@@ -131,6 +134,8 @@ def tenants_add(
     replace: Annotated[bool, typer.Option(help="Overwrite an existing tenant.")] = False,
 ) -> None:
     """Add a tenant; credentials not given are generated and printed once."""
+    if metrics_file is not None and not metrics_file.is_file():
+        raise BadInput(f"{metrics_file}: file not found")
     rt = _runtime()
     am = alertmanager_token or secrets.token_urlsafe(24)
     pd = pagerduty_secret or [secrets.token_urlsafe(24)]
@@ -146,6 +151,7 @@ def tenants_add(
         slack_channel_id=slack_channel,
         slack_bot_token=SecretStr(slack_token) if slack_token else None,
         prometheus_url=prometheus_url,
+        metrics_file=str(metrics_file.resolve()) if metrics_file else None,
         responders=tuple(responder or ()),
         topology=_load_topology(topology) if topology else Topology(),
     )

@@ -4,7 +4,8 @@ Starts the local host on the embedded store (a fresh demo home each run, so
 the same scenarios produce messages again), adds a tenant per bundle, sends three
 public scenario bundles from the kit beside the repository (or the samples
 shipped in ``samples/bundles`` when the kit is absent) as real senders would,
-and shows each incident's message in the terminal.
+and shows each incident's message in the terminal; with ``SLACK_BOT_TOKEN`` and
+``SLACK_CHANNEL`` set, it posts them to that Slack channel as well.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def find_bundles(repo_root: Path, count: int) -> list[Path]:
     return sorted(p for p in (repo_root / "samples" / "bundles").iterdir() if p.is_dir())[:count]
 
 
-def demo_tenant(bundle: Path) -> Tenant:
+def demo_tenant(bundle: Path, slack_channel: str = "") -> Tenant:
     """A tenant per bundle: its topology, its metrics file standing in for Prometheus."""
     scenario = read_scenario(bundle)
     name = re.sub(r"[^a-z0-9-]+", "-", f"{DEMO_PREFIX}-{bundle.name}".lower()).strip("-")[:63]
@@ -52,6 +53,7 @@ def demo_tenant(bundle: Path) -> Tenant:
         change_token=SecretStr("demo-change-token"),
         topology=Topology.model_validate(scenario.get("topology", {})),
         metrics_file=str(metrics) if metrics.is_file() else None,
+        slack_channel_id=slack_channel or None,
     )
 
 
@@ -71,7 +73,7 @@ def run_demo(
     rt = bootstrap.configure(bootstrap.build(settings))
     tenants = []
     for bundle in bundles:
-        tenant = rt.tenants.add(demo_tenant(bundle), replace=True)
+        tenant = rt.tenants.add(demo_tenant(bundle, settings.slack_channel), replace=True)
         history_file = bundle / "history.json"
         if history_file.is_file():
             import_history(

@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     )
 
     task_hub: str = Field(default="SreCopilotHub", pattern=r"^[A-Za-z][A-Za-z0-9]{2,49}$")
+    slack_channel: str = Field(
+        default="",
+        validation_alias=AliasChoices("SLACK_CHANNEL", "SRE_COPILOT_SLACK_CHANNEL"),
+        description="Channel id the demo posts to when SLACK_BOT_TOKEN is set.",
+    )
     slack_client_id: str = Field(
         default="", validation_alias=AliasChoices("SLACK_CLIENT_ID", "SRE_COPILOT_SLACK_CLIENT_ID")
     )
