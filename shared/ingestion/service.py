@@ -170,7 +170,7 @@ class IngestService:
         tenant_id = tenant.id
         now = self._clock.now()
         if normalised.ignored_reason:
-            self._finish_delivery(tenant_id, dedup_id, ())
+            self._finish_delivery(tenant_id, dedup_id, raw.id, ())
             self._mark(raw, RawEventOutcome.IGNORED, reason=normalised.ignored_reason)
             return Receipt(
                 status=ReceiptStatus.IGNORED, raw_event_id=raw.id, reason=normalised.ignored_reason
@@ -184,7 +184,7 @@ class IngestService:
             if noted is not None:
                 touches.append(noted)
         ids = tuple(t.incident_id for t in touches)
-        self._finish_delivery(tenant_id, dedup_id, ids)
+        self._finish_delivery(tenant_id, dedup_id, raw.id, ids)
         self._mark(raw, RawEventOutcome.ACCEPTED, incident_ids=ids)
         return Receipt(status=ReceiptStatus.ACCEPTED, raw_event_id=raw.id, incidents=tuple(touches))
 
@@ -244,12 +244,19 @@ class IngestService:
         raise StoreUnavailable("delivery record is contended; retry")
 
     def _finish_delivery(
-        self, tenant_id: str, dedup_id: str, incident_ids: tuple[str, ...]
+        self, tenant_id: str, dedup_id: str, raw_id: str, incident_ids: tuple[str, ...]
     ) -> None:
-        def done(doc: dict[str, Any]) -> dict[str, Any]:
-            return {**doc, "state": "done", "incidentIds": list(incident_ids)}
-
-        update_with_retry(self._store, Container.DEDUP, tenant_id, dedup_id, done)
+        # Only the delivery that claimed the record writes it: no read-modify-write needed.
+        record = {
+            "id": dedup_id,
+            "tenantId": tenant_id,
+            "state": "done",
+            "rawEventId": raw_id,
+            "incidentIds": list(incident_ids),
+            "claimedAt": iso(self._clock.now()),
+            "ttl": self._settings.dedup_ttl_hours * 3600,
+        }
+        self._store.upsert(Container.DEDUP, tenant_id, record)
 
     def _release_delivery(self, tenant_id: str, dedup_id: str) -> None:
         # If this fails too, the record goes stale after STALE_PROCESSING and is reclaimed.
