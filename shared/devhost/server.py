@@ -13,6 +13,7 @@ import atexit
 import concurrent.futures
 import contextlib
 import functools
+import gc
 import logging
 import signal
 import socket
@@ -552,6 +553,7 @@ def serve_forever(
     forever = threading.Event()
     try:
         devhost.start()
+        _tune_gc()
         log.info("serving %s at %s", app_path, devhost.base_url)
         if ready is not None:
             ready(devhost)
@@ -563,6 +565,18 @@ def serve_forever(
         devhost.stop()
         if in_main:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _tune_gc() -> None:
+    """Keep cyclic-GC pauses out of request latency, as long-running servers do.
+
+    Everything loaded at start-up (the app, the SDKs) is frozen out of the
+    collector's sight, and young-generation collections run less often; the
+    product allocates few cycles, so memory stays flat.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
