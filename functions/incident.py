@@ -102,12 +102,15 @@ def incident_orchestrator(
     context: df.DurableOrchestrationContext,
 ) -> Generator[Any, Any, dict[str, Any]]:
     ref = dict(context.get_input())
-    if not ref.pop("continued", False):
+    continued = ref.pop("continued", False)
+    if not continued:
         yield from _analyse(context, ref)
         state = yield context.call_activity(DELIVER, ref)
         if state["status"] == "resolved":
             return {"incident_id": ref["incident_id"], "status": "resolved"}
     settle = None  # a pending re-analysis after alert changes (coalesces storms)
+    if continued == "settling":  # the previous execution had alert changes to analyse
+        settle = context.create_timer(context.current_utc_datetime + ALERT_SETTLE)
     # One wait per event name, kept until it fires: a wait left behind by a
     # lost race would swallow the next event of its name while the
     # orchestrator is busy in an activity (the SDK hands an event to the
@@ -147,7 +150,7 @@ def incident_orchestrator(
         state = yield context.call_activity(DELIVER, {**ref, "event": event})
         if state["status"] == "resolved":
             return {"incident_id": ref["incident_id"], "status": "resolved"}
-    context.continue_as_new({**ref, "continued": True})
+    context.continue_as_new({**ref, "continued": "settling" if settle is not None else True})
     return {"incident_id": ref["incident_id"], "status": "continued"}
 
 

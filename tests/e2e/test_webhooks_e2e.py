@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from shared.errors import StoreUnavailable
 from shared.ingestion.auth import pagerduty_signature
 from shared.ports.store import Container
@@ -123,3 +125,42 @@ def test_store_down_is_503_so_senders_retry(live: Live) -> None:
         bootstrap.configure(live.runtime)
     assert reply.status == 503
     assert reply.body["reason"] == "store is down"
+
+
+def test_orchestration_continues_as_new_without_losing_events(
+    live: Live, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import functions.incident as incident_functions
+
+    monkeypatch.setattr(incident_functions, "EVENTS_BEFORE_CONTINUE", 2)
+    firing = json.loads(raw("alertmanager_firing.json"))
+    firing["alerts"] = firing["alerts"][:1]
+    incident_id = live.post(AM_PATH, json.dumps(firing).encode(), AM_AUTH).body["incident_id"]
+    assert live.host.wait_for_idle(timeout=20)
+    instance = f"acme--{incident_id}"
+    rpc = f"/runtime/webhooks/durabletask/instances/{instance}/raiseEvent/feedback"
+
+    def feedback(n: int) -> None:
+        note = {"user_name": f"u{n}", "verdict": "likely", "rank": 1, "category": "c"}
+        reply = live.post(rpc, json.dumps(note).encode(), {"Content-Type": "application/json"})
+        assert reply.status == 202, reply.text
+        assert live.host.wait_for_idle(timeout=20)
+
+    feedback(0)
+    # The second event of this execution is an alert change: its re-analysis is
+    # still pending when the execution continues as new, and must not be lost.
+    second = json.loads(raw("alertmanager_firing.json"))
+    second["alerts"] = second["alerts"][:1]
+    second["alerts"][0]["fingerprint"] = "c0ffee00000000ff"
+    second["alerts"][0]["labels"]["alertname"] = "HighLatency"
+    assert live.post(AM_PATH, json.dumps(second).encode(), AM_AUTH).status == 202
+    assert live.settle()
+    feedback(1)
+    saved = live.runtime.settings.messages_dir / f"acme__{incident_id}.json"
+    message = json.loads(saved.read_text())
+    thread = [line["text"] for line in message["thread"]]
+    assert sum("as likely" in line for line in thread) == 2, thread
+    assert any(line.startswith("Alerts changed: 2 of 2 firing") for line in thread), thread
+    assert "HighLatency" in json.dumps(message["blocks"])
+    status = live.host.instance_status(instance)
+    assert status is not None and status["runtimeStatus"] == "Running"
