@@ -3,7 +3,8 @@
     plan → task_all(collect signals: one branch per catalog signal) → assemble
          → task_all(detectors, Claude) → score + runbooks → post
     then, until resolved: alert changes (coalesced for ALERT_SETTLE) re-analyse
-    and update the message;
+    and update the message; after a quiet day or 50 events it continues as new,
+    carrying any event it had received but not yet handled;
     feedback re-renders it; acknowledge / "resolved with #N" apply and update.
 
 Deterministic by construction: time from ``context.current_utc_datetime``,
@@ -12,6 +13,7 @@ all I/O in activities, the losing timer cancelled, names as constants.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Generator, Iterable
 from datetime import timedelta
@@ -39,6 +41,8 @@ SCORE = "score_incident_hypotheses"
 DELIVER = "deliver_incident_message"
 APPLY_ACTION = "apply_incident_action"
 ALERTS_UPDATED = "alerts_updated"
+SETTLED = "settled"
+"""Not an event: the settle timer fired."""
 IDLE_TIMEOUT = timedelta(hours=24)
 ALERT_SETTLE = timedelta(seconds=10)
 """Alert changes within this of the first one are analysed together, once."""
@@ -69,7 +73,8 @@ async def signal_incidents(
                 await client.start_new(ORCHESTRATOR, instance, ref)
                 continue
             try:
-                await client.raise_event(instance, ALERTS_UPDATED, {"status": touch.status})
+                change = {"status": touch.status, "id": touch.event_id}
+                await client.raise_event(instance, ALERTS_UPDATED, change)
             except Exception as exc:  # the SDK raises a bare Exception
                 if "No instance" not in str(exc):
                     raise
@@ -103,6 +108,8 @@ def incident_orchestrator(
 ) -> Generator[Any, Any, dict[str, Any]]:
     ref = dict(context.get_input())
     continued = ref.pop("continued", False)
+    # Events an earlier execution received but had not handled when it continued as new.
+    backlog: list[tuple[str, Any]] = [(e["name"], e["payload"]) for e in ref.pop("backlog", [])]
     if not continued:
         yield from _analyse(context, ref)
         state = yield context.call_activity(DELIVER, ref)
@@ -116,32 +123,45 @@ def incident_orchestrator(
     # orchestrator is busy in an activity (the SDK hands an event to the
     # newest open wait of that name).
     waits: dict[str, Any] = {}
+    # The SDK parks an event that finds no open wait in one slot per name and
+    # hands it to every later wait of that name: handle each payload once.
+    seen: set[str] = set()
     for handled in range(EVENTS_BEFORE_CONTINUE):
-        for name in (ALERTS_UPDATED, FEEDBACK_EVENT, INCIDENT_ACTION_EVENT):
-            if name not in waits:
-                waits[name] = context.wait_for_external_event(name)
-        idle = context.create_timer(context.current_utc_datetime + IDLE_TIMEOUT)
-        pending = [*waits.values(), idle] + ([settle] if settle is not None else [])
-        winner = yield context.task_any(pending)
-        if winner == idle:
-            return {"incident_id": ref["incident_id"], "status": "idle"}
-        idle.cancel()
-        fired = next((name for name, wait in waits.items() if wait == winner), None)
-        if fired is not None:
-            del waits[fired]
+        if backlog:
+            fired, payload = backlog.pop(0)
+        else:
+            for name in (ALERTS_UPDATED, FEEDBACK_EVENT, INCIDENT_ACTION_EVENT):
+                if name not in waits:
+                    waits[name] = context.wait_for_external_event(name)
+            idle = context.create_timer(context.current_utc_datetime + IDLE_TIMEOUT)
+            pending = [*waits.values(), idle] + ([settle] if settle is not None else [])
+            winner = yield context.task_any(pending)
+            if winner == idle:
+                break  # quiet for a day, still open: continue as new rather than orphan it
+            idle.cancel()
+            found = next((name for name, wait in waits.items() if wait == winner), None)
+            fired = found if found is not None else SETTLED
+            if found is not None:
+                del waits[found]
+            payload = winner.result
+        if fired != SETTLED:
+            key = json.dumps([fired, payload], sort_keys=True, default=str)
+            if key in seen:
+                continue
+            seen.add(key)
         if fired == ALERTS_UPDATED:
             if settle is None:
                 settle = context.create_timer(context.current_utc_datetime + ALERT_SETTLE)
             continue
-        if fired is None:  # the settle timer: analyse the alert changes once
+        if fired == SETTLED:  # the settle timer: analyse the alert changes once
             settle = None
             yield from _analyse(context, ref)
             kind, payload = "alerts", {}
         elif fired == INCIDENT_ACTION_EVENT:
-            yield context.call_activity(APPLY_ACTION, {**ref, "action": winner.result})
-            kind, payload = "action", winner.result
+            yield context.call_activity(APPLY_ACTION, {**ref, "action": payload})
+            kind = "action"
         else:
-            kind, payload = "feedback", winner.result
+            kind = "feedback"
         event = {
             "kind": kind,
             "payload": payload,
@@ -150,7 +170,13 @@ def incident_orchestrator(
         state = yield context.call_activity(DELIVER, {**ref, "event": event})
         if state["status"] == "resolved":
             return {"incident_id": ref["incident_id"], "status": "resolved"}
-    context.continue_as_new({**ref, "continued": "settling" if settle is not None else True})
+    # Waits that already received their event hand it to the next execution.
+    carried = [
+        {"name": name, "payload": wait.result} for name, wait in waits.items() if wait.is_completed
+    ]
+    carried += [{"name": name, "payload": payload} for name, payload in backlog]
+    continued = "settling" if settle is not None else True
+    context.continue_as_new({**ref, "continued": continued, "backlog": carried})
     return {"incident_id": ref["incident_id"], "status": "continued"}
 
 

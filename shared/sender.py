@@ -56,6 +56,9 @@ def _post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> Del
         except json.JSONDecodeError:
             parsed = {"reason": raw.decode(errors="replace")[:500]}
         return Delivery(kind=url, status=exc.code, body=parsed)
+    except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise BadInput(f"cannot reach {url}: {reason} (is `sre-copilot serve` running?)") from None
 
 
 def send_bundle(

@@ -23,13 +23,14 @@ refresh, so "seen within the window" is the document's existence).
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from shared.errors import Conflict
+from shared.errors import Conflict, PreconditionFailed
 from shared.models.alert import Alert, AlertStatus
 from shared.models.base import doc_id, iso
 from shared.models.incident import AlertRef, Incident, IncidentStatus
@@ -53,6 +54,8 @@ class IncidentTouch:
     created: bool
     status: IncidentStatus
     signal: bool = True
+    event_id: str = ""
+    """Names the change for the orchestration, which handles each one once."""
 
 
 def new_incident_id(at: datetime) -> str:
@@ -170,6 +173,7 @@ class Correlator:
         topology: Topology | None = None,
     ) -> IncidentTouch | None:
         """Fold ``alerts`` (one delivery) into an incident; None if nothing to do."""
+        alerts = [a for a in alerts if not self._late_firing(tenant_id, a)]
         if not alerts:
             return None
         for alert in alerts:
@@ -186,6 +190,13 @@ class Correlator:
         touched = self._open_new(tenant_id, alerts, at)
         self._reindex(tenant_id, touched.incident_id, alerts, at, index)
         return touched
+
+    def _late_firing(self, tenant_id: str, alert: Alert) -> bool:
+        """A "firing" for an alert we already know resolved: an out-of-order redelivery."""
+        if not alert.is_firing:
+            return False
+        stored = self._store.get(Container.ALERTS, tenant_id, alert.id)
+        return stored is not None and stored.get("status") == AlertStatus.RESOLVED.value
 
     def _candidates(
         self,
@@ -319,7 +330,7 @@ class Correlator:
                     continue  # expired between our create and get: claim again
                 if str(current.get("at", "")) < iso(at - self._window):
                     # Outside the window by our clock, though the store has not expired it.
-                    self._store.delete(Container.DEDUP, tenant_id, claim_id)
+                    self._take_over(tenant_id, claim, current)
                     continue
                 winner = str(current["incidentId"])
                 touched = self._attach(tenant_id, winner, alerts, at)
@@ -327,7 +338,7 @@ class Correlator:
                     return touched
                 if self._store.get(Container.INCIDENTS, tenant_id, winner) is not None:
                     # The claimed incident is resolved: a new one supersedes the claim.
-                    self._store.delete(Container.DEDUP, tenant_id, claim_id)
+                    self._take_over(tenant_id, claim, current)
                     continue
                 # The claimant died before creating it; create it under its id.
             try:
@@ -340,6 +351,14 @@ class Correlator:
                 if touched is not None:
                     return touched
         raise Conflict(f"could not settle an incident for {key} under contention")
+
+    def _take_over(self, tenant_id: str, claim: dict[str, Any], current: dict[str, Any]) -> None:
+        """Replace a stale claim, unless a concurrent delivery replaced it first.
+
+        Deleting it instead would let two deliveries each open an incident.
+        """
+        with contextlib.suppress(PreconditionFailed):
+            self._store.replace(Container.DEDUP, tenant_id, claim, etag=current["_etag"])
 
     @staticmethod
     def _new(

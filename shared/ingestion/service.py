@@ -11,6 +11,7 @@ duplicate.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import secrets
 from collections.abc import Callable, Mapping
@@ -20,7 +21,14 @@ from enum import StrEnum
 from typing import Any
 
 from shared.clock import Clock
-from shared.errors import BadInput, Conflict, PayloadTooLarge, SreCopilotError, StoreUnavailable
+from shared.errors import (
+    BadInput,
+    Conflict,
+    PayloadTooLarge,
+    PreconditionFailed,
+    SreCopilotError,
+    StoreUnavailable,
+)
 from shared.ingestion import auth
 from shared.ingestion.correlation import Correlator, IncidentTouch
 from shared.ingestion.normalisers import Normalised, normalise_alertmanager, normalise_pagerduty
@@ -142,7 +150,10 @@ class IngestService:
         authenticate(tenant, headers, body)
         raw = self._store_raw(tenant_id, source, headers, body)
         try:
-            normalised = normalise(parse_json(body), tenant_id=tenant_id, raw_event_id=raw.id)
+            try:
+                normalised = normalise(parse_json(body), tenant_id=tenant_id, raw_event_id=raw.id)
+            except (OverflowError, ValueError) as exc:  # e.g. a time beyond the calendar in UTC
+                raise BadInput(f"invalid value: {exc}") from None
         except BadInput as exc:
             self._mark(raw, RawEventOutcome.INVALID, reason=exc.reason)
             raise
@@ -159,7 +170,11 @@ class IngestService:
             return Receipt(status=ReceiptStatus.DUPLICATE, raw_event_id=raw.id, incidents=touches)
         try:
             return self._process(tenant, raw, normalised, dedup_id)
-        except SreCopilotError:
+        except (Conflict, PreconditionFailed) as exc:
+            # Contention is transient: a 4xx would make the sender drop the alert.
+            self._release_delivery(tenant_id, dedup_id)
+            raise StoreUnavailable(f"contention on {exc.reason}; retry") from exc
+        except Exception:
             # Let the sender's retry process it again rather than see a duplicate.
             self._release_delivery(tenant_id, dedup_id)
             raise
@@ -178,7 +193,7 @@ class IngestService:
         touches: list[IncidentTouch] = []
         touch = self._correlator.apply(tenant_id, normalised.alerts, now, tenant.topology)
         if touch is not None:
-            touches.append(touch)
+            touches.append(dataclasses.replace(touch, event_id=raw.id))
         for note in normalised.notes:
             noted = self._attach_note(tenant_id, note, now)
             if noted is not None:
@@ -235,12 +250,16 @@ class IngestService:
                 earlier = self._store.get(Container.DEDUP, tenant_id, dedup_id)
                 if earlier is None:
                     continue
-                stale = earlier.get("state") == "processing" and earlier.get("claimedAt", "") < iso(
-                    now - STALE_PROCESSING
-                )
-                if not stale:
+                if earlier.get("state") != "processing":
                     return earlier
-                self._store.delete(Container.DEDUP, tenant_id, dedup_id)
+                if earlier.get("claimedAt", "") >= iso(now - STALE_PROCESSING):
+                    # The first attempt may still fail: "duplicate" now could lose the alert.
+                    raise StoreUnavailable("the same delivery is being processed; retry") from None
+                try:  # take over a dead attempt's claim, unless someone else just did
+                    self._store.replace(Container.DEDUP, tenant_id, record, etag=earlier["_etag"])
+                    return None
+                except PreconditionFailed:
+                    continue
         raise StoreUnavailable("delivery record is contended; retry")
 
     def _finish_delivery(

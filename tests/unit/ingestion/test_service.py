@@ -13,9 +13,18 @@ from pydantic import SecretStr
 
 from shared.adapters.store.sqlite import SqliteStore
 from shared.clock import FixedClock
-from shared.errors import BadInput, NotFound, PayloadTooLarge, StoreUnavailable, Unauthorized
+from shared.errors import (
+    BadInput,
+    NotFound,
+    PayloadTooLarge,
+    PreconditionFailed,
+    StoreUnavailable,
+    Unauthorized,
+)
 from shared.ingestion.auth import pagerduty_signature
+from shared.ingestion.normalisers import normalise_alertmanager
 from shared.ingestion.service import IngestService, ReceiptStatus
+from shared.models.base import doc_id, iso
 from shared.models.events import RawEventOutcome
 from shared.models.incident import Incident, IncidentStatus
 from shared.models.tenant import Tenant
@@ -314,3 +323,60 @@ def test_alert_changes_signal_the_orchestration_at_most_every_few_seconds(env: E
     assert touch.status is IncidentStatus.RESOLVED and touch.signal
     (incident,) = env.incidents()
     assert len(incident.alerts) == 4
+
+
+def test_a_late_firing_after_resolution_opens_no_ghost_incident(env: Env) -> None:
+    resolved = payload("pagerduty_triggered.json")
+    resolved["event"]["event_type"] = "incident.resolved"
+    resolved["event"]["data"]["status"] = "resolved"
+    resolved["event"]["id"] = "evt-resolved"
+    triggered = payload("pagerduty_triggered.json")
+    for data in (resolved, triggered):  # the resolution overtook the trigger's retry
+        raw = body(data)
+        env.service.pagerduty("acme", pd_headers(raw), raw)
+    assert env.incidents() == []
+    (alert,) = env.store.query(Container.ALERTS, "acme")
+    assert alert["status"] == "resolved"
+
+
+def test_a_retry_while_the_first_attempt_is_in_flight_is_told_to_retry(env: Env) -> None:
+    raw = body(payload("alertmanager_firing.json"))
+    dedup_key = normalise_alertmanager(json.loads(raw), tenant_id="acme").dedup_key
+    record = {
+        "id": doc_id("delivery:", dedup_key),
+        "tenantId": "acme",
+        "state": "processing",
+        "rawEventId": "r0",
+        "claimedAt": iso(T0),
+    }
+    env.store.create(Container.DEDUP, "acme", record)
+    with pytest.raises(StoreUnavailable, match="being processed"):
+        env.service.alertmanager("acme", AM, raw)
+    env.clock.set(T0 + timedelta(minutes=2))  # the first attempt died: its claim is taken over
+    assert env.service.alertmanager("acme", AM, raw).status is ReceiptStatus.ACCEPTED
+
+
+def test_contention_is_a_503_not_a_4xx_that_senders_drop(env: Env, tmp_path: Path) -> None:
+    class Contended(FlakyStore):
+        def replace(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+            raise PreconditionFailed("incidents/x moved on")
+
+    raw = body(payload("alertmanager_firing.json"))
+    env.service.alertmanager("acme", AM, raw)
+    service = IngestService(
+        Contended(env.store),
+        env.registry,
+        Settings(home=tmp_path),
+        env.clock,  # type: ignore[arg-type]
+    )
+    again = payload("alertmanager_firing.json")
+    again["alerts"][0]["fingerprint"] = "another"
+    with pytest.raises(StoreUnavailable, match="contention"):
+        service.alertmanager("acme", AM, body(again))
+
+
+def test_a_time_beyond_the_calendar_is_a_400(env: Env) -> None:
+    data = payload("alertmanager_firing.json")
+    data["alerts"][0]["startsAt"] = "9999-12-31T23:00:00-05:00"
+    with pytest.raises(BadInput, match="invalid value"):
+        env.service.alertmanager("acme", AM, body(data))
