@@ -295,11 +295,5 @@ def temporal_evidence(
     )
 
 
-def topology_evidence(summary: str, strength: float, source: str = "topology") -> Evidence:
-    return Evidence(
-        kind=EvidenceKind.TOPOLOGY, summary=summary, source=source, strength=clamp(strength)
-    )
-
-
 def hhmm(moment: datetime | None) -> str:
     return moment.strftime("%H:%M") if moment else "?"

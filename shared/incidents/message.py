@@ -10,8 +10,9 @@ from shared.bootstrap import Runtime
 from shared.errors import Conflict, NotFound
 from shared.feedback.learning import feedback_for
 from shared.incidents.analysis import snapshot_of, stored_analysis
-from shared.incidents.summary import assemble_summary
+from shared.incidents.summary import changes_before, load_incident
 from shared.models.base import doc_id
+from shared.models.incident import Incident, IncidentStatus
 from shared.notify.delivery import deliver
 from shared.notify.incident_message import render_incident
 from shared.ports.chat import ChatMessage
@@ -19,21 +20,28 @@ from shared.ports.store import Container
 
 
 def compose(rt: Runtime, tenant_id: str, incident_id: str) -> ChatMessage:
-    summary = assemble_summary(rt.store, tenant_id, incident_id, lookback=rt.change_lookback)
+    return _compose(rt, load_incident(rt.store, tenant_id, incident_id))
+
+
+def _compose(rt: Runtime, incident: Incident) -> ChatMessage:
+    tenant_id, incident_id = incident.tenant_id, incident.id
     try:
         snapshot: dict[str, Any] | None = snapshot_of(rt, tenant_id, incident_id)
+        changes: list[dict[str, Any]] = []  # the snapshot has them, with minutes before onset
     except NotFound:
         snapshot = None
+        found = changes_before(rt.store, incident, lookback=rt.change_lookback)
+        changes = [c.model_dump(mode="json") for c in found]
     return render_incident(
-        summary.incident,
+        incident,
         snapshot=snapshot,
         analysis=stored_analysis(rt, tenant_id, incident_id),
         feedback=feedback_for(rt.store, tenant_id, incident_id),
-        changes=[c.model_dump(mode="json") for c in summary.changes],
+        changes=changes,
     )
 
 
-def timeline_note(kind: str, payload: Mapping[str, Any], incident: Mapping[str, Any]) -> str:
+def timeline_note(kind: str, payload: Mapping[str, Any], incident: Incident) -> str:
     """One line for the message's thread saying what just happened."""
     who = payload.get("user_name") or payload.get("user_id") or "someone"
     hypothesis = (
@@ -48,9 +56,9 @@ def timeline_note(kind: str, payload: Mapping[str, Any], incident: Mapping[str, 
         return f"Acknowledged by {who}"
     if kind == "action" and payload.get("action") == "resolve":
         return f"Resolved with {hypothesis} by {who}" if hypothesis else f"Resolved by {who}"
-    alerts = incident.get("alerts", [])
-    firing = sum(1 for a in alerts if a.get("status") != "resolved")
-    if incident.get("status") == "resolved":
+    alerts = incident.alerts
+    firing = len(incident.firing_alerts)
+    if incident.status is IncidentStatus.RESOLVED:
         return f"All {len(alerts)} alert(s) resolved: incident resolved"
     return f"Alerts changed: {firing} of {len(alerts)} firing; analysis updated"
 
@@ -64,10 +72,10 @@ def post_or_update(
     thread; its id makes a retried activity post that line once only.
     """
     tenant = rt.tenants.get(tenant_id)
-    message = compose(rt, tenant_id, incident_id)
+    incident = load_incident(rt.store, tenant_id, incident_id)
+    message = _compose(rt, incident)
     chat = chat_for(rt.settings, tenant, rt.settings.messages_dir) or rt.chat
     posted = deliver(rt.store, chat, message, channel=tenant.slack_channel_id)
-    incident = rt.store.get(Container.INCIDENTS, tenant_id, incident_id) or {}
     if event is not None:
         marker = {
             "id": doc_id("timeline:", f"{incident_id}:{event['id']}"),
@@ -81,4 +89,4 @@ def post_or_update(
         else:
             note = timeline_note(str(event["kind"]), event.get("payload") or {}, incident)
             chat.reply_in_thread(posted, note)
-    return {"posted": posted.model_dump(mode="json"), "status": incident.get("status", "unknown")}
+    return {"posted": posted.model_dump(mode="json"), "status": incident.status.value}

@@ -1,25 +1,14 @@
-"""The plain incident summary: the incident, its alerts, and what changed.
-
-This is the first thing the incident orchestration produces; the intelligence
-stage adds hypotheses on top of the same inputs.
-"""
+"""Reading an incident and the changes around it from the store."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
 from shared.errors import NotFound
-from shared.models.alert import Alert
-from shared.models.base import Model, iso
+from shared.models.base import iso
 from shared.models.change import ChangeEvent
 from shared.models.incident import Incident
 from shared.ports.store import Container, DocumentStore, Filter
-
-
-class IncidentSummary(Model):
-    incident: Incident
-    alerts: tuple[Alert, ...]
-    changes: tuple[ChangeEvent, ...]
 
 
 def load_incident(store: DocumentStore, tenant_id: str, incident_id: str) -> Incident:
@@ -43,25 +32,17 @@ def recent_changes(
     return tuple(c for c in changes if not services or c.service in services)
 
 
-def assemble_summary(
-    store: DocumentStore,
-    tenant_id: str,
-    incident_id: str,
-    *,
-    lookback: timedelta,
-    related_services: set[str] | None = None,
-) -> IncidentSummary:
-    incident = load_incident(store, tenant_id, incident_id)
-    alerts = []
-    for ref in incident.alerts:
-        doc = store.get(Container.ALERTS, tenant_id, ref.id)
-        if doc is not None:
-            alerts.append(Alert.from_doc(doc))
-    services = set(incident.services) | (related_services or set())
+def changes_before(
+    store: DocumentStore, incident: Incident, *, lookback: timedelta
+) -> tuple[ChangeEvent, ...]:
+    """Changes to the incident's services from ``lookback`` before it began."""
     # Alert times, not receive times: a replayed or delayed delivery must not
     # widen the window to changes made long after the incident began.
     latest_start = max((ref.starts_at for ref in incident.alerts), default=incident.first_seen)
-    changes = recent_changes(
-        store, tenant_id, services, start=incident.first_seen - lookback, end=latest_start
+    return recent_changes(
+        store,
+        incident.tenant_id,
+        set(incident.services),
+        start=incident.first_seen - lookback,
+        end=latest_start,
     )
-    return IncidentSummary(incident=incident, alerts=tuple(alerts), changes=changes)

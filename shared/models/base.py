@@ -47,10 +47,6 @@ class TenantDocument(Model):
         return cls.model_validate(doc)
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 def doc_id(prefix: str, raw: str) -> str:
     """A store-safe document id from outside text (Cosmos forbids ``/ \\ ? #``).
 
