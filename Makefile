@@ -1,6 +1,7 @@
 # SRE Copilot: `make demo` and `make test` do all their own set-up.
 SHELL := /bin/bash
-PYTHON ?= python3
+# Python 3.13, as Azure runs the app; found on PATH or under pyenv unless given.
+PYTHON ?=
 VENV := .venv
 BIN := $(VENV)/bin
 ARGS ?=
@@ -9,10 +10,14 @@ PYTEST_ARGS ?=
 
 .PHONY: demo test install lint typecheck bench serve clean npm system-deps
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+$(STAMP): pyproject.toml requirements.txt
+	@if [ -x $(BIN)/python ] && ! $(BIN)/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))'; then \
+		echo "$(VENV) is not Python 3.13: recreating it"; rm -rf $(VENV); fi
+	@if [ ! -x $(BIN)/python ]; then \
+		py="$(PYTHON)"; if [ -z "$$py" ]; then py=$$(bash scripts/find-python.sh) || exit 1; fi; \
+		echo "creating $(VENV) with $$py"; "$$py" -m venv $(VENV); fi
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,host]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -92,7 +92,7 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 7071,
 ) -> None:
     """Run the local Functions host with function_app.py until Ctrl-C."""
-    from shared.devhost import serve_forever
+    from devhost import serve_forever
 
     rt = _runtime()
     console.print(
@@ -376,7 +376,7 @@ def demo(
     count: Annotated[int, typer.Option(help="How many scenario bundles to send.")] = 3,
 ) -> None:
     """Start the local host, send sample scenarios, show the messages, keep serving."""
-    from shared.demo import run_demo
+    from devhost.demo import run_demo
 
     run_demo(FUNCTION_APP, REPO_ROOT, once=once, port=port, count=count, console=console)
 

@@ -17,7 +17,7 @@ from pydantic import SecretStr
 from functions.incident import ALERT_SETTLE
 from shared import bootstrap
 from shared.adapters.store.sqlite import SqliteStore
-from shared.devhost import DevHost, ManualClock, load_function_app
+from devhost import DevHost, ManualClock, load_function_app
 from shared.models.tenant import Service, Tenant, Topology
 from shared.settings import Settings
 

@@ -9,7 +9,7 @@ import pytest
 from rich.console import Console
 
 from shared import bootstrap
-from shared.demo import run_demo
+from devhost.demo import run_demo
 from tests.fixtures.prometheus import free_port
 from tests.fixtures.slack_server import SlackServer
 

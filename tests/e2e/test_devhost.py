@@ -30,9 +30,9 @@ import pytest
 from azure.durable_functions import DurableOrchestrationClient
 
 from shared.adapters.store.sqlite import SqliteStore
-from shared.devhost import DEFAULT_MAX_BODY_BYTES, DevHost, ManualClock, load_function_app
-from shared.devhost.durable_api import client_binding
-from shared.devhost.server import host_loop
+from devhost import DEFAULT_MAX_BODY_BYTES, DevHost, ManualClock, load_function_app
+from devhost.durable_api import client_binding
+from devhost.server import host_loop
 
 pytestmark = pytest.mark.e2e
 
@@ -314,7 +314,7 @@ SERVE_SCRIPT = """
 import sys
 from pathlib import Path
 from shared.adapters.store.sqlite import SqliteStore
-from shared.devhost import serve_forever
+from devhost import serve_forever
 store = SqliteStore(Path(sys.argv[2]))
 try:
     serve_forever(Path(sys.argv[1]), store, "127.0.0.1", int(sys.argv[3]))

@@ -26,7 +26,7 @@ from pydantic import SecretStr
 from functions import BLUEPRINTS
 from shared import bootstrap
 from shared.adapters.store.sqlite import SqliteStore
-from shared.devhost import DevHost, ManualClock
+from devhost import DevHost, ManualClock
 from shared.models.tenant import Tenant
 from shared.notify.actions import ActionKind, ActionValue, action_id, encode_value
 from shared.ports.store import Container

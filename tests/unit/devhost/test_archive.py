@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.devhost.archive import SPILL, InstanceArchive, Saved, chunk_id
+from devhost.archive import SPILL, InstanceArchive, Saved, chunk_id
 from shared.ports.store import Container, Filter
 from tests.fixtures.devhost_app.memory_store import MemoryStore
 

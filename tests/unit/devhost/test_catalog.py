@@ -9,7 +9,7 @@ import azure.durable_functions as df
 import azure.functions as func
 import pytest
 
-from shared.devhost.catalog import catalog_of, load_function_app
+from devhost.catalog import catalog_of, load_function_app
 
 FIXTURE = Path(__file__).parents[2] / "fixtures" / "devhost_app"
 

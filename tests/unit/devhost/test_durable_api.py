@@ -9,7 +9,7 @@ import pytest
 from azure.durable_functions import DurableOrchestrationClient
 from azure.durable_functions.models.RpcManagementOptions import RpcManagementOptions
 
-from shared.devhost.durable_api import client_binding, payload_text
+from devhost.durable_api import client_binding, payload_text
 
 BASE = "http://127.0.0.1:7071"
 RPC = f"{BASE}/runtime/webhooks/durabletask/"

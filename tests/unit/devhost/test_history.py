@@ -12,9 +12,9 @@ import pytest
 from azure.durable_functions.models.actions.ActionType import ActionType as SdkActionType
 from azure.durable_functions.models.history.HistoryEventType import HistoryEventType
 
-from shared.devhost import history as h
-from shared.devhost.catalog import catalog_of, load_function_app
-from shared.devhost.history import ActionType, EventType
+from devhost import history as h
+from devhost.catalog import catalog_of, load_function_app
+from devhost.history import ActionType, EventType
 
 APP_PATH = Path(__file__).parents[2] / "fixtures" / "devhost_app" / "function_app.py"
 T0 = datetime(2024, 1, 1, tzinfo=UTC)

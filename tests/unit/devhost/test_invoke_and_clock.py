@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.devhost.catalog import Invocable
-from shared.devhost.clock import ManualClock, ObservableClock, SystemClock
-from shared.devhost.invoke import InvocationContext, Invoker
-from shared.devhost.server import host_loop
+from devhost.catalog import Invocable
+from devhost.clock import ManualClock, ObservableClock, SystemClock
+from devhost.invoke import InvocationContext, Invoker
+from devhost.server import host_loop
 
 
 def invocable(func: object, *, client: str | None = None, context: bool = False) -> Invocable:

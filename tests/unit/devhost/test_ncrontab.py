@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.devhost.ncrontab import CronSchedule, IntervalSchedule, parse_schedule
+from devhost.ncrontab import CronSchedule, IntervalSchedule, parse_schedule
 
 
 def at(text: str) -> datetime:

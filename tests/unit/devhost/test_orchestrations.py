@@ -13,12 +13,12 @@ from typing import Any
 import azure.durable_functions as df
 import pytest
 
-from shared.devhost.archive import InstanceArchive
-from shared.devhost.catalog import catalog_of
-from shared.devhost.clock import ManualClock
-from shared.devhost.history import EventType
-from shared.devhost.invoke import Invoker
-from shared.devhost.orchestrations import OrchestrationEngine, StartRejected, _next_batch
+from devhost.archive import InstanceArchive
+from devhost.catalog import catalog_of
+from devhost.clock import ManualClock
+from devhost.history import EventType
+from devhost.invoke import Invoker
+from devhost.orchestrations import OrchestrationEngine, StartRejected, _next_batch
 from shared.ports.store import Container, Filter
 from tests.fixtures.devhost_app.memory_store import MemoryStore
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.devhost.routes import (
+from devhost.routes import (
     MethodNotAllowed,
     RouteError,
     RouteMatch,

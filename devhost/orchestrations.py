@@ -44,12 +44,12 @@ import azure.functions as func
 from azure.functions.durable_functions import ActivityTriggerConverter
 from azure.functions.meta import Datum
 
-from shared.devhost import history as h
-from shared.devhost.archive import STATE_KIND, InstanceArchive, Saved
-from shared.devhost.catalog import FunctionCatalog, Invocable
-from shared.devhost.clock import Clock
-from shared.devhost.history import ActionType, EventType
-from shared.devhost.invoke import Invoker
+from devhost import history as h
+from devhost.archive import STATE_KIND, InstanceArchive, Saved
+from devhost.catalog import FunctionCatalog, Invocable
+from devhost.clock import Clock
+from devhost.history import ActionType, EventType
+from devhost.invoke import Invoker
 from shared.ports.store import Document, DocumentStore
 
 log = logging.getLogger(__name__)

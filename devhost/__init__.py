@@ -7,14 +7,14 @@ replay engine with their history in the document store (a restarted host
 resumes every unfinished instance), and serves the Durable HTTP API that the
 SDK's ``DurableOrchestrationClient`` talks to.
 
-This package is the one place in ``shared`` that imports ``azure.functions``:
-a host has to build the ``HttpRequest``, ``TimerRequest`` and
-``OrchestrationContext`` objects the worker would pass.
+A tool around the app, not the product: it lives outside ``shared`` because
+a host has to import ``azure.functions`` and the worker library to build and
+pass what the Python worker would.
 """
 
-from shared.devhost.catalog import load_function_app
-from shared.devhost.clock import Clock, ManualClock, SystemClock
-from shared.devhost.server import DEFAULT_MAX_BODY_BYTES, DevHost, serve_forever
+from devhost.catalog import load_function_app
+from devhost.clock import Clock, ManualClock, SystemClock
+from devhost.server import DEFAULT_MAX_BODY_BYTES, DevHost, serve_forever
 
 __all__ = [
     "DEFAULT_MAX_BODY_BYTES",

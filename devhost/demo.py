@@ -60,7 +60,8 @@ def demo_tenant(bundle: Path, slack_channel: str = "") -> Tenant:
 def run_demo(
     app_path: Path, repo_root: Path, *, once: bool, port: int, count: int, console: Console
 ) -> None:
-    from shared.devhost import DevHost, load_function_app
+    from devhost.catalog import load_function_app
+    from devhost.server import DevHost
 
     bundles = find_bundles(repo_root, count)
     if not bundles:

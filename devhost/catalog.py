@@ -25,7 +25,7 @@ from typing import Any
 
 import azure.functions as func
 
-from shared.devhost.ncrontab import CronSchedule, IntervalSchedule, parse_schedule
+from devhost.ncrontab import CronSchedule, IntervalSchedule, parse_schedule
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.devhost.catalog import Invocable
+from devhost.catalog import Invocable
 
 ClientBinding = Callable[[str | None], str]
 

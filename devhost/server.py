@@ -30,18 +30,18 @@ from aiohttp import web
 from azure.functions.timer import TimerRequest
 from multidict import CIMultiDict
 
-from shared.devhost.catalog import (
+from devhost.catalog import (
     FunctionCatalog,
     HttpFunction,
     TimerFunction,
     catalog_of,
     load_function_app,
 )
-from shared.devhost.clock import Clock, ObservableClock, SystemClock
-from shared.devhost.durable_api import WEBHOOK_PATH, DurableApi, client_binding
-from shared.devhost.invoke import Invoker
-from shared.devhost.orchestrations import OrchestrationEngine
-from shared.devhost.routes import MethodNotAllowed, RouteTable
+from devhost.clock import Clock, ObservableClock, SystemClock
+from devhost.durable_api import WEBHOOK_PATH, DurableApi, client_binding
+from devhost.invoke import Invoker
+from devhost.orchestrations import OrchestrationEngine
+from devhost.routes import MethodNotAllowed, RouteTable
 from shared.errors import SreCopilotError
 from shared.ports.store import DocumentStore
 

@@ -28,8 +28,8 @@ from urllib.parse import quote, unquote
 
 from aiohttp import web
 
-from shared.devhost import history as h
-from shared.devhost.orchestrations import OrchestrationEngine, StartRejected
+from devhost import history as h
+from devhost.orchestrations import OrchestrationEngine, StartRejected
 
 RunBlocking = Callable[[Callable[[], Any]], Awaitable[Any]]
 ReadBody = Callable[[web.Request], Awaitable[bytes | None]]
