@@ -1,23 +1,21 @@
-"""What the function app declares, read the way the Python worker reads it.
+"""What the function app declares, as the worker library indexed it.
 
-``app.get_functions()`` yields each function with its bindings as the
-``function.json`` the worker would send to the host. From them we keep what
-the local host serves: HTTP routes, timer schedules, orchestrators and
-activities by their durable names, and the parameter that receives the
-durable client's binding string. A function with a binding this host cannot
-serve is skipped with a warning rather than failing the whole app.
+The worker (``devhost.worker``) imports the app and returns each function's
+metadata: its id and its bindings as the ``function.json`` it sends the host.
+From them we keep what the local host serves: HTTP routes, timer schedules,
+orchestrators and activities by their durable names, and the parameter that
+receives the durable client's binding string. A function the worker rejects
+fails the whole app (``AppLoadError``), as it does in Azure; a binding this
+host cannot serve is skipped with a warning.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.util
-import inspect
 import logging
 import sys
-import threading
-import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -26,10 +24,9 @@ from typing import Any
 import azure.functions as func
 
 from devhost.ncrontab import CronSchedule, IntervalSchedule, parse_schedule
+from devhost.worker import IndexedFunction, index_app
 
 log = logging.getLogger(__name__)
-
-UserFunction = Callable[..., Any]
 
 _SERVED_BINDINGS = frozenset(
     {
@@ -45,18 +42,13 @@ _SERVED_BINDINGS = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class Invocable:
-    """A user function and how to call it."""
+    """A function as the worker knows it, and the names of its input bindings."""
 
     name: str
-    func: UserFunction
+    function: IndexedFunction
     trigger_param: str
     client_param: str | None
     client_task_hub: str | None
-    wants_context: bool
-
-    @property
-    def is_async(self) -> bool:
-        return inspect.iscoroutinefunction(self.func)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,32 +75,19 @@ class FunctionCatalog:
     activities: Mapping[str, Invocable]
 
 
-_catalogs: weakref.WeakKeyDictionary[Any, FunctionCatalog] = weakref.WeakKeyDictionary()
-_catalogs_lock = threading.Lock()
-
-
 def catalog_of(app: Any) -> FunctionCatalog:
-    """Index a ``FunctionApp``/``DFApp`` once.
-
-    ``get_functions()`` remembers the names it has seen and raises on a second
-    call, so the result is kept per app: a restarted host reuses it.
-    """
-    with _catalogs_lock:
-        found = _catalogs.get(app)
-        if found is None:
-            found = _build_catalog(app.get_functions())
-            _catalogs[app] = found
-        return found
+    """Index a ``FunctionApp``/``DFApp`` through the worker library (once per app)."""
+    return _build_catalog(index_app(app))
 
 
-def _build_catalog(functions: list[func.Function]) -> FunctionCatalog:
+def _build_catalog(functions: tuple[IndexedFunction, ...]) -> FunctionCatalog:
     http: list[HttpFunction] = []
     timers: list[TimerFunction] = []
     orchestrators: dict[str, Invocable] = {}
     activities: dict[str, Invocable] = {}
     for function in functions:
-        name = function.get_function_name() or function.get_user_function().__name__
-        bindings = [b.get_dict_repr() for b in function.get_bindings()]
+        name = function.name
+        bindings = list(function.bindings)
         unserved = sorted({str(b.get("type")) for b in bindings} - _SERVED_BINDINGS)
         if unserved:
             log.warning("skipping %s: the local host has no %s binding", name, ", ".join(unserved))
@@ -126,16 +105,12 @@ def _build_catalog(functions: list[func.Function]) -> FunctionCatalog:
             log.warning("skipping %s: it has no trigger", name)
             continue
         client = next((b for b in bindings if b.get("type") == "durableClient"), None)
-        user_func = function.get_user_function()
-        trigger_param = str(trigger["name"])
-        names = {str(b.get("name")) for b in bindings}
         call = Invocable(
             name=name,
-            func=user_func,
-            trigger_param=trigger_param,
+            function=function,
+            trigger_param=str(trigger["name"]),
             client_param=None if client is None else str(client["name"]),
             client_task_hub=None if client is None else client.get("taskHub"),
-            wants_context="context" not in names and _accepts(user_func, "context"),
         )
         kind = trigger["type"]
         if kind == "httpTrigger":
@@ -165,13 +140,6 @@ def _build_catalog(functions: list[func.Function]) -> FunctionCatalog:
 
 def _text(value: Any) -> str:
     return str(value.value) if isinstance(value, Enum) else str(value)
-
-
-def _accepts(user_func: UserFunction, parameter: str) -> bool:
-    try:
-        return parameter in inspect.signature(user_func).parameters
-    except (TypeError, ValueError):
-        return False
 
 
 def load_function_app(path: Path) -> Any:

@@ -1,42 +1,27 @@
-"""Calling user functions as the Python worker does.
+"""Calling functions as the host does: through the worker library.
 
-Parameters are passed by binding name: the trigger's value, the durable
-client's binding string (the DF SDK's wrapper turns it into a
-``DurableOrchestrationClient``), and ``context`` when the function asks for
-it. Coroutine functions run on the host's event loop, because the SDK's
-durable client keeps one ``aiohttp`` session bound to the loop it first ran
-on; plain functions run on the caller's thread.
+The host sends each input binding as ``TypedData``: the trigger's value, and
+the durable client's binding string (the SDK's wrapper turns it into a
+``DurableOrchestrationClient``). The worker decodes them with its own
+converters, runs coroutine functions on the host's event loop and plain ones
+in its thread pool, and encodes the return value; a failure comes back as the
+worker's failure status (``FunctionFailed``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import inspect
-import threading
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from devhost.catalog import Invocable
+from devhost.worker import bridge
 
 ClientBinding = Callable[[str | None], str]
 
 
-@dataclass(frozen=True, slots=True)
-class InvocationContext:
-    """The part of ``azure.functions.Context`` a function here can rely on."""
-
-    invocation_id: str
-    function_name: str
-    function_directory: str = ""
-    trace_context: Any = None
-    retry_context: Any = None
-    thread_local_storage: threading.local = field(default_factory=threading.local)
-
-
 class Invoker:
-    """Builds the arguments of an invocation and runs it where it belongs."""
+    """Builds an invocation's inputs and runs it on the host's loop."""
 
     def __init__(self, client_binding: ClientBinding) -> None:
         self._client_binding = client_binding
@@ -45,24 +30,25 @@ class Invoker:
     def attach_loop(self, loop: asyncio.AbstractEventLoop | None) -> None:
         self._loop = loop
 
-    def arguments(self, call: Invocable, trigger_value: Any) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {call.trigger_param: trigger_value}
+    def inputs(self, call: Invocable, trigger_value: Any) -> dict[str, Any]:
+        inputs: dict[str, Any] = {call.trigger_param: trigger_value}
         if call.client_param is not None:
-            kwargs[call.client_param] = self._client_binding(call.client_task_hub)
-        if call.wants_context:
-            kwargs["context"] = InvocationContext(str(uuid.uuid4()), call.name)
-        return kwargs
+            inputs[call.client_param] = bridge.typed_string(
+                self._client_binding(call.client_task_hub)
+            )
+        return inputs
+
+    async def call(self, call: Invocable, trigger_value: Any) -> Any:
+        """Invoke on the running loop; the worker's ``return_value`` (``TypedData``) or None."""
+        return await bridge.invoke(call.function, self.inputs(call, trigger_value))
 
     def call_blocking(self, call: Invocable, trigger_value: Any) -> Any:
-        """Run to completion from a worker thread (never from the loop itself)."""
-        result = call.func(**self.arguments(call, trigger_value))
-        if not inspect.isawaitable(result):
-            return result
+        """Invoke from a host thread (never from the loop itself) and wait for the result."""
         loop = self._loop
-        if loop is not None and loop.is_running():
-            return asyncio.run_coroutine_threadsafe(_awaited(result), loop).result()
-        return asyncio.run(_awaited(result))
+        if loop is None or not loop.is_running():  # an engine driven without a host (tests)
+            return asyncio.run(self.call(call, trigger_value))
+        return asyncio.run_coroutine_threadsafe(self.call(call, trigger_value), loop).result()
 
-
-async def _awaited(awaitable: Any) -> Any:
-    return await awaitable
+    def call_json(self, call: Invocable, input_text: str | None) -> str | None:
+        """An activity or orchestrator turn: JSON text in, the returned JSON text out."""
+        return bridge.text_of(self.call_blocking(call, bridge.typed_json(input_text)))

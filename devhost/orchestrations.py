@@ -40,16 +40,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-import azure.functions as func
-from azure.functions.durable_functions import ActivityTriggerConverter
-from azure.functions.meta import Datum
-
 from devhost import history as h
 from devhost.archive import STATE_KIND, InstanceArchive, Saved
 from devhost.catalog import FunctionCatalog, Invocable
 from devhost.clock import Clock
 from devhost.history import ActionType, EventType
 from devhost.invoke import Invoker
+from devhost.worker import FunctionFailed, bridge
 from shared.ports.store import Document, DocumentStore
 
 log = logging.getLogger(__name__)
@@ -661,8 +658,9 @@ class OrchestrationEngine:
             parent_instance_id=None if parent is None else parent["instanceId"],
         )
         try:
-            return h.read_outcome(orchestrator.func(func.OrchestrationContext(payload)))
-        except Exception as exc:  # noqa: BLE001 - the SDK reports orchestrator failures this way
+            state = self._invoker.call_blocking(orchestrator, bridge.typed_string(payload))
+            return h.read_outcome(bridge.text_of(state) or "")
+        except FunctionFailed as exc:  # the SDK reports orchestrator failures this way
             log.info(
                 "orchestration %s failed: %s", iid, str(exc).partition(h.OUT_OF_PROC_MARKER)[0]
             )
@@ -893,25 +891,17 @@ class OrchestrationEngine:
     def _activity_result(
         self, iid: str, call: Invocable, task_id: int, input_text: str | None
     ) -> h.Event:
-        """Run an activity with the worker's own (de)serialisation of input and result."""
+        """Run an activity through the worker, which (de)serialises its input and result."""
         try:
-            value = (
-                None
-                if input_text is None
-                else ActivityTriggerConverter.decode(
-                    Datum(input_text, "json"), trigger_metadata=None
-                )
-            )
-            result = self._invoker.call_blocking(call, value)
-            text = ActivityTriggerConverter.encode(result, expected_type=None).value
+            text = self._invoker.call_json(call, input_text)
             return h.task_completed(self._clock.now(), task_id, result=text)
-        except Exception as exc:
-            log.warning("activity %s of orchestration %s failed", call.name, iid, exc_info=True)
+        except FunctionFailed as exc:  # the worker's message: "<ExceptionType>: <text>"
+            log.warning("activity %s of orchestration %s failed: %s", call.name, iid, exc)
+            return h.task_failed(self._clock.now(), task_id, reason=str(exc), details=None)
+        except Exception as exc:  # the host itself could not invoke it
+            log.exception("activity %s of orchestration %s could not run", call.name, iid)
             return h.task_failed(
-                self._clock.now(),
-                task_id,
-                reason=str(exc) or type(exc).__name__,
-                details=f"{type(exc).__module__}.{type(exc).__qualname__}",
+                self._clock.now(), task_id, reason=f"{type(exc).__name__}: {exc}", details=None
             )
 
     def _start_child(

@@ -14,6 +14,7 @@ import concurrent.futures
 import contextlib
 import functools
 import gc
+import json
 import logging
 import signal
 import socket
@@ -25,9 +26,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TypeVar
 
-import azure.functions as func
 from aiohttp import web
-from azure.functions.timer import TimerRequest
 from multidict import CIMultiDict
 
 from devhost.catalog import (
@@ -42,6 +41,7 @@ from devhost.durable_api import WEBHOOK_PATH, DurableApi, client_binding
 from devhost.invoke import Invoker
 from devhost.orchestrations import OrchestrationEngine
 from devhost.routes import MethodNotAllowed, RouteTable
+from devhost.worker import FunctionFailed, bridge
 from shared.errors import SreCopilotError
 from shared.ports.store import DocumentStore
 
@@ -296,26 +296,18 @@ class DevHost:
             response.force_close()
             return response
         call = found.target.call
-        http_request = func.HttpRequest(
+        data = bridge.typed_http(
             method=request.method,
             url=str(request.url),
             headers=_request_headers(request),
-            params=dict(request.query),
+            query=dict(request.query),
             route_params=found.params,
             body=body,
         )
         try:
-            kwargs = self._invoker.arguments(call, http_request)
-            if call.is_async:
-                result = await call.func(**kwargs)
-            else:
-                loop = asyncio.get_running_loop()
-                result = await loop.run_in_executor(
-                    self._blocking, functools.partial(call.func, **kwargs)
-                )
-            return _response(result)
-        except Exception:
-            log.exception("function %s failed on %s %s", call.name, request.method, path)
+            return _response(await self._invoker.call(call, data))
+        except FunctionFailed as exc:
+            log.error("function %s failed on %s %s: %s", call.name, request.method, path, exc)
             return _problem(500, "internal", "internal error")
 
     async def _read_body(self, request: web.Request) -> bytes | None:
@@ -439,32 +431,26 @@ class DevHost:
         name = timer.call.name
         last = self._cron_last.get(name)
         self._cron_last[name] = now
-        request = TimerRequest(
-            past_due=now - scheduled > _PAST_DUE,
-            schedule_status={
+        request = {
+            "Schedule": {"AdjustForDST": True},
+            "ScheduleStatus": {
                 "Last": (last or now).isoformat(),
                 "Next": self._cron_next.get(name, now).isoformat(),
                 "LastUpdated": now.isoformat(),
             },
-            schedule={"AdjustForDST": True},
-        )
+            "IsPastDue": now - scheduled > _PAST_DUE,
+        }
         self._cron_running.add(name)
         self._engine.tracker.begin()
         assert self._loop is not None
-        self._loop.create_task(self._run_cron(timer, request))
+        self._loop.create_task(self._run_cron(timer, json.dumps(request)))
 
-    async def _run_cron(self, timer: TimerFunction, request: TimerRequest) -> None:
+    async def _run_cron(self, timer: TimerFunction, request: str) -> None:
         call = timer.call
         try:
-            kwargs = self._invoker.arguments(call, request)
-            if call.is_async:
-                await call.func(**kwargs)
-            else:
-                await asyncio.get_running_loop().run_in_executor(
-                    self._blocking, functools.partial(call.func, **kwargs)
-                )
-        except Exception:
-            log.exception("timer function %s failed", call.name)
+            await self._invoker.call(call, bridge.typed_json(request))
+        except FunctionFailed as exc:
+            log.error("timer function %s failed: %s", call.name, exc)
         finally:
             self._cron_running.discard(call.name)
             self._engine.tracker.end()
@@ -500,23 +486,27 @@ def _request_headers(request: web.Request) -> dict[str, str]:
     return headers
 
 
-def _response(result: Any) -> web.Response:
-    """Map what an HTTP function returned to a response, as the worker does."""
-    if isinstance(result, func.HttpResponse):
-        headers: CIMultiDict[str] = CIMultiDict()
-        for key, value in result.headers.items():
-            if key.lower() not in _STRIPPED_RESPONSE_HEADERS:
-                headers.add(key, value)
-        if "Content-Type" not in headers:
-            headers["Content-Type"] = f"{result.mimetype}; charset={result.charset}"
-        return web.Response(body=result.get_body(), status=result.status_code, headers=headers)
-    if result is None:
+def _response(returned: Any) -> web.Response:
+    """Map the worker's ``$return`` (``TypedData``) to a response, as the host does."""
+    if returned is None:
         return web.Response(status=204)
-    if isinstance(result, str):
-        return web.Response(text=result, content_type="text/plain")
-    if isinstance(result, bytes | bytearray):
-        return web.Response(body=bytes(result), content_type="application/octet-stream")
-    raise TypeError(f"an HTTP function returned {type(result).__name__}, not an HttpResponse")
+    kind = returned.WhichOneof("data")
+    if kind != "http":
+        text = bridge.text_of(returned) or ""
+        return web.Response(text=text, content_type="text/plain")
+    http = returned.http
+    headers: CIMultiDict[str] = CIMultiDict()
+    for key, value in http.headers.items():
+        if key.lower() not in _STRIPPED_RESPONSE_HEADERS:
+            headers.add(key, value)
+    body_kind = http.body.WhichOneof("data") if http.HasField("body") else None
+    if body_kind in ("bytes", "stream"):
+        body = bytes(getattr(http.body, body_kind))
+    elif body_kind is not None:
+        body = (bridge.text_of(http.body) or "").encode()
+    else:
+        body = b""
+    return web.Response(body=body, status=int(http.status_code or 200), headers=headers)
 
 
 def _problem(

@@ -17,7 +17,7 @@ import json
 import logging
 from collections.abc import Generator, Iterable
 from datetime import timedelta
-from typing import Any
+from typing import Any, Required, TypedDict
 
 import azure.durable_functions as df
 
@@ -48,6 +48,23 @@ ALERT_SETTLE = timedelta(seconds=10)
 """Alert changes within this of the first one are analysed together, once."""
 EVENTS_BEFORE_CONTINUE = 50
 """Handled events after which the orchestration continues as new, bounding its history."""
+
+
+class Step(TypedDict, total=False):
+    """An activity's input: the incident, and what the step adds.
+
+    A class, not ``dict[str, Any]``: the worker refuses to load a function
+    whose parameter is annotated with a parameterised generic.
+    """
+
+    tenant_id: Required[str]
+    incident_id: Required[str]
+    signals: list[str]
+    parts: list[dict[str, Any]] | None
+    detected: list[dict[str, Any]]
+    proposal: dict[str, Any]
+    action: dict[str, Any]
+    event: dict[str, Any]
 
 
 def instance_id(tenant_id: str, incident_id: str) -> str:
@@ -181,44 +198,44 @@ def incident_orchestrator(
 
 
 @bp.activity_trigger(input_name="ref", activity=PLAN)
-def plan_incident_context(ref: dict[str, Any]) -> dict[str, Any]:
+def plan_incident_context(ref: Step) -> dict[str, Any]:
     return analysis.plan(runtime(), ref["tenant_id"], ref["incident_id"])
 
 
 @bp.activity_trigger(input_name="branch", activity=COLLECT)
-def collect_incident_signals(branch: dict[str, Any]) -> dict[str, Any]:
+def collect_incident_signals(branch: Step) -> dict[str, Any]:
     return analysis.collect(
         runtime(), branch["tenant_id"], branch["incident_id"], branch["signals"]
     )
 
 
 @bp.activity_trigger(input_name="step", activity=ASSEMBLE)
-def assemble_incident_context(step: dict[str, Any]) -> dict[str, Any]:
+def assemble_incident_context(step: Step) -> dict[str, Any]:
     return analysis.assemble(runtime(), step["tenant_id"], step["incident_id"], step["parts"])
 
 
 @bp.activity_trigger(input_name="ref", activity=DETECT)
-def detect_incident_candidates(ref: dict[str, Any]) -> list[dict[str, Any]]:
+def detect_incident_candidates(ref: Step) -> list[dict[str, Any]]:
     return analysis.detect(runtime(), ref["tenant_id"], ref["incident_id"])
 
 
 @bp.activity_trigger(input_name="ref", activity=PROPOSE)
-def propose_incident_candidates(ref: dict[str, Any]) -> dict[str, Any]:
+def propose_incident_candidates(ref: Step) -> dict[str, Any]:
     return analysis.propose(runtime(), ref["tenant_id"], ref["incident_id"])
 
 
 @bp.activity_trigger(input_name="step", activity=SCORE)
-def score_incident_hypotheses(step: dict[str, Any]) -> dict[str, Any]:
+def score_incident_hypotheses(step: Step) -> dict[str, Any]:
     return analysis.score(
         runtime(), step["tenant_id"], step["incident_id"], step["detected"], step["proposal"]
     )
 
 
 @bp.activity_trigger(input_name="step", activity=APPLY_ACTION)
-def apply_incident_action(step: dict[str, Any]) -> str:
+def apply_incident_action(step: Step) -> str:
     return apply_action(runtime(), step["tenant_id"], step["incident_id"], step["action"])
 
 
 @bp.activity_trigger(input_name="ref", activity=DELIVER)
-def deliver_incident_message(ref: dict[str, Any]) -> dict[str, Any]:
+def deliver_incident_message(ref: Step) -> dict[str, Any]:
     return post_or_update(runtime(), ref["tenant_id"], ref["incident_id"], ref.get("event"))

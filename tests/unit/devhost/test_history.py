@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import azure.functions as func
 import pytest
 from azure.durable_functions.models.actions.ActionType import ActionType as SdkActionType
 from azure.durable_functions.models.history.HistoryEventType import HistoryEventType
@@ -15,6 +14,8 @@ from azure.durable_functions.models.history.HistoryEventType import HistoryEvent
 from devhost import history as h
 from devhost.catalog import catalog_of, load_function_app
 from devhost.history import ActionType, EventType
+from devhost.invoke import Invoker
+from devhost.worker import bridge
 
 APP_PATH = Path(__file__).parents[2] / "fixtures" / "devhost_app" / "function_app.py"
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -49,7 +50,8 @@ def replay(
         input_text=json.dumps(input_value),
         parent_instance_id=None,
     )
-    return h.read_outcome(orchestrator.func(func.OrchestrationContext(payload)))
+    state = Invoker(lambda hub: "{}").call_blocking(orchestrator, bridge.typed_string(payload))
+    return h.read_outcome(bridge.text_of(state) or "")
 
 
 def started(when: datetime) -> list[h.Event]:

@@ -222,7 +222,8 @@ def test_activity_failure_is_catchable_and_retry_reaches_success(
     status = status_of(engine, iid)
     assert status["runtimeStatus"] == "Completed", status
     assert status["output"]["result"] == 3
-    assert status["output"]["caught"].startswith("cannot handle x")
+    # The worker's message names the exception type, as Azure's TaskFailed reason does.
+    assert status["output"]["caught"].startswith("ValueError: cannot handle x")
     assert status["customStatus"] == {"stage": "done"}
     kinds = Counter(e["EventType"] for e in stored_history(store, iid))
     assert kinds[EventType.TASK_SCHEDULED] == 4  # explode, then flaky three times
@@ -450,7 +451,7 @@ def test_retry_work_is_numbered_as_the_sdk_numbers_it_when_results_pile_up(
         status = status_of(engine, x)
         assert status["runtimeStatus"] == "Completed", status
         assert status["output"]["after"] == 10
-        assert status["output"]["retried"].startswith("fail-a")
+        assert status["output"]["retried"].startswith("RuntimeError: fail-a")
     finally:
         for gate in ("b", "fail-a", "episode"):
             GATES[gate].set()
