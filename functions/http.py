@@ -31,4 +31,20 @@ def error_response(exc: Exception) -> func.HttpResponse:
 
 
 def headers_of(req: func.HttpRequest) -> dict[str, str]:
-    return dict(req.headers.items())
+    """The request's headers as valid text.
+
+    A header may carry bytes that are not UTF-8 (a host hands them on as
+    surrogate escapes); they become U+FFFD here, so nothing downstream (the
+    store, a log line, a credential check) meets text it cannot encode.
+    """
+    return {_text(k): _text(v) for k, v in req.headers.items()}
+
+
+def _text(value: str) -> str:
+    if value.isascii():
+        return value
+    try:
+        raw = value.encode("utf-8", "surrogateescape")  # the bytes as sent
+    except UnicodeEncodeError:
+        raw = value.encode("utf-8", "surrogatepass")
+    return raw.decode("utf-8", "replace")

@@ -4,7 +4,9 @@ Alertmanager: ``Authorization: Bearer <token>`` (its ``http_config.authorization
 PagerDuty: ``X-PagerDuty-Signature: v1=<hex>[,v1=<hex>...]``, HMAC-SHA256 of the
 raw body with the subscription's secret; several signatures may come during a
 secret rotation, and any one matching any of the tenant's secrets is enough.
-All comparisons are constant-time.
+All comparisons are constant-time, on bytes: a header value is whatever the
+sender put there (non-ASCII, or bytes that were not UTF-8 and reach us as
+surrogate escapes), and such a value is wrong credentials (401), never an error.
 """
 
 from __future__ import annotations
@@ -24,6 +26,15 @@ def header(headers: Mapping[str, str], name: str) -> str | None:
     return next((v for k, v in headers.items() if k.lower() == wanted), None)
 
 
+def _bytes(text: str) -> bytes:
+    """Any header text as bytes, lone surrogates included (they cannot match a secret)."""
+    return text.encode("utf-8", "surrogatepass")
+
+
+def _same(offered: str, expected: str) -> bool:
+    return hmac.compare_digest(_bytes(offered), _bytes(expected))
+
+
 def verify_bearer(headers: Mapping[str, str], expected: SecretStr | None, *, what: str) -> None:
     if expected is None or not expected.get_secret_value():
         raise Unauthorized(f"no {what} token is configured for this tenant")
@@ -33,7 +44,7 @@ def verify_bearer(headers: Mapping[str, str], expected: SecretStr | None, *, wha
     scheme, _, token = value.strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("Authorization header is not 'Bearer <token>'")
-    if not hmac.compare_digest(token.strip().encode(), expected.get_secret_value().encode()):
+    if not _same(token.strip(), expected.get_secret_value()):
         raise Unauthorized(f"wrong {what} token")
 
 
@@ -54,6 +65,6 @@ def verify_pagerduty(headers: Mapping[str, str], body: bytes, secrets: Iterable[
         raise Unauthorized("X-PagerDuty-Signature has no v1= signature")
     for secret in candidates:
         expected = pagerduty_signature(secret, body)
-        if any(hmac.compare_digest(expected, sig) for sig in offered):
+        if any(_same(sig, expected) for sig in offered):
             return
     raise Unauthorized("X-PagerDuty-Signature does not match any signing secret")

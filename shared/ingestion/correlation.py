@@ -24,6 +24,7 @@ refresh, so "seen within the window" is the document's existence).
 from __future__ import annotations
 
 import contextlib
+import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -58,8 +59,19 @@ class IncidentTouch:
     """Names the change for the orchestration, which handles each one once."""
 
 
+INCIDENT_ID = re.compile(r"INC-[0-9]{6}-[0-9A-F]{6}")
+"""Every incident id ``new_incident_id`` mints, and nothing else: no ``/``, no ``--``
+(the separator of durable instance ids), so an id from a button or a command that
+matches it can name nothing but an incident."""
+
+
 def new_incident_id(at: datetime) -> str:
     return f"INC-{at:%y%m%d}-{secrets.token_hex(3).upper()}"
+
+
+def is_incident_id(text: str) -> bool:
+    """Whether ``text`` has the shape of an id ``new_incident_id`` mints."""
+    return INCIDENT_ID.fullmatch(text) is not None
 
 
 def correlation_key(alert: Alert) -> str:

@@ -5,13 +5,45 @@ Only what the product reads is required; everything else is kept as sent.
 
 from __future__ import annotations
 
-import json
-from datetime import datetime
-from typing import Any, TypeVar
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from shared.errors import BadInput
+from shared.json_input import parse_json as _parse_json
+
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+"""Times outside [EARLIEST, LATEST) are refused: year 999 or 9999 is a sender's bug,
+and such a time cannot be stored in the product's sortable text form."""
+GO_ZERO_TIME = datetime(1, 1, 1, tzinfo=UTC)
+"""Alertmanager's (Go's) zero time: "not set", accepted for ``endsAt`` only."""
+
+
+def _in_range(moment: datetime) -> datetime:
+    """Within the sane range, in UTC (a time without an offset is taken as UTC)."""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    if not EARLIEST <= aware < LATEST:
+        raise ValueError(
+            f"time {moment.isoformat()} is outside {EARLIEST:%Y-%m-%d}..{LATEST:%Y-%m-%d}"
+        )
+    return aware.astimezone(UTC)
+
+
+def _in_range_or_unset(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    if aware == GO_ZERO_TIME:
+        return None
+    return _in_range(moment)
+
+
+SaneTime = Annotated[datetime, AfterValidator(_in_range)]
+"""A sender's time, refused (naming the field) outside EARLIEST..LATEST."""
+EndTime = Annotated[datetime | None, AfterValidator(_in_range_or_unset)]
+"""An end time: Go's zero time means unset (None); otherwise a ``SaneTime``."""
 
 
 class _Wire(BaseModel):
@@ -22,8 +54,8 @@ class AmAlert(_Wire):
     status: str = Field(pattern="^(firing|resolved)$")
     labels: dict[str, str]
     annotations: dict[str, str] = {}
-    starts_at: datetime = Field(alias="startsAt")
-    ends_at: datetime | None = Field(default=None, alias="endsAt")
+    starts_at: SaneTime = Field(alias="startsAt")
+    ends_at: EndTime = Field(default=None, alias="endsAt")
     generator_url: str | None = Field(default=None, alias="generatorURL")
     fingerprint: str | None = None
 
@@ -59,7 +91,7 @@ class PdData(_Wire):
     number: int | None = None
     html_url: str | None = None
     incident_key: str | None = None
-    created_at: datetime | None = None
+    created_at: SaneTime | None = None
     urgency: str | None = None
     priority: PdReference | None = None
     service: PdReference | None = None
@@ -71,7 +103,7 @@ class PdEvent(_Wire):
     id: str = Field(min_length=1)
     event_type: str = Field(min_length=1)
     resource_type: str = ""
-    occurred_at: datetime
+    occurred_at: SaneTime
     data: dict[str, Any]
 
 
@@ -87,7 +119,7 @@ class ChangeWire(_Wire):
     id: str | None = Field(default=None, max_length=200)
     kind: str = Field(pattern="^(deployment|config|feature_flag|infrastructure)$")
     service: str = Field(min_length=1, max_length=200)
-    at: datetime | None = None
+    at: SaneTime | None = None
     version: str | None = None
     previous_version: str | None = None
     description: str = Field(default="", max_length=4000)
@@ -95,22 +127,12 @@ class ChangeWire(_Wire):
     url: str | None = None
 
 
-_M = TypeVar("_M", bound=BaseModel)
-
-
 def parse_json(body: bytes) -> Any:
-    """Decode a JSON body, or say where it breaks."""
-    try:
-        return json.loads(body)
-    except UnicodeDecodeError as exc:
-        raise BadInput(f"body is not UTF-8: {exc.reason}") from None
-    except json.JSONDecodeError as exc:
-        raise BadInput(
-            f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
-        ) from None
+    """Decode a JSON body (bounded depth, valid text), or say where it breaks."""
+    return _parse_json(body, what="body")
 
 
-def validate(model: type[_M], data: Any, *, what: str) -> _M:
+def validate[M: BaseModel](model: type[M], data: Any, *, what: str) -> M:
     """Validate ``data`` as ``model``; a failure names the first bad field."""
     try:
         return model.model_validate(data)

@@ -114,9 +114,14 @@ class IngestService:
         auth.verify_bearer(headers, tenant.change_token, what="change-feed")
         raw = self._store_raw(tenant_id, "changes", headers, body)
         try:
-            items = _change_items(parse_json(body))
-            now = self._clock.now()
-            events = [self._change_event(tenant_id, item, i, now) for i, item in enumerate(items)]
+            try:
+                items = _change_items(parse_json(body))
+                now = self._clock.now()
+                events = [
+                    self._change_event(tenant_id, item, i, now) for i, item in enumerate(items)
+                ]
+            except (OverflowError, ValueError) as exc:  # a model's own check, past the wire's
+                raise BadInput(f"invalid value: {exc}") from None
         except BadInput as exc:
             self._mark(raw, RawEventOutcome.INVALID, reason=exc.reason)
             raise

@@ -25,6 +25,7 @@ from enum import StrEnum
 from typing import Any
 
 from shared.errors import BadInput
+from shared.json_input import parse_json
 
 ACTION_ID_LIMIT = 255
 VALUE_LIMIT = 2000
@@ -115,10 +116,9 @@ def encode_value(value: ActionValue) -> str:
 
 def decode_value(text: str) -> ActionValue:
     """The value ``encode_value`` produced; ``BadInput`` for anything else."""
-    try:
-        raw = json.loads(text)
-    except (TypeError, ValueError):
-        raise BadInput("button value is not JSON") from None
+    if len(text) > VALUE_LIMIT:
+        raise BadInput(f"button value is over Slack's {VALUE_LIMIT} characters")
+    raw = parse_json(text, what="button value", max_depth=1)
     if not isinstance(raw, dict):
         raise BadInput("button value is not a JSON object")
     for key in ("i", "t"):

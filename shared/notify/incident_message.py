@@ -4,6 +4,12 @@ Pure functions from the incident, its stored context snapshot and analysis,
 and the responders' feedback, to a ``ChatMessage``. Slack's limits are kept
 here (50 blocks, 3,000 characters a section, 75 a button label, 2,000 a
 value): what does not fit is shortened with a visible "…", never rejected.
+
+Every string that came from outside (alerts, changes, PagerDuty, Claude,
+Slack users) is escaped with ``mrkdwn.escape`` where it is put into ``mrkdwn``
+text (``E`` below), so alert text can neither ping a channel nor disguise a
+link; only runbook URLs, from trusted configuration, become links. A URL from
+an alert (``generatorURL``) is not rendered at all.
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ from typing import Any
 
 from shared.models.incident import Incident, IncidentStatus
 from shared.notify.actions import ActionKind, ActionValue, button
+from shared.notify.mrkdwn import escape as E
+from shared.notify.mrkdwn import link
 from shared.ports.chat import ChatMessage
 
 MAX_BLOCKS = 50
@@ -100,7 +108,9 @@ def key_signals(snapshot: Mapping[str, Any] | None, limit: int = 4) -> list[str]
         label = _SIGNAL_LABELS.get(r["signal"], r["signal"].replace("_", " "))
         before = format_value(r.get("prior", r.get("baseline")), r.get("unit", ""))
         now = format_value(r.get("current"), r.get("unit", ""))
-        lines.append(f"• {label} of `{r['entity']}` {before} → *{now}* since {_hm(r['onset'])}")
+        lines.append(
+            f"• {E(label)} of `{E(r['entity'])}` {E(before)} → *{E(now)}* since {_hm(r['onset'])}"
+        )
     return lines
 
 
@@ -109,7 +119,7 @@ def _what_is_happening(incident: Incident, snapshot: Mapping[str, Any] | None) -
     for ref in incident.alerts[:8]:
         where = ref.service or ref.instance or "?"
         state = "" if ref.status.value == "firing" else f" ({ref.status.value})"
-        lines.append(f"• *{ref.name}* on `{where}`{state}: {ref.summary}")
+        lines.append(f"• *{E(ref.name)}* on `{E(where)}`{state}: {E(ref.summary)}")
     if len(incident.alerts) > 8:
         lines.append(f"• … and {len(incident.alerts) - 8} more alerts")
     numbers = key_signals(snapshot)
@@ -132,12 +142,11 @@ def _what_changed(snapshot: Mapping[str, Any] | None, fallback: Sequence[Mapping
             if isinstance(minutes, int | float)
             else f"at {_hm(c.get('at'))}"
         )
-        version = f" {c['version']}" if c.get("version") else ""
-        author = f" by {c['author']}" if c.get("author") else ""
-        desc = f": {c['description']}" if c.get("description") else ""
-        lines.append(
-            f"• {c['kind'].replace('_', ' ')} of *{c['service']}*{version}, {when}{author}{desc}"
-        )
+        version = f" {E(c['version'])}" if c.get("version") else ""
+        author = f" by {E(c['author'])}" if c.get("author") else ""
+        desc = f": {E(c['description'])}" if c.get("description") else ""
+        kind = E(str(c["kind"]).replace("_", " "))
+        lines.append(f"• {kind} of *{E(c['service'])}*{version}, {when}{author}{desc}")
     if len(changes) > 6:
         lines.append(f"• … and {len(changes) - 6} more")
     return "*What changed*\n" + "\n".join(lines)
@@ -155,7 +164,8 @@ def factors_line(factors: Mapping[str, Any]) -> str:
 
 def _feedback_marks(feedback: Sequence[Mapping[str, Any]], category: str, target: str) -> str:
     marks = [
-        f"{'👍' if f.get('verdict') == 'likely' else '👎'} {f.get('user_name') or f.get('user_id')}"
+        f"{'👍' if f.get('verdict') == 'likely' else '👎'} "
+        f"{E(f.get('user_name') or f.get('user_id'))}"
         for f in feedback
         if f.get("category") == category and str(f.get("target", "")).lower() == target.lower()
     ]
@@ -175,10 +185,10 @@ def _hypothesis_blocks(
         :3
     ]
     lines = [
-        f"*#{rank} {hypothesis['title']}*",
-        f"`{category}` on `{target}` · confidence *{hypothesis['confidence']:.0%}* "
+        f"*#{rank} {E(hypothesis['title'])}*",
+        f"`{E(category)}` on `{E(target)}` · confidence *{hypothesis['confidence']:.0%}* "
         f"(range {low:.0%} to {high:.0%})",
-        *[f"  ◦ {e['summary']}" for e in evidence],
+        *[f"  ◦ {E(e['summary'])}" for e in evidence],
     ]
     origins = hypothesis.get("origins") or ()
     if "llm" in origins:
@@ -218,14 +228,14 @@ def _runbooks_and_similar(analysis: Mapping[str, Any]) -> str:
     if runbooks:
         lines.append("*Runbooks*")
         for rb in runbooks[:3]:
-            title = f"<{rb['url']}|{rb['title']}>" if rb.get("url") else rb["title"]
-            lines.append(f"• {title} (`{rb['id']}`, {rb['score']:.2f})")
+            title = link(str(rb["url"]), rb["title"]) if rb.get("url") else E(rb["title"])
+            lines.append(f"• {title} (`{E(rb['id'])}`, {rb['score']:.2f})")
     similar = analysis.get("similar_incidents") or []
     if similar:
         lines.append("*Similar incidents*")
         for s in similar[:3]:
-            cause = f" · {s['category']} on {s['target']}" if s.get("category") else ""
-            lines.append(f"• {s['id']} {s.get('title', '')}{cause} ({s['score']:.2f})")
+            cause = f" · {E(s['category'])} on {E(s['target'])}" if s.get("category") else ""
+            lines.append(f"• {E(s['id'])} {E(s.get('title', ''))}{cause} ({s['score']:.2f})")
     return "\n".join(lines)
 
 
@@ -266,9 +276,9 @@ def render_incident(
         if extra:
             blocks.append(_section(extra))
         llm = analysis.get("llm") or {}
-        note = f"model {model_version}"
+        note = f"model {E(model_version)}"
         if llm.get("status") not in (None, "ok", "disabled"):
-            note += f" · Claude unavailable ({llm['status']}): detectors only"
+            note += f" · Claude unavailable ({E(llm['status'])}): detectors only"
         blocks.append(_context(note))
     if interactive:
         value = ActionValue(
@@ -293,12 +303,17 @@ def render_incident(
             )
         blocks.append({"type": "actions", "block_id": "incident", "elements": actions})
     if len(blocks) > MAX_BLOCKS:
-        blocks = [*blocks[: MAX_BLOCKS - 1], _context("… more in `/sre why " + incident.id + "`")]
+        more = _context("… more in `/sre why " + E(incident.id) + "`")
+        blocks = [*blocks[: MAX_BLOCKS - 1], more]
     top = (
-        f" · #1 {hypotheses[0]['title']} ({hypotheses[0]['confidence']:.0%})" if hypotheses else ""
+        f" · #1 {E(hypotheses[0]['title'])} ({hypotheses[0]['confidence']:.0%})"
+        if hypotheses
+        else ""
     )
+    # The fallback text is mrkdwn too (notifications show it): escaped like the blocks.
     text = clip(
-        f"{severity.upper()} {incident.title} ({incident.id}, {status}){top}", FALLBACK_LIMIT
+        f"{severity.upper()} {E(incident.title)} ({E(incident.id)}, {status}){top}",
+        FALLBACK_LIMIT,
     )
     return ChatMessage(
         tenant_id=incident.tenant_id, incident_id=incident.id, text=text, blocks=tuple(blocks)

@@ -8,7 +8,11 @@ click); those are outcome kinds, answered to the user.
 
 Who may act: the workspace must map to a tenant (``TenantRegistry.by_slack_team``),
 the button must have been rendered for that tenant, and the user must be one
-of the tenant's ``responders``. A tenant that lists no responders lets any
+of the tenant's ``responders``. What they act on: the button's incident id must
+have the shape of the ids the product mints (``correlation.INCIDENT_ID``: no
+``/``, no ``--``) and name an incident of that tenant; anything else is answered
+"not in this workspace" and nothing is written. The tenant is only ever the one
+the workspace maps to, never one a button names. A tenant that lists no responders lets any
 member of its workspace act: a new install works at once, and a team that
 wants to restrict it lists its responders.
 
@@ -33,7 +37,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -42,6 +45,7 @@ from typing import Any, Literal, Protocol
 
 from shared.clock import Clock
 from shared.errors import Conflict
+from shared.ingestion.correlation import is_incident_id
 from shared.models.audit import AuditRecord
 from shared.models.base import TenantDocument, UtcDatetime, iso
 from shared.models.incident import Incident, IncidentStatus
@@ -60,7 +64,6 @@ ACTION_RECORD_TTL_SECONDS = 30 * 24 * 3600
 """How long an acknowledgement or resolve request is remembered for dedup."""
 
 STATUS_LIMIT = 20
-_INCIDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 SECTION_LIMIT = 3000
 
 Verdict = Literal["likely", "not_it"]
@@ -85,6 +88,7 @@ class OutcomeKind(StrEnum):
     RESOLVE_REQUESTED = "resolve_requested"
     NOT_AUTHORISED = "not_authorised"
     UNKNOWN_TENANT = "unknown_tenant"
+    UNKNOWN_INCIDENT = "unknown_incident"
     DUPLICATE = "duplicate"
 
 
@@ -167,11 +171,30 @@ def handle_action(deps: InteractionDeps, action: InteractionAction) -> Interacti
             f"Only the responders of {_escape(tenant.name)} can do that; nothing was recorded.",
             tenant_id=tenant.id,
         )
+    if not _is_incident_of(deps, tenant, action.incident_id):
+        log.warning(
+            "click in team %s (tenant %s) on unknown incident %r refused",
+            action.team_id,
+            tenant.id,
+            action.incident_id[:80],
+        )
+        return InteractionOutcome(
+            OutcomeKind.UNKNOWN_INCIDENT,
+            "That incident is not in this workspace; nothing was recorded.",
+            tenant_id=tenant.id,
+        )
     if action.kind in (ActionKind.LIKELY, ActionKind.NOT_IT):
         return _record_feedback(deps, tenant, action)
     if action.kind is ActionKind.ACK:
         return _acknowledge(deps, tenant, action)
     return _request_resolution(deps, tenant, action)
+
+
+def _is_incident_of(deps: InteractionDeps, tenant: Tenant, incident_id: str) -> bool:
+    """A minted incident id (checked before any store call) of an incident of ``tenant``."""
+    if not is_incident_id(incident_id):
+        return False
+    return deps.store.get(Container.INCIDENTS, tenant.id, incident_id) is not None
 
 
 def _record_feedback(
@@ -242,7 +265,7 @@ def _acknowledge(
     if first is not None:
         return InteractionOutcome(
             OutcomeKind.DUPLICATE,
-            f"{action.incident_id} was acknowledged already by <@{first}>.",
+            f"{action.incident_id} was acknowledged already by <@{_escape(first)}>.",
             tenant_id=tenant.id,
         )
     _audit(deps, tenant, action, "incident.acknowledge", {})
@@ -273,7 +296,7 @@ def _request_resolution(
         return InteractionOutcome(
             OutcomeKind.DUPLICATE,
             f"Resolving {action.incident_id} with {_hypothesis(action)} "
-            f"was requested already by <@{first}>.",
+            f"was requested already by <@{_escape(first)}>.",
             tenant_id=tenant.id,
         )
     _audit(deps, tenant, action, "incident.resolve_requested", {})
@@ -390,31 +413,42 @@ def _status(deps: InteractionDeps, tenant: Tenant) -> CommandReply:
     )
     if not docs:
         return _reply(f"No open incidents for {_escape(tenant.name)}. :white_check_mark:")
-    lines = [_incident_line(Incident.from_doc(doc)) for doc in docs[:STATUS_LIMIT]]
+    lines = [line for doc in docs[:STATUS_LIMIT] if (line := _incident_line(doc)) is not None]
     more = f"\n…and more; showing the latest {STATUS_LIMIT}." if len(docs) > STATUS_LIMIT else ""
     shown = min(len(docs), STATUS_LIMIT)
     head = f"*Open incidents for {_escape(tenant.name)}* ({shown}{'+' if more else ''})"
     return _reply(head + "\n" + "\n".join(lines) + more)
 
 
-def _incident_line(incident: Incident) -> str:
+def _incident_line(doc: dict[str, Any]) -> str | None:
+    """One line of ``/sre status``; None for a document that no longer reads as an incident.
+
+    Such a document (a time stored before ingestion refused out-of-range times,
+    say) is skipped with a warning, so one bad incident cannot hide the others.
+    """
+    try:
+        incident = Incident.from_doc(doc)
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        log.warning("incident %r is unreadable, left out of /sre status: %s", doc.get("id"), exc)
+        return None
     where = ", ".join(incident.services or incident.instances) or "unknown service"
     since = incident.first_seen.strftime("%Y-%m-%d %H:%M UTC")
     return (
-        f"• `{incident.id}` *{incident.severity.value.upper()}* {_escape(incident.title)}"
+        f"• `{_escape(incident.id)}` *{incident.severity.value.upper()}* "
+        f"{_escape(incident.title)}"
         f" ({_escape(where)}; {incident.status.value} since {since})"
     )
 
 
 def _why(deps: InteractionDeps, tenant: Tenant, incident_id: str) -> CommandReply:
-    if not _INCIDENT_ID.match(incident_id):
-        # Typed by a person: not an id the store could hold, so not one of ours.
+    if not is_incident_id(incident_id):
+        # Typed by a person: not an id the product mints, so not one of ours.
         return _reply(f"No incident `{_escape(incident_id[:64])}` for {_escape(tenant.name)}.")
     incident_doc = deps.store.get(Container.INCIDENTS, tenant.id, incident_id)
     analysis = deps.store.get(Container.CACHE, tenant.id, f"analysis:{incident_id}")
     if incident_doc is None and analysis is None:
         return _reply(f"No incident `{_escape(incident_id)}` for {_escape(tenant.name)}.")
-    title = _escape(Incident.from_doc(incident_doc).title) if incident_doc else ""
+    title = _escape(str(incident_doc.get("title") or "")) if incident_doc else ""
     head = f"*Why: `{_escape(incident_id)}`* {title}".rstrip()
     hypotheses = analysis.get("hypotheses") if analysis else None
     if not isinstance(hypotheses, list) or not hypotheses:
@@ -440,7 +474,8 @@ def _hypothesis_text(h: dict[str, Any]) -> str:
         for name, factor in factors.items():
             if isinstance(factor, dict) and isinstance(factor.get("value"), int | float):
                 reason = _escape(str(factor.get("reason", "")))
-                lines.append(f"   • {name.replace('_', ' ')} {factor['value']:.2f}: {reason}")
+                label = _escape(str(name).replace("_", " "))
+                lines.append(f"   • {label} {factor['value']:.2f}: {reason}")
     if h.get("model_version"):
         lines.append(f"   _model {_escape(str(h['model_version']))}_")
     return "\n".join(lines)

@@ -54,7 +54,10 @@ def deps(tmp_path: Path) -> Iterator[Deps]:
         )
     )
     tenants.add(Tenant(id="globex", tenant_id="globex", name="Globex", slack_team_id="T0GLOBEX"))
-    yield Deps(store, tenants, FixedClock(T0))
+    deps = Deps(store, tenants, FixedClock(T0))
+    for tenant in ("acme", "globex"):  # the incident the clicks name (resolved: not in /sre status)
+        incident(deps, INC, "Checkout errors", IncidentStatus.RESOLVED, tenant=tenant)
+    yield deps
     store.close()
 
 
@@ -250,7 +253,7 @@ def incident(
         created_at=T0,
         updated_at=T0,
     ).to_doc()
-    deps.store.create(Container.INCIDENTS, tenant, doc)
+    deps.store.upsert(Container.INCIDENTS, tenant, doc)
 
 
 def test_status_lists_the_open_incidents_of_this_workspace_only(deps: Deps) -> None:
