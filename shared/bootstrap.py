@@ -8,8 +8,9 @@ The CLI and tests call ``configure`` first to share a store or a clock.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Protocol
 
 from shared.adapters.chat.terminal import TerminalChat
 from shared.adapters.store import open_store
@@ -24,6 +25,10 @@ from shared.settings import Settings, load_settings
 from shared.tenants.registry import TenantRegistry
 
 
+class _Closeable(Protocol):
+    def close(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class Runtime:
     settings: Settings
@@ -33,6 +38,13 @@ class Runtime:
     ingest: IngestService
     chat: ChatPort
     proposer: CandidateProposer
+    owned: tuple[_Closeable, ...] = field(default=(), repr=False)
+    """What ``build`` opened itself: ``close`` releases these and nothing a caller passed in."""
+
+    def close(self) -> None:
+        """Release the connections this runtime opened (CLI exit, host shutdown, tests)."""
+        for resource in reversed(self.owned):
+            resource.close()
 
     @property
     def change_lookback(self) -> timedelta:
@@ -68,10 +80,15 @@ def build(
     chat: ChatPort | None = None,
 ) -> Runtime:
     settings = settings or load_settings()
-    store = store or open_store(settings)
+    owned: list[_Closeable] = []
+    if store is None:
+        store = open_store(settings)
+        owned.append(store)
     clock = clock or SystemClock()
     tenants = TenantRegistry(store)
     chat = chat or TerminalChat(settings.messages_dir, echo=settings.echo_messages)
+    proposer = proposer_from(settings, store)
+    owned.append(proposer)
     return Runtime(
         settings=settings,
         store=store,
@@ -79,7 +96,8 @@ def build(
         tenants=tenants,
         ingest=IngestService(store, tenants, settings, clock),
         chat=chat,
-        proposer=proposer_from(settings, store),
+        proposer=proposer,
+        owned=tuple(owned),
     )
 
 
@@ -101,6 +119,9 @@ def runtime() -> Runtime:
 
 
 def reset() -> None:
+    """Forget the current runtime and close what it opened."""
     global _current
     with _lock:
-        _current = None
+        current, _current = _current, None
+    if current is not None:
+        current.close()

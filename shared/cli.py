@@ -11,7 +11,7 @@ import secrets
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated, Any
 
 import typer
 from pydantic import SecretStr, ValidationError
@@ -38,12 +38,13 @@ err = Console(stderr=True, highlight=False)
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FUNCTION_APP = REPO_ROOT / "function_app.py"
 
-P = ParamSpec("P")
-R = TypeVar("R")
 
+def friendly[**P, R](fn: Callable[P, R]) -> Callable[P, R]:
+    """Turn product errors into a one-line message and exit code 2.
 
-def friendly(fn: Callable[P, R]) -> Callable[P, R]:
-    """Turn product errors into a one-line message and exit code 2."""
+    Whatever runtime the command opened is closed when it ends, so its store
+    connections never outlive it (Python 3.13 warns about unclosed SQLite ones).
+    """
 
     @wraps(fn)
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -59,6 +60,8 @@ def friendly(fn: Callable[P, R]) -> Callable[P, R]:
                 f"[red]error:[/red] setting or field '{where}': {first['msg']}", soft_wrap=True
             )
             raise typer.Exit(2) from None
+        finally:
+            bootstrap.reset()
 
     return run
 

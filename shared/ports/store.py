@@ -93,7 +93,14 @@ class DocumentStore(Protocol):
         """Documents of one tenant matching every filter (AND)."""
         ...
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release every connection; later calls raise ``StoreUnavailable``.
+
+        The owner of a store (the CLI, the host at shutdown, a test) closes it
+        explicitly: a connection left for the garbage collector is a
+        ``ResourceWarning`` on Python 3.13.
+        """
+        ...
 
 
 def update_with_retry(
