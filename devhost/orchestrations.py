@@ -2,8 +2,9 @@
 
 Each instance lives in the store (``Container.ORCHESTRATIONS``, partition
 ``_taskhub:<hub>``, laid out by ``archive``): its history, an inbox of results
-the orchestrator has not seen yet, events raised before anyone waited for
-them, and the work in flight (activities, timers, sub-orchestrations). A
+and raised events the orchestrator has not seen yet (each goes into history
+with the next episode, whether or not anything waits for it, as the Durable
+extension does), and the work in flight (activities, timers, sub-orchestrations). A
 restarted host reads the active instances back and carries on.
 
 An *episode* replays the orchestrator over its history plus the inbox, with
@@ -33,7 +34,6 @@ import json
 import logging
 import threading
 import uuid
-from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -98,30 +98,12 @@ class _Instance:
     lock: threading.Lock = field(default_factory=threading.Lock)
     dirty: bool = False
     """Holds results not yet written; the next episode (or shutdown) writes them."""
-    waits: Counter[str] = field(default_factory=Counter)
-    raised: Counter[str] = field(default_factory=Counter)
-    """Event waits yielded, and events delivered (history and inbox), by name."""
 
     @classmethod
     def of(cls, doc: Document, saved: Saved) -> _Instance:
-        inst = cls(doc, saved)
-        inst.recount()
-        return inst
-
-    def recount(self) -> None:
-        self.waits = Counter(
-            leaf["name"]
-            for leaf in self.doc["leaves"]
-            if leaf["type"] == ActionType.WAIT_FOR_EXTERNAL_EVENT
-        )
-        self.raised = Counter(
-            event.get("Name")
-            for event in (*self.doc["history"], *self.doc["inbox"])
-            if event["EventType"] == EventType.EVENT_RAISED
-        )
-
-    def waiting_for(self, name: str) -> bool:
-        return self.waits[name] > self.raised[name]
+        # Documents written before events went straight to the inbox may hold some apart.
+        doc["inbox"].extend(doc.pop("buffered", None) or [])
+        return cls(doc, saved)
 
 
 @dataclass(slots=True)
@@ -227,19 +209,20 @@ class OrchestrationEngine:
                 self._instances[doc["id"]] = _Instance.of(doc, saved)
         for doc in docs:
             iid = doc["id"]
-            for timer_id, timer in doc["timers"].items():
-                self._add_timer(
-                    h.parse_time(timer["fireAt"]), iid, doc["executionId"], int(timer_id)
-                )
-            for task_id, work in doc["activities"].items():
-                self._dispatch_activity(iid, doc["executionId"], int(task_id), work)
-            for child_id, child in doc["children"].items():
-                self._recover_child(iid, doc["executionId"], child_id, child)
             inst = self._instances[iid]
+            # Copies: a resumed activity can finish and change the document meanwhile.
             with inst.lock:
-                if self._release_buffered(inst):
-                    self._persist(inst)
-                runnable = not inst.doc["history"] or bool(inst.doc["inbox"])
+                execution_id = doc["executionId"]
+                timers = list(doc["timers"].items())
+                activities = list(doc["activities"].items())
+                children = list(doc["children"].items())
+                runnable = not doc["history"] or bool(doc["inbox"])
+            for timer_id, timer in timers:
+                self._add_timer(h.parse_time(timer["fireAt"]), iid, execution_id, int(timer_id))
+            for task_id, work in activities:
+                self._dispatch_activity(iid, execution_id, int(task_id), work)
+            for child_id, child in children:
+                self._recover_child(iid, execution_id, child_id, child)
             if runnable:
                 self._schedule(iid)
         if docs:
@@ -308,7 +291,6 @@ class OrchestrationEngine:
             "parent": parent,
             "history": [],
             "inbox": [],
-            "buffered": [],
             "nextEventId": 0,
             "leaves": [],
             "retries": {},
@@ -352,7 +334,7 @@ class OrchestrationEngine:
             with inst.lock:
                 doc = inst.doc
                 delivered = [e for e in doc["history"] if e["EventType"] == EventType.EVENT_RAISED]
-                waiting = [*doc["inbox"], *doc["buffered"]]
+                waiting = list(doc["inbox"])
         else:
             state = self._archive.state(instance_id)
             if state is None:
@@ -384,7 +366,12 @@ class OrchestrationEngine:
         ]
 
     def raise_event(self, instance_id: str, name: str, input_text: str | None) -> Outcome:
-        """Deliver now if the orchestrator waits for ``name``; otherwise keep it until it does."""
+        """Append the event for the next episode, as the Durable extension does.
+
+        Whether anything waits for it is the orchestrator's business: the SDK
+        parks an event nobody waits for (one slot per name), and an event a
+        later continue-as-new never saw is not carried over for it.
+        """
         inst = self._instances.get(instance_id)
         if inst is None:
             return "missing" if self._archive.state(instance_id) is None else "gone"
@@ -394,14 +381,10 @@ class OrchestrationEngine:
                 return "gone"
             now = self._clock.now()
             event = h.event_raised(now, name=name, input_text=input_text)
-            deliver = inst.waiting_for(name)
-            if deliver:
-                inst.raised[name] += 1
-            doc["inbox" if deliver else "buffered"].append(event)
+            doc["inbox"].append(event)
             doc["lastUpdatedTime"] = _now_text(now)
             self._persist(inst)
-        if deliver:
-            self._schedule(instance_id)
+        self._schedule(instance_id)
         return "accepted"
 
     def terminate(self, instance_id: str, reason: str | None) -> Outcome:
@@ -584,11 +567,6 @@ class OrchestrationEngine:
             doc["history"].append(h.orchestrator_completed(now))
             doc["nextEventId"] = plan.next_id
             doc["leaves"].extend(plan.leaves)
-            inst.waits.update(
-                leaf["name"]
-                for leaf in plan.leaves
-                if leaf["type"] == ActionType.WAIT_FOR_EXTERNAL_EVENT
-            )
             doc["retries"] = retries
             doc["activities"].update(plan.activities)
             doc["timers"].update(plan.timers)
@@ -610,7 +588,6 @@ class OrchestrationEngine:
                 self._continue_as_new(inst, plan.continue_input)
             else:
                 doc["runtimeStatus"] = "Running"
-                self._release_buffered(inst)
             self._persist(inst)
             if ended_execution is not None:
                 with self._write_lock:
@@ -829,9 +806,14 @@ class OrchestrationEngine:
         self._deliver(parent["instanceId"], parent["executionId"], event, ("children", iid))
 
     def _continue_as_new(self, inst: _Instance, input_text: str | None) -> None:
-        """Start a fresh execution; events raised but not yet consumed carry over."""
+        """Start a fresh execution.
+
+        Events the old execution's episodes took into history go with it, as in
+        Durable Functions; only events raised while its last episode ran, which
+        it never saw, are delivered to the new execution.
+        """
         doc = inst.doc
-        carried = [e for e in doc["inbox"] if e["EventType"] == EventType.EVENT_RAISED]
+        arrived = [e for e in doc["inbox"] if e["EventType"] == EventType.EVENT_RAISED]
         doc.update(
             {
                 "executionId": uuid.uuid4().hex,
@@ -839,8 +821,7 @@ class OrchestrationEngine:
                 "runtimeStatus": "Running",
                 "output": None,
                 "history": [],
-                "inbox": [],
-                "buffered": carried + doc["buffered"],
+                "inbox": arrived,
                 "nextEventId": 0,
                 "leaves": [],
                 "retries": {},
@@ -850,8 +831,8 @@ class OrchestrationEngine:
                 "chunks": 0,
             }
         )
+        doc.pop("buffered", None)
         inst.saved = Saved()
-        inst.recount()
 
     # -- work outside the orchestrator --------------------------------------------
 
@@ -958,19 +939,6 @@ class OrchestrationEngine:
 
     def _is_current(self, iid: str, inst: _Instance) -> bool:
         return self._instances.get(iid) is inst
-
-    def _release_buffered(self, inst: _Instance) -> bool:
-        """Move raised events into the inbox once the orchestrator waits for them."""
-        doc = inst.doc
-        moved = False
-        for event in list(doc["buffered"]):
-            name = event["Name"]
-            if inst.waiting_for(name):
-                doc["buffered"].remove(event)
-                doc["inbox"].append(event)
-                inst.raised[name] += 1
-                moved = True
-        return moved
 
     def _persist(self, inst: _Instance) -> None:
         # One writer at a time: queued threads wake as soon as the lock frees,

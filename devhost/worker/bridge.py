@@ -51,7 +51,8 @@ class IndexedFunction:
 
 
 _lock = threading.Lock()
-_indexed: weakref.WeakKeyDictionary[Any, tuple[IndexedFunction, ...]] = weakref.WeakKeyDictionary()
+_Indexed = tuple[IndexedFunction, ...] | AppLoadError
+_indexed: weakref.WeakKeyDictionary[Any, _Indexed] = weakref.WeakKeyDictionary()
 _threadpool_started = False
 
 
@@ -105,7 +106,7 @@ def index_app(app: Any) -> tuple[IndexedFunction, ...]:
     app loaded from elsewhere (a test fixture) is the one indexed.
     """
     with _lock:
-        found = _indexed.get(app)
+        found: _Indexed | None = _indexed.get(app)
         if found is None:
             # ``get_functions`` refuses a second call on an app, so a refusal is kept too.
             try:
@@ -113,12 +114,13 @@ def index_app(app: Any) -> tuple[IndexedFunction, ...]:
             except AppLoadError as exc:
                 found = exc
             _indexed[app] = found
-        if isinstance(found, AppLoadError):
-            raise found
-        return found
+    if isinstance(found, AppLoadError):
+        raise found
+    return found
 
 
 def _index(app: Any) -> tuple[IndexedFunction, ...]:
+    """The app's functions as the worker indexed them; raises ``AppLoadError`` if refused."""
     global _threadpool_started
     worker = _worker()
     folder = _app_folder(app)
