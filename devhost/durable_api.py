@@ -16,11 +16,24 @@
 
 The same paths are the management URLs of ``create_check_status_response``.
 Suspend, resume, rewind and restart answer 501.
+
+Every path needs the host's system key, as in Azure: the ``code`` query
+parameter or the ``x-functions-key`` header; anything else is 401. The key is
+generated when the host is built (``DurableApi.system_key``). The app's own
+client gets it in its binding: the management and creation URLs carry
+``code=``, and since SDK 1.7 builds its RPC URLs by appending paths to
+``rpcBaseUrl`` with no way to add a header or a query parameter to each call,
+``rpcBaseUrl`` carries the key as its userinfo (``http://durable:KEY@host/...``),
+which aiohttp sends as HTTP Basic credentials; those are accepted too.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hmac
 import json
+import secrets
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -35,6 +48,8 @@ RunBlocking = Callable[[Callable[[], Any]], Awaitable[Any]]
 ReadBody = Callable[[web.Request], Awaitable[bytes | None]]
 
 WEBHOOK_PATH = "/runtime/webhooks/durabletask"
+RPC_USER = "durable"
+"""The user name in ``rpcBaseUrl``'s userinfo; only the password (the key) is checked."""
 INSTANCE_PLACEHOLDER = "INSTANCEID"
 _UNSUPPORTED_OPERATIONS = frozenset({"suspend", "resume", "rewind", "restart"})
 
@@ -55,10 +70,16 @@ def management_urls(base: str, instance_id: str, query: str) -> dict[str, str]:
     }
 
 
-def client_binding(base_url: str, task_hub: str) -> str:
-    """The ``durableClient`` binding string the Functions host hands the worker."""
+def client_binding(base_url: str, task_hub: str, system_key: str) -> str:
+    """The ``durableClient`` binding string the Functions host hands the worker.
+
+    ``system_key`` reaches every call the SDK makes: as ``code=`` in the
+    management and creation URLs, as userinfo in ``rpcBaseUrl`` (see the module).
+    """
     base = base_url + WEBHOOK_PATH
-    query = f"taskHub={quote(task_hub)}&connection=Storage"
+    query = _query(task_hub, system_key)
+    scheme, _, rest = base.partition("://")
+    rpc_base = f"{scheme}://{RPC_USER}:{quote(system_key, safe='')}@{rest}/"
     creation = f"{base}/orchestrators/{{functionName}}[/{{instanceId}}]"
     return json.dumps(
         {
@@ -73,12 +94,33 @@ def client_binding(base_url: str, task_hub: str) -> str:
             "managementUrls": management_urls(base, INSTANCE_PLACEHOLDER, query),
             "baseUrl": base,
             "requiredQueryStringParameters": query,
-            "rpcBaseUrl": base + "/",
+            "rpcBaseUrl": rpc_base,
             "httpBaseUrl": "",
             "maxGrpcMessageSizeInBytes": 0,
             "grpcHttpClientTimeout": "00:01:40",
         }
     )
+
+
+def _query(task_hub: str, system_key: str) -> str:
+    return f"taskHub={quote(task_hub)}&connection=Storage&code={quote(system_key, safe='')}"
+
+
+def offered_keys(request: web.Request) -> list[str]:
+    """Every system key the request offers: ``code=``, ``x-functions-key``, Basic password."""
+    keys = [request.query.get("code", ""), request.headers.get("x-functions-key", "")]
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "basic" and token.strip():
+        try:
+            decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            decoded = ""
+        keys.append(decoded.partition(":")[2])
+    return [k for k in keys if k]
+
+
+def _same(offered: str, key: str) -> bool:
+    return hmac.compare_digest(offered.encode("utf-8", "surrogatepass"), key.encode())
 
 
 def payload_text(body: bytes) -> str | None:
@@ -90,7 +132,10 @@ def payload_text(body: bytes) -> str | None:
     """
     if not body.strip():
         return None
-    value = json.loads(body)
+    try:
+        value = json.loads(body)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
     if isinstance(value, str):
         try:
             json.loads(value)
@@ -116,17 +161,30 @@ class DurableApi:
         engine: OrchestrationEngine,
         run_blocking: RunBlocking,
         read_body: ReadBody,
+        *,
+        system_key: str | None = None,
     ) -> None:
         self._engine = engine
         self._run = run_blocking
         self._read = read_body
+        self.system_key = system_key or secrets.token_urlsafe(32)
+        """Required on every request (generated unless given)."""
+
+    def binding(self, base_url: str, task_hub: str) -> str:
+        """The client binding for this API: ``client_binding`` with this host's key."""
+        return client_binding(base_url, task_hub, self.system_key)
 
     def _urls(self, request: web.Request, instance_id: str) -> dict[str, str]:
         base = f"{request.scheme}://{request.host}{WEBHOOK_PATH}"
-        query = f"taskHub={quote(self._engine.task_hub)}&connection=Storage"
-        return management_urls(base, instance_id, query)
+        return management_urls(base, instance_id, _query(self._engine.task_hub, self.system_key))
 
     async def handle(self, request: web.Request, subpath: str) -> web.StreamResponse:
+        if not any(_same(k, self.system_key) for k in offered_keys(request)):
+            return _error(
+                401,
+                "The Durable management API needs the host's system key "
+                "(the 'code' query parameter or the x-functions-key header).",
+            )
         parts = [unquote(p) for p in subpath.strip("/").split("/")] if subpath.strip("/") else []
         method = request.method.upper()
         if parts[:1] == ["orchestrators"] and len(parts) in (2, 3):

@@ -37,12 +37,13 @@ from devhost.catalog import (
     load_function_app,
 )
 from devhost.clock import Clock, ObservableClock, SystemClock
-from devhost.durable_api import WEBHOOK_PATH, DurableApi, client_binding
+from devhost.durable_api import WEBHOOK_PATH, DurableApi
+from devhost.http_input import read_body, valid_text
 from devhost.invoke import Invoker
 from devhost.orchestrations import OrchestrationEngine
 from devhost.routes import MethodNotAllowed, RouteTable
 from devhost.worker import FunctionFailed, bridge
-from shared.errors import SreCopilotError
+from shared.errors import BadInput, SreCopilotError
 from shared.ports.store import DocumentStore
 
 log = logging.getLogger(__name__)
@@ -200,6 +201,11 @@ class DevHost:
             raise RuntimeError("the host is not started")
         return self._base_url
 
+    @property
+    def system_key(self) -> str:
+        """The key the Durable management API requires (``code=`` or ``x-functions-key``)."""
+        return self._durable.system_key
+
     def wait_for_idle(self, timeout: float = 10.0) -> bool:
         """True once no orchestration episode, activity or timer function is in flight."""
         return self._engine.wait_for_idle(timeout)
@@ -288,7 +294,10 @@ class DevHost:
             )
             response.headers["Allow"] = ", ".join(found.allowed)
             return response
-        body = await self._read_body(request)
+        try:
+            body = await self._read_body(request)
+        except BadInput as exc:
+            return _problem(exc.http_status, "BadInput", exc.reason)
         if body is None:
             response = _problem(
                 413, "PayloadTooLarge", f"the request body is over {self._max_body} bytes"
@@ -311,26 +320,14 @@ class DevHost:
             return _problem(500, "internal", "internal error")
 
     async def _read_body(self, request: web.Request) -> bytes | None:
-        """The body, or None once it is over the limit (the rest is never buffered)."""
-        limit = self._max_body
-        if request.content_length is not None and request.content_length > limit:
-            return None
-        if not request.body_exists:
-            return b""
-        chunks = bytearray()
-        while True:
-            chunk = await request.content.read(limit + 1 - len(chunks))
-            if not chunk:
-                return bytes(chunks)
-            chunks += chunk
-            if len(chunks) > limit:
-                return None
+        """The decoded body, None once over the limit; ``BadInput`` if it cannot be decoded."""
+        return await read_body(request, self._max_body)
 
     def _client_binding(self, task_hub: str | None) -> str:
         hub = task_hub or self._task_hub
         binding = self._bindings.get(hub)
         if binding is None:
-            binding = client_binding(self.base_url, hub)
+            binding = self._durable.binding(self.base_url, hub)
             self._bindings[hub] = binding
         return binding
 
@@ -480,8 +477,8 @@ def _url_for(host: str, port: int) -> str:
 
 def _request_headers(request: web.Request) -> dict[str, str]:
     headers: dict[str, str] = {}
-    for key, value in request.headers.items():
-        lowered = key.lower()
+    for key, raw_value in request.headers.items():
+        lowered, value = valid_text(key.lower()), valid_text(raw_value)
         headers[lowered] = f"{headers[lowered]}, {value}" if lowered in headers else value
     return headers
 

@@ -218,7 +218,8 @@ def test_a_restarted_host_resumes_waiting_instances(
 
 
 def test_the_sdk_client_drives_the_durable_api(host: DevHost) -> None:
-    client = DurableOrchestrationClient(client_binding(host.base_url, "SreCopilotHub"))
+    binding = client_binding(host.base_url, "SreCopilotHub", host.system_key)
+    client = DurableOrchestrationClient(binding)
     instance_id = on_host_loop(client.start_new("approval_orchestrator", "sdk-1", {"id": "sdk-1"}))
     assert instance_id == "sdk-1"
     with pytest.raises(Exception, match="already exists"):

@@ -139,6 +139,7 @@ def test_orchestration_continues_as_new_without_losing_events(
     assert live.host.wait_for_idle(timeout=20)
     instance = f"acme--{incident_id}"
     rpc = f"/runtime/webhooks/durabletask/instances/{instance}/raiseEvent/feedback"
+    rpc += f"?code={live.host.system_key}"
 
     def feedback(n: int) -> None:
         note = {"user_name": f"u{n}", "verdict": "likely", "rank": 1, "category": "c"}

@@ -12,7 +12,8 @@ from azure.durable_functions.models.RpcManagementOptions import RpcManagementOpt
 from devhost.durable_api import client_binding, payload_text
 
 BASE = "http://127.0.0.1:7071"
-RPC = f"{BASE}/runtime/webhooks/durabletask/"
+KEY = "k3y"
+RPC = f"http://durable:{KEY}@127.0.0.1:7071/runtime/webhooks/durabletask/"
 
 
 @pytest.mark.parametrize(
@@ -38,7 +39,7 @@ def test_payload_text_refuses_bad_json() -> None:
 
 
 def client() -> DurableOrchestrationClient:
-    return DurableOrchestrationClient(client_binding(BASE, "Hub"))
+    return DurableOrchestrationClient(client_binding(BASE, "Hub", KEY))
 
 
 def test_the_sdk_client_builds_urls_we_serve() -> None:
@@ -56,7 +57,7 @@ def test_check_status_response_points_at_the_request_origin() -> None:
     links = json.loads(response.get_body())
     assert links["id"] == "abc"
     webhook = "http://localhost:9999/runtime/webhooks/durabletask/instances/abc"
-    assert links["statusQueryGetUri"] == f"{webhook}?taskHub=Hub&connection=Storage"
+    assert links["statusQueryGetUri"] == f"{webhook}?taskHub=Hub&connection=Storage&code={KEY}"
     assert links["sendEventPostUri"].startswith(f"{webhook}/raiseEvent/{{eventName}}?")
     assert links["terminatePostUri"].startswith(f"{webhook}/terminate?reason={{text}}&")
     assert response.headers["Location"] == links["statusQueryGetUri"]
