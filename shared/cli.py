@@ -6,9 +6,11 @@ with a message naming the problem and exit code 2, never a traceback.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any
@@ -101,7 +103,38 @@ def serve(
     console.print(
         f"SRE Copilot local host on http://{host}:{port}/api (store: {rt.settings.store})"
     )
-    serve_forever(FUNCTION_APP, rt.store, host, port)
+    with _listening(host, port):
+        serve_forever(
+            FUNCTION_APP,
+            rt.store,
+            host,
+            port,
+            ready=lambda h: console.print(f"Durable management API key (code=): {h.system_key}"),
+        )
+
+
+_LISTEN_ERRORS = {
+    errno.EADDRINUSE: "is in use",
+    errno.EACCES: "needs privileges this user lacks",
+    errno.EADDRNOTAVAIL: "is not an address of this machine",
+}
+
+
+@contextlib.contextmanager
+def _listening(host: str, port: int) -> Iterator[None]:
+    """A port that cannot be listened on is one line and exit code 2, not a traceback."""
+    try:
+        yield
+    except OSError as exc:
+        problem = _LISTEN_ERRORS.get(exc.errno or 0)
+        if problem is None:
+            raise
+        err.print(
+            f"[red]error:[/red] cannot listen on {host}:{port}: it {problem}; "
+            "choose another port with --port",
+            soft_wrap=True,
+        )
+        raise typer.Exit(2) from None
 
 
 @tenants_app.command("add")
@@ -231,10 +264,29 @@ def _incident_row(inc: Incident) -> dict[str, Any]:
         "severity": inc.severity.value,
         "title": inc.title,
         "services": list(inc.services),
-        "alerts": len(inc.alerts),
+        "alerts": inc.alert_count,
         "first_seen": inc.first_seen.isoformat(),
         "last_seen": inc.last_seen.isoformat(),
     }
+
+
+def _readable_incident(doc: dict[str, Any]) -> Incident | None:
+    """The incident, or None with a warning for a document that no longer reads as one.
+
+    One stored before ingestion refused out-of-range times (year 999, say)
+    must not hide every other incident.
+    """
+    try:
+        return Incident.from_doc(doc)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        err.print(
+            f"[yellow]warning:[/yellow] incident {doc.get('id')!r} is unreadable "
+            f"(field '{where}': {first['msg']}); skipped",
+            soft_wrap=True,
+        )
+        return None
 
 
 @incidents_app.command("list")
@@ -254,7 +306,7 @@ def incidents_list(
         docs = rt.store.query(
             Container.INCIDENTS, tid, filters, order_by="first_seen", descending=True
         )
-        incidents.extend(Incident.from_doc(d) for d in docs)
+        incidents.extend(i for d in docs if (i := _readable_incident(d)) is not None)
     if as_json:
         console.print_json(json.dumps([_incident_row(i) for i in incidents]))
         return
@@ -266,7 +318,7 @@ def incidents_list(
             inc.status.value,
             inc.severity.value,
             inc.title,
-            str(len(inc.alerts)),
+            str(inc.alert_count),
             inc.first_seen.strftime("%Y-%m-%d %H:%M"),
         )
     console.print(table)
@@ -381,7 +433,8 @@ def demo(
     """Start the local host, send sample scenarios, show the messages, keep serving."""
     from devhost.demo import run_demo
 
-    run_demo(FUNCTION_APP, REPO_ROOT, once=once, port=port, count=count, console=console)
+    with _listening("127.0.0.1", port):
+        run_demo(FUNCTION_APP, REPO_ROOT, once=once, port=port, count=count, console=console)
 
 
 def main() -> None:

@@ -45,7 +45,8 @@ class Settings(BaseSettings):
         default=None,
         validation_alias=AliasChoices("ANTHROPIC_BASE_URL", "SRE_COPILOT_ANTHROPIC_BASE_URL"),
     )
-    anthropic_model: str = "claude-sonnet-4-5"
+    anthropic_model: str = "claude-sonnet-4-6"
+    """A current model of the installed SDK (not in its deprecated list; see anthropic.py)."""
     llm_deadline_seconds: float = Field(default=20.0, gt=0)
 
     slack_bot_token: SecretStr = Field(

@@ -16,8 +16,9 @@ from shared.errors import BadInput, Conflict, NotFound
 from shared.models.tenant import Tenant
 from shared.ports.store import SYSTEM_TENANT, Container, DocumentStore, Filter
 
-TENANT_NAME = re.compile(r"^(?!.*--)[a-z0-9][a-z0-9-]{0,62}\Z")
-"""No ``--``: it separates tenant and incident in durable instance ids."""
+TENANT_NAME = re.compile(r"^(?!.*--)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")
+"""No ``--`` and no trailing ``-``: ``--`` separates tenant and incident in durable
+instance ids, so ``{tenant}--{incident}`` splits one way only."""
 
 
 class TenantRegistry:
@@ -49,7 +50,7 @@ class TenantRegistry:
         if not TENANT_NAME.match(tenant.id):
             raise BadInput(
                 f"tenant name '{tenant.id}' must be lower-case letters, digits and '-' "
-                "(at most 63, starting with a letter or digit, no '--')"
+                "(at most 63, starting and ending with a letter or digit, no '--')"
             )
         if tenant.tenant_id != tenant.id:
             raise BadInput("a tenant's tenantId must equal its id")

@@ -29,6 +29,7 @@ from slack_sdk.webhook import WebhookClient
 from shared.adapters.chat.terminal import TerminalChat
 from shared.errors import DeliveryFailed
 from shared.models.tenant import Tenant
+from shared.notify.mrkdwn import escape
 from shared.ports.chat import ChatMessage, PostedMessage
 from shared.settings import Settings
 
@@ -169,11 +170,17 @@ class SlackChat:
     def reply_in_thread(
         self, posted: PostedMessage, text: str, blocks: Sequence[dict[str, Any]] = ()
     ) -> PostedMessage:
-        """A reply under the incident's message (the follow-ups stay with the incident)."""
+        """A reply under the incident's message (the follow-ups stay with the incident).
+
+        ``text`` is a plain timeline line (it names users, hypotheses, targets:
+        text from outside), so it is escaped for ``mrkdwn`` here and cannot ping
+        or link; ``blocks`` are sent as rendered.
+        """
+        line = escape(text)
         data = self._call(
             "chat.postMessage",
             lambda: self._client.chat_postMessage(
-                channel=posted.channel, thread_ts=posted.ts, text=text, blocks=list(blocks) or None
+                channel=posted.channel, thread_ts=posted.ts, text=line, blocks=list(blocks) or None
             ),
         )
         return PostedMessage(channel=_text(data, "channel") or posted.channel, ts=_ts(data, "ts"))

@@ -426,6 +426,15 @@ class _Failure:
     error: str
 
 
+def deprecated_until(model: str) -> str | None:
+    """The end-of-life date the installed SDK gives for ``model``, or None if not deprecated."""
+    try:
+        from anthropic._data import DEPRECATED_MODELS
+    except ImportError:  # a future SDK may move its list; then there is nothing to say
+        return None
+    return DEPRECATED_MODELS.get(model)
+
+
 class ClaudeProposer:
     """``CandidateProposer`` over the Messages API (the anthropic SDK).
 
@@ -458,7 +467,19 @@ class ClaudeProposer:
 
     @classmethod
     def from_settings(cls, settings: Settings, store: DocumentStore) -> ClaudeProposer:
-        """The proposer the settings describe; nothing connects until the first call."""
+        """The proposer the settings describe; nothing connects until the first call.
+
+        A model the installed SDK lists as deprecated is logged as a warning here,
+        at start-up, rather than discovered when Anthropic retires it.
+        """
+        end_of_life = deprecated_until(settings.anthropic_model)
+        if end_of_life is not None:
+            log.warning(
+                "SRE_COPILOT_ANTHROPIC_MODEL %r is deprecated (end of life %s); "
+                "set a current model",
+                settings.anthropic_model,
+                end_of_life,
+            )
         client = anthropic.Anthropic(
             api_key=settings.anthropic_api_key.get_secret_value(),
             base_url=settings.anthropic_base_url,
