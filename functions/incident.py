@@ -1,19 +1,28 @@
 """The incident orchestration: analyse, tell people, follow the incident.
 
-    plan → task_all(collect signals: one branch per catalog signal) → assemble
-         → task_all(detectors, Claude) → score + runbooks → post
-    then, until resolved: alert changes (coalesced for ALERT_SETTLE) re-analyse
-    and update the message; after a quiet day or 50 events it continues as new,
-    carrying any event it had received but not yet handled;
-    feedback re-renders it; acknowledge / "resolved with #N" apply and update.
+    analyse: plan → task_all(collect: one branch per catalog signal) → assemble
+             → task_all(detect, propose) → score (+ runbooks) → deliver
+    then, until resolved: drain the incident's work (clicks and alert changes
+    kept in the store, see ``shared.incidents.work``), apply each item once,
+    re-analyse after alert changes settle, and wait for a wake, a settle timer
+    or a quiet day.
 
-Deterministic by construction: time from ``context.current_utc_datetime``,
-all I/O in activities, the losing timer cancelled, names as constants.
+The Durable extension appends an external event to history when it arrives,
+and the SDK hands a parked event to every later wait of its name; so the only
+event here is ``wake``, whose payload is a fresh token: a token seen twice
+means the SDK is re-delivering a parked one, and the orchestration continues
+as new (a fresh replay) after draining. A lost wake costs nothing: every
+drain reads all pending work.
+
+Activities retry transient failures with bounded exponential backoff; what
+still fails degrades the result (the message says what is missing) instead of
+failing the orchestration. Deterministic by construction: time from
+``context.current_utc_datetime``, all I/O in activities, the losing timer
+cancelled, names as constants.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Generator, Iterable
 from datetime import timedelta
@@ -22,11 +31,8 @@ from typing import Any, Required, TypedDict
 import azure.durable_functions as df
 
 from shared.bootstrap import runtime
-from shared.incidents import analysis
-from shared.incidents.lifecycle import apply_action
-from shared.incidents.message import post_or_update
+from shared.incidents import analysis, steps, work
 from shared.ingestion.correlation import IncidentTouch
-from shared.notify.interactions import FEEDBACK_EVENT, INCIDENT_ACTION_EVENT
 
 bp = df.Blueprint()
 log = logging.getLogger("sre_copilot.incident")
@@ -39,15 +45,20 @@ DETECT = "detect_incident_candidates"
 PROPOSE = "propose_incident_candidates"
 SCORE = "score_incident_hypotheses"
 DELIVER = "deliver_incident_message"
+TAKE_WORK = "take_incident_work"
 APPLY_ACTION = "apply_incident_action"
-ALERTS_UPDATED = "alerts_updated"
-SETTLED = "settled"
-"""Not an event: the settle timer fired."""
+WAKE = work.WAKE_EVENT
 IDLE_TIMEOUT = timedelta(hours=24)
 ALERT_SETTLE = timedelta(seconds=10)
 """Alert changes within this of the first one are analysed together, once."""
-EVENTS_BEFORE_CONTINUE = 50
-"""Handled events after which the orchestration continues as new, bounding its history."""
+REDELIVER_AFTER = timedelta(minutes=2)
+"""A message that could not be delivered is tried again this much later."""
+TURNS_BEFORE_CONTINUE = 50
+"""Turns after which the orchestration continues as new, bounding its history."""
+RETRY_ATTEMPTS = 4
+FIRST_RETRY = timedelta(seconds=2)
+MAX_RETRY = timedelta(seconds=30)
+FANOUT_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=2000, max_number_of_attempts=3)
 
 
 class Step(TypedDict, total=False):
@@ -62,9 +73,16 @@ class Step(TypedDict, total=False):
     signals: list[str]
     parts: list[dict[str, Any]] | None
     detected: list[dict[str, Any]]
-    proposal: dict[str, Any]
-    action: dict[str, Any]
-    event: dict[str, Any]
+    proposal: dict[str, Any] | None
+    missing: list[str]
+    item: dict[str, Any]
+    event: dict[str, Any] | None
+    done: list[str]
+    replies: list[dict[str, str]]
+
+
+class GaveUp(Exception):
+    """An activity still failed after its retries; the orchestration degrades instead."""
 
 
 def instance_id(tenant_id: str, incident_id: str) -> str:
@@ -72,129 +90,224 @@ def instance_id(tenant_id: str, incident_id: str) -> str:
     return f"{tenant_id}--{incident_id}"
 
 
+async def wake(client: df.DurableOrchestrationClient, tenant_id: str, incident_id: str) -> str:
+    """Wake an incident's orchestration, starting or restarting it when it is not running.
+
+    Returns what was done: ``woken``, ``started`` or ``restarted``. A start
+    that finds the instance already pending or running counts as started.
+    """
+    instance = instance_id(tenant_id, incident_id)
+    try:
+        await client.raise_event(instance, WAKE, work.wake_token())
+        return "woken"
+    except Exception as exc:  # the SDK raises a bare Exception naming the status
+        text = str(exc)
+        if "No instance" not in text and "is gone" not in text:
+            raise
+        outcome = "started" if "No instance" in text else "restarted"
+    await _start(client, tenant_id, incident_id)
+    return outcome
+
+
+async def _start(client: df.DurableOrchestrationClient, tenant_id: str, incident_id: str) -> None:
+    instance = instance_id(tenant_id, incident_id)
+    try:
+        await client.start_new(
+            ORCHESTRATOR, instance, {"tenant_id": tenant_id, "incident_id": incident_id}
+        )
+    except Exception as exc:  # already pending or running: someone else started it
+        if "already exists" not in str(exc).lower() and "pending" not in str(exc).lower():
+            raise
+
+
 async def signal_incidents(
     client: df.DurableOrchestrationClient, tenant_id: str, touches: Iterable[IncidentTouch]
 ) -> None:
-    """Start the orchestration of a new incident, or tell a running one its alerts changed.
+    """Start the orchestration of a new incident, or wake a running one.
 
     The alerts are stored already, so a failure here is logged, not returned:
-    the orchestration reads the incident afresh whenever it runs.
+    the reconciliation timer restarts an incident left without a running
+    orchestration.
     """
     for touch in touches:
         if not touch.created and not touch.signal:
-            continue  # a signal in the last few seconds already covers this change
-        instance = instance_id(tenant_id, touch.incident_id)
-        ref = {"tenant_id": tenant_id, "incident_id": touch.incident_id}
+            continue  # a wake is pending: its drain reads this change too
         try:
             if touch.created:
-                await client.start_new(ORCHESTRATOR, instance, ref)
-                continue
-            try:
-                change = {"status": touch.status, "id": touch.event_id}
-                await client.raise_event(instance, ALERTS_UPDATED, change)
-            except Exception as exc:  # the SDK raises a bare Exception
-                if "No instance" not in str(exc):
-                    raise
-                # Its creator has not started it yet, or never could: start it here.
-                await client.start_new(ORCHESTRATOR, instance, ref)
+                await _start(client, tenant_id, touch.incident_id)
+            else:
+                await wake(client, tenant_id, touch.incident_id)
         except Exception:  # logged: the incident is safe in the store
-            log.exception("could not signal orchestration %s", instance)
+            log.exception("could not signal %s", instance_id(tenant_id, touch.incident_id))
+
+
+def _call(
+    context: df.DurableOrchestrationContext, name: str, payload: Step
+) -> Generator[Any, Any, Any]:
+    """Call an activity, retrying with bounded exponential backoff; ``GaveUp`` at the end."""
+    delay = FIRST_RETRY
+    for attempt in range(1, RETRY_ATTEMPTS + 1):
+        try:
+            return (yield context.call_activity(name, payload))
+        except Exception as exc:  # the SDK throws the activity's failure here
+            if attempt == RETRY_ATTEMPTS:
+                raise GaveUp(f"{name}: {str(exc).splitlines()[0] if str(exc) else exc!r}") from exc
+            yield context.create_timer(context.current_utc_datetime + delay)
+            delay = min(delay * 2, MAX_RETRY)
+    raise AssertionError("unreachable")
 
 
 def _analyse(
-    context: df.DurableOrchestrationContext, ref: dict[str, Any]
-) -> Generator[Any, Any, None]:
-    planned = yield context.call_activity(PLAN, ref)
-    parts = None
+    context: df.DurableOrchestrationContext, ref: Step
+) -> Generator[Any, Any, tuple[int, list[str]]]:
+    """Run the analysis; returns the alert revision it read and what is missing from it."""
+    missing: list[str] = []
+    try:
+        planned = yield from _call(context, PLAN, ref)
+    except GaveUp as exc:
+        return 0, [f"analysis not run: the incident could not be read ({exc})"]
+    parts: list[dict[str, Any]] | None = None
     if planned["signals"]:
         branches = [
-            context.call_activity(COLLECT, {**ref, "signals": [name]})
+            context.call_activity_with_retry(COLLECT, FANOUT_RETRY, {**ref, "signals": [name]})
             for name in planned["signals"]
         ]
-        parts = yield context.task_all(branches)
-    yield context.call_activity(ASSEMBLE, {**ref, "parts": parts})
-    detected, proposal = yield context.task_all(
-        [context.call_activity(DETECT, ref), context.call_activity(PROPOSE, ref)]
-    )
-    yield context.call_activity(SCORE, {**ref, "detected": detected, "proposal": proposal})
+        try:
+            parts = yield context.task_all(branches)
+        except Exception:  # noqa: BLE001 - a reading that fails degrades the context
+            parts = [
+                {
+                    "signals": [],
+                    "sources": [
+                        {"name": "metrics", "ok": False, "reason": "metrics could not be read"}
+                    ],
+                }
+            ]
+            missing.append("metrics: could not be read after retries")
+    try:
+        yield from _call(context, ASSEMBLE, {**ref, "parts": parts})
+    except GaveUp as exc:
+        return int(planned.get("revision", 0)), [*missing, f"analysis not run ({exc})"]
+    try:
+        detected, proposal = yield context.task_all(
+            [
+                context.call_activity_with_retry(DETECT, FANOUT_RETRY, ref),
+                context.call_activity_with_retry(PROPOSE, FANOUT_RETRY, ref),
+            ]
+        )
+    except Exception:  # noqa: BLE001 - one of them failed: take each on its own
+        try:
+            detected = yield from _call(context, DETECT, ref)
+        except GaveUp as exc:
+            detected = []
+            missing.append(f"detectors failed ({exc})")
+        try:
+            proposal = yield from _call(context, PROPOSE, ref)
+        except GaveUp:
+            proposal = None
+            missing.append("Claude's candidates unavailable")
+    try:
+        yield from _call(
+            context,
+            SCORE,
+            {**ref, "detected": detected, "proposal": proposal, "missing": missing},
+        )
+    except GaveUp as exc:
+        missing.append(f"scoring failed ({exc})")
+    return int(planned.get("revision", 0)), missing
 
 
 @bp.orchestration_trigger(context_name="context", orchestration=ORCHESTRATOR)
 def incident_orchestrator(
     context: df.DurableOrchestrationContext,
 ) -> Generator[Any, Any, dict[str, Any]]:
-    ref = dict(context.get_input())
-    continued = ref.pop("continued", False)
-    # Events an earlier execution received but had not handled when it continued as new.
-    backlog: list[tuple[str, Any]] = [(e["name"], e["payload"]) for e in ref.pop("backlog", [])]
-    if not continued:
-        yield from _analyse(context, ref)
-        state = yield context.call_activity(DELIVER, ref)
-        if state["status"] == "resolved":
-            return {"incident_id": ref["incident_id"], "status": "resolved"}
+    given = dict(context.get_input())
+    ref: Step = {"tenant_id": given["tenant_id"], "incident_id": given["incident_id"]}
+    done = {"incident_id": ref["incident_id"], "status": "resolved"}
+    analysed: int | None = given.get("analysed_revision")
+    undelivered = bool(given.get("undelivered"))
+    if analysed is None:
+        analysed, missing = yield from _analyse(context, ref)
+        state = yield from _deliver(context, {**ref, "missing": missing})
+        if state == "resolved":
+            return done
+        undelivered = state == "failed"
+    wake_wait = None  # kept open across turns: a new wait per turn would orphan the old one
     settle = None  # a pending re-analysis after alert changes (coalesces storms)
-    if continued == "settling":  # the previous execution had alert changes to analyse
-        settle = context.create_timer(context.current_utc_datetime + ALERT_SETTLE)
-    # One wait per event name, kept until it fires: a wait left behind by a
-    # lost race would swallow the next event of its name while the
-    # orchestrator is busy in an activity (the SDK hands an event to the
-    # newest open wait of that name).
-    waits: dict[str, Any] = {}
-    # The SDK parks an event that finds no open wait in one slot per name and
-    # hands it to every later wait of that name: handle each payload once.
+    retry = None  # a pending redelivery after a failed one
     seen: set[str] = set()
-    for handled in range(EVENTS_BEFORE_CONTINUE):
-        if backlog:
-            fired, payload = backlog.pop(0)
-        else:
-            for name in (ALERTS_UPDATED, FEEDBACK_EVENT, INCIDENT_ACTION_EVENT):
-                if name not in waits:
-                    waits[name] = context.wait_for_external_event(name)
-            idle = context.create_timer(context.current_utc_datetime + IDLE_TIMEOUT)
-            pending = [*waits.values(), idle] + ([settle] if settle is not None else [])
-            winner = yield context.task_any(pending)
-            if winner == idle:
-                break  # quiet for a day, still open: continue as new rather than orphan it
-            idle.cancel()
-            found = next((name for name, wait in waits.items() if wait == winner), None)
-            fired = found if found is not None else SETTLED
-            if found is not None:
-                del waits[found]
-            payload = winner.result
-        if fired != SETTLED:
-            key = json.dumps([fired, payload], sort_keys=True, default=str)
-            if key in seen:
-                continue
-            seen.add(key)
-        if fired == ALERTS_UPDATED:
-            if settle is None:
-                settle = context.create_timer(context.current_utc_datetime + ALERT_SETTLE)
-            continue
-        if fired == SETTLED:  # the settle timer: analyse the alert changes once
+    for _ in range(TURNS_BEFORE_CONTINUE):
+        try:
+            taken = yield from _call(context, TAKE_WORK, ref)
+        except GaveUp:
+            taken = {"items": [], "revision": analysed, "status": "open"}
+        if taken["status"] == "unknown":
+            return {"incident_id": ref["incident_id"], "status": "gone"}
+        for item in taken["items"]:
+            state = yield from _apply(context, ref, item)
+            if state == "resolved":
+                return done
+            undelivered = state == "failed"
+        if taken["revision"] > analysed and settle is None:
+            settle = context.create_timer(context.current_utc_datetime + ALERT_SETTLE)
+        if undelivered and retry is None:
+            retry = context.create_timer(context.current_utc_datetime + REDELIVER_AFTER)
+        if wake_wait is None:
+            wake_wait = context.wait_for_external_event(WAKE)
+        idle = context.create_timer(context.current_utc_datetime + IDLE_TIMEOUT)
+        pending = [wake_wait, idle, *(t for t in (settle, retry) if t is not None)]
+        winner = yield context.task_any(pending)
+        if winner == idle:
+            break  # quiet for a day, still open: continue as new rather than orphan it
+        idle.cancel()
+        if winner == settle:
             settle = None
-            yield from _analyse(context, ref)
-            kind, payload = "alerts", {}
-        elif fired == INCIDENT_ACTION_EVENT:
-            yield context.call_activity(APPLY_ACTION, {**ref, "action": payload})
-            kind = "action"
+            analysed, missing = yield from _analyse(context, ref)
+            event = {"kind": "alerts", "payload": {}, "id": f"alerts-r{analysed}"}
+            state = yield from _deliver(context, {**ref, "event": event, "missing": missing})
+        elif winner == retry:
+            retry = None
+            state = yield from _deliver(context, ref)
         else:
-            kind = "feedback"
-        event = {
-            "kind": kind,
-            "payload": payload,
-            "id": f"{context.current_utc_datetime.isoformat()}#{handled}",
-        }
-        state = yield context.call_activity(DELIVER, {**ref, "event": event})
-        if state["status"] == "resolved":
-            return {"incident_id": ref["incident_id"], "status": "resolved"}
-    # Waits that already received their event hand it to the next execution.
-    carried = [
-        {"name": name, "payload": wait.result} for name, wait in waits.items() if wait.is_completed
-    ]
-    carried += [{"name": name, "payload": payload} for name, payload in backlog]
-    continued = "settling" if settle is not None else True
-    context.continue_as_new({**ref, "continued": continued, "backlog": carried})
+            token = str(wake_wait.result)
+            wake_wait = None
+            if token in seen:
+                break  # the SDK re-delivers a parked wake to every new wait: start afresh
+            seen.add(token)
+            continue
+        if state == "resolved":
+            return done
+        undelivered = state == "failed"
+    if settle is not None:
+        settle.cancel()
+    if retry is not None:
+        retry.cancel()
+    context.continue_as_new({**ref, "analysed_revision": analysed, "undelivered": undelivered})
     return {"incident_id": ref["incident_id"], "status": "continued"}
+
+
+def _deliver(context: df.DurableOrchestrationContext, step: Step) -> Generator[Any, Any, str]:
+    """Post or update the message; the incident's status, or ``failed``."""
+    try:
+        state = yield from _call(context, DELIVER, step)
+    except GaveUp:
+        return "failed"
+    return str(state["status"])
+
+
+def _apply(
+    context: df.DurableOrchestrationContext, ref: Step, item: dict[str, Any]
+) -> Generator[Any, Any, str]:
+    """Apply one responder's work item and tell the channel; it is marked done once delivered."""
+    if item["kind"] == "action":
+        try:
+            yield from _call(context, APPLY_ACTION, {**ref, "item": item})
+        except GaveUp:
+            return "failed"  # still pending: the next drain applies it
+    event = {"kind": item["kind"], "payload": item["payload"], "id": item["id"]}
+    replies = [item["reply"]] if item.get("reply") else []
+    step: Step = {**ref, "event": event, "done": [item["id"]], "replies": replies}
+    return (yield from _deliver(context, step))
 
 
 @bp.activity_trigger(input_name="ref", activity=PLAN)
@@ -227,15 +340,33 @@ def propose_incident_candidates(ref: Step) -> dict[str, Any]:
 @bp.activity_trigger(input_name="step", activity=SCORE)
 def score_incident_hypotheses(step: Step) -> dict[str, Any]:
     return analysis.score(
-        runtime(), step["tenant_id"], step["incident_id"], step["detected"], step["proposal"]
+        runtime(),
+        step["tenant_id"],
+        step["incident_id"],
+        step["detected"],
+        step["proposal"],
+        step.get("missing", []),
     )
+
+
+@bp.activity_trigger(input_name="ref", activity=TAKE_WORK)
+def take_incident_work(ref: Step) -> dict[str, Any]:
+    return steps.take(runtime(), ref["tenant_id"], ref["incident_id"])
 
 
 @bp.activity_trigger(input_name="step", activity=APPLY_ACTION)
 def apply_incident_action(step: Step) -> str:
-    return apply_action(runtime(), step["tenant_id"], step["incident_id"], step["action"])
+    return steps.apply(runtime(), step["tenant_id"], step["incident_id"], step["item"])
 
 
-@bp.activity_trigger(input_name="ref", activity=DELIVER)
-def deliver_incident_message(ref: Step) -> dict[str, Any]:
-    return post_or_update(runtime(), ref["tenant_id"], ref["incident_id"], ref.get("event"))
+@bp.activity_trigger(input_name="step", activity=DELIVER)
+def deliver_incident_message(step: Step) -> dict[str, Any]:
+    return steps.deliver(
+        runtime(),
+        step["tenant_id"],
+        step["incident_id"],
+        event=step.get("event"),
+        done=step.get("done", []),
+        replies=step.get("replies", []),
+        missing=step.get("missing", []),
+    )

@@ -1,22 +1,30 @@
-"""Scheduled jobs: the weekly calibration of every tenant's factor weights.
+"""Scheduled jobs: reconciling open incidents, and the weekly calibration of weights.
 
-Sunday 03:00 UTC, when few incidents are open: an analysis scored during the
-run may use the weights from before or after it, and both are valid.
+Reconciliation, every 5 minutes: an open incident whose orchestration is
+missing, failed or ended is started again; one whose wake went unanswered is
+woken again. Calibration, Sunday 03:00 UTC, when few incidents are open: an
+analysis scored during the run may use the weights from before or after it,
+and both are valid.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import azure.durable_functions as df
 import azure.functions as func
 
+from functions.incident import instance_id, wake
 from shared.bootstrap import runtime
+from shared.incidents.reconcile import needs_start, open_incidents
 from shared.scoring.calibration import calibrate
 
 bp = df.Blueprint()
 log = logging.getLogger("sre_copilot.schedules")
 
+RECONCILE_SCHEDULE = "0 */5 * * * *"
+"""NCRONTAB (seconds first): every 5 minutes."""
 CALIBRATION_SCHEDULE = "0 0 3 * * 0"
 """NCRONTAB (seconds first): every Sunday at 03:00."""
 
@@ -32,3 +40,21 @@ def calibrate_weights(timer: func.TimerRequest) -> None:
             log.exception("calibration of %s failed", tenant.id)
             continue
         log.info("calibration of %s: %s (%s)", tenant.id, outcome.status, outcome.reason)
+
+
+@bp.schedule(schedule=RECONCILE_SCHEDULE, arg_name="timer", run_on_startup=True)
+@bp.durable_client_input(client_name="client")
+async def reconcile_incidents(
+    timer: func.TimerRequest, client: df.DurableOrchestrationClient
+) -> None:
+    rt = runtime()
+    found = await asyncio.to_thread(open_incidents, rt.store, rt.tenants, now=rt.clock.now())
+    for incident in found:
+        try:
+            status = await client.get_status(instance_id(incident.tenant_id, incident.incident_id))
+            state = getattr(status.runtime_status, "value", None) if status else None
+            if needs_start(state) or incident.wake_overdue:
+                outcome = await wake(client, incident.tenant_id, incident.incident_id)
+                log.info("reconciled %s: %s", incident.incident_id, outcome)
+        except Exception:  # logged: the next run tries again
+            log.exception("could not reconcile %s", incident.incident_id)

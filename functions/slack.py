@@ -1,27 +1,25 @@
 """Slack's requests: button clicks, the ``/sre`` command, and installing the app.
 
 Each trigger verifies the request, makes one call into ``shared.notify``, and
-answers. Slack wants an answer within 3 seconds, so nothing here waits on
-Slack: a click is acknowledged with an empty 200 and its reply goes to the
-click's ``response_url`` from a background thread; the incident's
-orchestration hears of it through the durable client.
+answers. Slack wants an answer within 3 seconds: a click's work is stored and the
+incident's orchestration woken, which applies it and answers the user through
+the click's ``response_url``; nothing is left running after the response.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import azure.durable_functions as df
 import azure.functions as func
 
 from functions.http import error_response, headers_of, json_response
-from functions.incident import instance_id
+from functions.incident import wake
 from shared.adapters.chat.slack import respond
 from shared.bootstrap import runtime
 from shared.errors import SreCopilotError
+from shared.incidents.steps import record_click
 from shared.notify.interactions import OrchestrationEvent, handle_action, handle_command
 from shared.notify.oauth import begin_install, failure_page, finish_install, success_page
 from shared.notify.slack_requests import (
@@ -34,26 +32,16 @@ from shared.notify.slack_requests import (
 bp = df.Blueprint()
 log = logging.getLogger("sre_copilot.slack")
 
-_executor_lock = threading.Lock()
-_executor: ThreadPoolExecutor | None = None
 
+async def _wake(client: df.DurableOrchestrationClient, event: OrchestrationEvent) -> None:
+    """The click's work is stored already: a wake that fails is only logged.
 
-def _reply_later(response_url: str, text: str) -> None:
-    """Post to the response_url off the request path (created on first use, not at import)."""
-    global _executor
-    with _executor_lock:
-        if _executor is None:
-            _executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="slack-reply")
-        _executor.submit(respond, response_url, text)
-
-
-async def _raise(client: df.DurableOrchestrationClient, event: OrchestrationEvent) -> None:
-    """The click is recorded already; an orchestration that is gone is only logged."""
-    instance = instance_id(event.tenant_id, event.incident_id)
+    The next wake, or the reconciliation timer, drains it.
+    """
     try:
-        await client.raise_event(instance, event.name, event.payload)
+        await wake(client, event.tenant_id, event.incident_id)
     except Exception:
-        log.warning("could not raise %s on %s", event.name, instance, exc_info=True)
+        log.warning("could not wake %s for %s", event.incident_id, event.name, exc_info=True)
 
 
 @bp.route(route="slack/interactions", methods=["POST"])
@@ -61,6 +49,12 @@ async def _raise(client: df.DurableOrchestrationClient, event: OrchestrationEven
 async def slack_interactions(
     req: func.HttpRequest, client: df.DurableOrchestrationClient
 ) -> func.HttpResponse:
+    """Record the click (its work goes to the store), wake the orchestration, answer.
+
+    Nothing runs after the response: a serverless instance may be frozen the
+    moment it is sent. A click with work is answered by the orchestration
+    once applied; one without (refused, duplicate) is answered here.
+    """
     body = req.get_body()
     try:
         rt = runtime()
@@ -69,11 +63,16 @@ async def slack_interactions(
         if action is None:
             return func.HttpResponse(status_code=200)
         outcome = await asyncio.to_thread(handle_action, rt, action)
+        if outcome.event is not None:
+            await asyncio.to_thread(
+                record_click, rt, outcome.event, response_url=action.response_url, text=outcome.text
+            )
     except Exception as exc:  # noqa: BLE001 - the edge maps every failure to a response
         return error_response(exc)
     if outcome.event is not None:
-        await _raise(client, outcome.event)
-    _reply_later(action.response_url, outcome.text)
+        await _wake(client, outcome.event)
+    elif action.response_url:
+        await asyncio.to_thread(respond, action.response_url, outcome.text)
     return func.HttpResponse(status_code=200)
 
 

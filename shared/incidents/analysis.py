@@ -27,6 +27,7 @@ from shared.enrichment.assemble import assemble_context, collect_signals, signal
 from shared.errors import NotFound, SreCopilotError
 from shared.feedback.learning import acceptance_by_category, adopted_weights, history
 from shared.hypotheses.generate import generate_candidates
+from shared.incidents.alerts import CONTEXT_LIMIT, members
 from shared.incidents.summary import load_incident, recent_changes
 from shared.models.alert import Alert
 from shared.models.base import iso
@@ -59,7 +60,7 @@ def analysis_key(incident_id: str) -> str:
 
 def analysis_time(incident: Incident, clock_now: datetime) -> datetime:
     """ "Now" for the context: the clock for live alerts, the alerts' time for replayed ones."""
-    latest = max((a.starts_at for a in incident.alerts), default=incident.first_seen)
+    latest = incident.latest_start or incident.first_seen
     if clock_now - latest <= LIVE_HORIZON:
         return clock_now
     return latest + REPLAY_GRACE
@@ -109,7 +110,9 @@ def plan(rt: Runtime, tenant_id: str, incident_id: str) -> dict[str, Any]:
     incident = load_incident(rt.store, tenant_id, incident_id)
     now = analysis_time(incident, rt.clock.now())
     alerts = []
-    for ref in incident.alerts:
+    # The latest alerts, bounded: a storm of thousands adds nothing a detector needs.
+    refs = members(rt.store, tenant_id, incident_id, limit=CONTEXT_LIMIT, latest_first=True)
+    for ref in reversed(refs):
         doc = rt.store.get(Container.ALERTS, tenant_id, ref.id)
         if doc is not None:
             alerts.append(Alert.from_doc(doc).to_doc())
@@ -131,7 +134,7 @@ def plan(rt: Runtime, tenant_id: str, incident_id: str) -> dict[str, Any]:
     _save(rt, tenant_id, request_key(incident_id), {"request": request})
     has_metrics = bool(tenant.prometheus_url or tenant.metrics_file)
     names = signal_names(request) if has_metrics else []
-    return {"signals": names}
+    return {"signals": names, "revision": incident.alert_revision}
 
 
 def collect(rt: Runtime, tenant_id: str, incident_id: str, names: Sequence[str]) -> dict[str, Any]:
@@ -189,8 +192,12 @@ def score(
     incident_id: str,
     detected: Sequence[Mapping[str, Any]],
     proposal: Mapping[str, Any] | None,
+    missing: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Rank the candidates, match runbooks, and store the analysis."""
+    """Rank the candidates, match runbooks, and store the analysis.
+
+    ``missing``: the parts the orchestration could not get, kept with the analysis.
+    """
     tenant = rt.tenants.get(tenant_id)
     snapshot = snapshot_of(rt, tenant_id, incident_id)
     llm_candidates = list((proposal or {}).get("candidates") or [])
@@ -220,6 +227,7 @@ def score(
         "llm": llm if proposal else {"status": "disabled"},
         "model_version": f"{MODEL_VERSION}+w:{weights_version}",
         "at": iso(rt.clock.now()),
+        "missing": list(missing),
     }
     _save(rt, tenant_id, analysis_key(incident_id), analysis)
     return {"hypotheses": len(hypotheses), "model_version": analysis["model_version"]}

@@ -21,8 +21,18 @@ from shared.ports.store import Container, update_with_retry
 _AUDITED = frozenset({"category", "target", "rank", "model_version"})
 
 
-def apply_action(rt: Runtime, tenant_id: str, incident_id: str, action: Mapping[str, Any]) -> str:
-    """Apply an ``incident_action`` event; returns the incident's status afterwards."""
+def apply_action(
+    rt: Runtime,
+    tenant_id: str,
+    incident_id: str,
+    action: Mapping[str, Any],
+    *,
+    key: str | None = None,
+) -> str:
+    """Apply a responder's action; returns the incident's status afterwards.
+
+    ``key`` names the work item: a retried activity writes the same audit record.
+    """
     now = rt.clock.now()
     kind = action.get("action")
     user = str(action.get("user_name") or action.get("user_id") or "someone")
@@ -64,7 +74,7 @@ def apply_action(rt: Runtime, tenant_id: str, incident_id: str, action: Mapping[
             resolved_by=user,
         )
     record = AuditRecord(
-        id=doc_id("audit-", f"{incident_id}-{kind}-{iso(now)}"),
+        id=doc_id("audit-", f"{incident_id}-{kind}-{key or iso(now)}"),
         tenant_id=tenant_id,
         at=now,
         actor=user,

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from shared.adapters.chat.slack import chat_for
 from shared.bootstrap import Runtime
 from shared.errors import Conflict, NotFound
 from shared.feedback.learning import feedback_for
+from shared.incidents.alerts import with_alerts
 from shared.incidents.analysis import snapshot_of, stored_analysis
 from shared.incidents.summary import changes_before, load_incident
 from shared.models.base import doc_id
@@ -20,10 +21,10 @@ from shared.ports.store import Container
 
 
 def compose(rt: Runtime, tenant_id: str, incident_id: str) -> ChatMessage:
-    return _compose(rt, load_incident(rt.store, tenant_id, incident_id))
+    return _compose(rt, with_alerts(rt.store, load_incident(rt.store, tenant_id, incident_id)))
 
 
-def _compose(rt: Runtime, incident: Incident) -> ChatMessage:
+def _compose(rt: Runtime, incident: Incident, missing: Sequence[str] = ()) -> ChatMessage:
     tenant_id, incident_id = incident.tenant_id, incident.id
     try:
         snapshot: dict[str, Any] | None = snapshot_of(rt, tenant_id, incident_id)
@@ -38,6 +39,7 @@ def _compose(rt: Runtime, incident: Incident) -> ChatMessage:
         analysis=stored_analysis(rt, tenant_id, incident_id),
         feedback=feedback_for(rt.store, tenant_id, incident_id),
         changes=changes,
+        missing=missing,
     )
 
 
@@ -56,24 +58,31 @@ def timeline_note(kind: str, payload: Mapping[str, Any], incident: Incident) -> 
         return f"Acknowledged by {who}"
     if kind == "action" and payload.get("action") == "resolve":
         return f"Resolved with {hypothesis} by {who}" if hypothesis else f"Resolved by {who}"
-    alerts = incident.alerts
-    firing = len(incident.firing_alerts)
+    total = incident.alert_count
     if incident.status is IncidentStatus.RESOLVED:
-        return f"All {len(alerts)} alert(s) resolved: incident resolved"
-    return f"Alerts changed: {firing} of {len(alerts)} firing; analysis updated"
+        return f"All {total} alert(s) resolved: incident resolved"
+    if len(incident.alerts) < total:  # only a sample is loaded: no exact firing count
+        return f"Alerts changed: {total} alerts; analysis updated"
+    return f"Alerts changed: {len(incident.firing_alerts)} of {total} firing; analysis updated"
 
 
 def post_or_update(
-    rt: Runtime, tenant_id: str, incident_id: str, event: Mapping[str, Any] | None = None
+    rt: Runtime,
+    tenant_id: str,
+    incident_id: str,
+    event: Mapping[str, Any] | None = None,
+    *,
+    missing: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Deliver the current message (post once, then update in place).
 
     ``event`` (``kind``, ``payload``, ``id``) adds one line to the message's
     thread; its id makes a retried activity post that line once only.
+    ``missing`` names what the analysis could not get (shown on the message).
     """
     tenant = rt.tenants.get(tenant_id)
-    incident = load_incident(rt.store, tenant_id, incident_id)
-    message = _compose(rt, incident)
+    incident = with_alerts(rt.store, load_incident(rt.store, tenant_id, incident_id))
+    message = _compose(rt, incident, missing)
     chat = chat_for(rt.settings, tenant, rt.settings.messages_dir) or rt.chat
     posted = deliver(rt.store, chat, message, channel=tenant.slack_channel_id)
     if event is not None:

@@ -38,7 +38,7 @@ def changes_before(
     """Changes to the incident's services from ``lookback`` before it began."""
     # Alert times, not receive times: a replayed or delayed delivery must not
     # widen the window to changes made long after the incident began.
-    latest_start = max((ref.starts_at for ref in incident.alerts), default=incident.first_seen)
+    latest_start = incident.latest_start or incident.first_seen
     return recent_changes(
         store,
         incident.tenant_id,

@@ -32,6 +32,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shared.errors import Conflict, PreconditionFailed
+from shared.incidents import alerts as members
+from shared.incidents.work import wake_needed
 from shared.models.alert import Alert, AlertStatus
 from shared.models.base import doc_id, iso
 from shared.models.incident import AlertRef, Incident, IncidentStatus
@@ -41,10 +43,6 @@ from shared.ports.store import Container, DocumentStore, update_with_retry
 _CLAIM_ATTEMPTS = 5
 _FP_TTL = 7 * 24 * 3600
 """How long a fingerprint keeps pointing at its incident (re-fires after that start anew)."""
-SIGNAL_INTERVAL = timedelta(seconds=8)
-"""At most one "alerts changed" signal per incident this often, unless its status
-changes. Kept below the orchestration's 10 s settle time, so alerts stored
-between two signals are always read by the re-analysis the first one started."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,48 +102,87 @@ def _title(alerts: Sequence[Alert]) -> str:
     return f"{lead.name} on {where}" if where else lead.name
 
 
-def merge_alerts(incident: Incident, alerts: Sequence[Alert], at: datetime) -> Incident:
-    """The incident with ``alerts`` folded in (idempotent: the same alert twice is one)."""
-    refs = {ref.id: ref for ref in incident.alerts}
-    for alert in alerts:
-        previous = refs.get(alert.id)
-        # A late re-delivery of "firing" must not undo a resolution we already have.
-        if previous is not None and previous.status is AlertStatus.RESOLVED and alert.is_firing:
-            continue
-        refs[alert.id] = _ref(alert)
-    ordered = sorted(refs.values(), key=lambda r: (r.starts_at, r.id))
-    firing = [r for r in ordered if r.status is not AlertStatus.RESOLVED]
-    status = incident.status
+def summarise(
+    incident: Incident,
+    alerts: Sequence[Alert],
+    at: datetime,
+    *,
+    added: int,
+    status: IncidentStatus,
+) -> Incident:
+    """The incident's own fields after a delivery of ``alerts``, ``added`` of them new.
+
+    Costs the size of the delivery, never of the incident: the alerts
+    themselves are ``IncidentAlert`` documents (``shared.incidents.alerts``).
+    Severity is the highest of the alerts fired while it was open.
+    """
+    firing = [a for a in alerts if a.is_firing]
+    severity = incident.severity
+    if firing or incident.alert_count == 0:
+        top = max((a.severity for a in firing or alerts), key=lambda s: s.rank)
+        if incident.alert_count == 0 or top.rank > severity.rank:
+            severity = top
     resolved_at = incident.resolved_at
     acknowledged_at = incident.acknowledged_at
-    if not firing:
-        status, resolved_at = IncidentStatus.RESOLVED, resolved_at or at
-    elif all(r.status is AlertStatus.ACKNOWLEDGED for r in firing):
-        status = IncidentStatus.ACKNOWLEDGED
+    if status is IncidentStatus.RESOLVED:
+        resolved_at = resolved_at or at
+    elif status is IncidentStatus.ACKNOWLEDGED:
         acknowledged_at = acknowledged_at or at
-    elif status is IncidentStatus.RESOLVED:
-        status, resolved_at = IncidentStatus.OPEN, None
+    elif incident.status is IncidentStatus.RESOLVED:
+        resolved_at = None
     links = list(incident.source_links)
     for alert in alerts:
         if alert.source_url and alert.source_url not in links:
             links.append(alert.source_url)
-    severity = max((r.severity for r in firing or ordered), key=lambda s: s.rank)
+    starts = [a.starts_at for a in alerts]
     return incident.model_copy(
         update={
-            "alerts": tuple(ordered),
-            "fingerprints": tuple(dict.fromkeys(r.fingerprint for r in ordered)),
-            "services": tuple(dict.fromkeys(r.service for r in ordered if r.service)),
-            "instances": tuple(dict.fromkeys(r.instance for r in ordered if r.instance)),
+            "alert_count": incident.alert_count + added,
+            "services": tuple(
+                dict.fromkeys([*incident.services, *(a.service for a in alerts if a.service)])
+            ),
+            "instances": tuple(
+                dict.fromkeys([*incident.instances, *(a.instance for a in alerts if a.instance)])
+            ),
             "severity": severity,
             "status": status,
             "resolved_at": resolved_at,
             "acknowledged_at": acknowledged_at,
-            "first_seen": min([incident.first_seen, *(a.starts_at for a in alerts)]),
+            "first_seen": min([incident.first_seen, *starts]),
+            "latest_start": max([*starts, *filter(None, [incident.latest_start])]),
             "last_seen": max([incident.last_seen, at]),
             "source_links": tuple(links[:20]),
             "updated_at": at,
         }
     )
+
+
+def merge_alerts(incident: Incident, alerts: Sequence[Alert], at: datetime) -> Incident:
+    """An in-memory incident with ``alerts`` folded into its ``alerts`` (replays, tests).
+
+    The same rules as the store's (``Correlator``): the same alert twice is
+    one; a late "firing" never undoes a resolution; the incident resolves when
+    no alert fires and is acknowledged when every firing one is.
+    """
+    refs = {ref.id: ref for ref in incident.alerts}
+    added = 0
+    for alert in alerts:
+        previous = refs.get(alert.id)
+        if previous is not None and previous.status is AlertStatus.RESOLVED and alert.is_firing:
+            continue
+        added += previous is None
+        refs[alert.id] = _ref(alert)
+    ordered = sorted(refs.values(), key=lambda r: (r.starts_at, r.id))
+    firing = [r for r in ordered if r.status is not AlertStatus.RESOLVED]
+    status = incident.status
+    if not firing:
+        status = IncidentStatus.RESOLVED
+    elif all(r.status is AlertStatus.ACKNOWLEDGED for r in firing):
+        status = IncidentStatus.ACKNOWLEDGED
+    elif status is IncidentStatus.RESOLVED:
+        status = IncidentStatus.OPEN
+    merged = summarise(incident, alerts, at, added=added, status=status)
+    return merged.model_copy(update={"alerts": tuple(ordered)})
 
 
 def _related_keys(alert: Alert, topology: Topology) -> list[str]:
@@ -202,6 +239,11 @@ class Correlator:
         touched = self._open_new(tenant_id, alerts, at)
         self._reindex(tenant_id, touched.incident_id, alerts, at, index)
         return touched
+
+    def incident_of(self, tenant_id: str, fingerprint: str) -> str | None:
+        """The incident an alert with ``fingerprint`` last joined (one point read)."""
+        doc = self._store.get(Container.DEDUP, tenant_id, doc_id("fp:", fingerprint))
+        return None if doc is None else str(doc["incidentId"])
 
     def _late_firing(self, tenant_id: str, alert: Alert) -> bool:
         """A "firing" for an alert we already know resolved: an out-of-order redelivery."""
@@ -285,9 +327,26 @@ class Correlator:
                 index[key] = doc
 
     def _attach(
-        self, tenant_id: str, incident_id: str, alerts: Sequence[Alert], at: datetime
+        self,
+        tenant_id: str,
+        incident_id: str,
+        alerts: Sequence[Alert],
+        at: datetime,
+        *,
+        recorded: members.Recorded | None = None,
     ) -> IncidentTouch | None:
-        """Merge into an unresolved incident; None if it is gone or resolved."""
+        """Merge into an unresolved incident; None if it is gone or resolved.
+
+        The alerts are recorded as their own documents first, then the
+        incident's summary is updated: both cost the delivery's size only.
+        ``recorded`` is what an earlier attempt of this delivery recorded.
+        """
+        current = self._store.get(Container.INCIDENTS, tenant_id, incident_id)
+        if current is None or current.get("status") == IncidentStatus.RESOLVED.value:
+            return None
+        now_recorded = members.record(self._store, tenant_id, incident_id, alerts)
+        added = now_recorded.added + (recorded.added if recorded else 0)
+        decided = self._decide(tenant_id, incident_id, now_recorded)
         outcome: dict[str, Any] = {}
 
         def mutate(doc: dict[str, Any]) -> dict[str, Any] | None:
@@ -295,19 +354,20 @@ class Correlator:
             if incident.status is IncidentStatus.RESOLVED:
                 outcome["resolved"] = True
                 return None
-            merged = merge_alerts(incident, alerts, at)
+            status = decided or incident.status
+            merged = summarise(incident, alerts, at, added=added, status=status)
             outcome["status"] = merged.status
             if merged == incident:
                 outcome["signal"] = False
                 return None
-            last = incident.last_signalled_at
-            signal = (
-                merged.status is not incident.status or last is None or at - last >= SIGNAL_INTERVAL
-            )
+            # One wake per drain: the orchestration reads every change stored
+            # before it clears the flag (see shared.incidents.work).
+            signal = wake_needed(incident.wake_requested_at, at)
             outcome["signal"] = signal
+            update: dict[str, Any] = {"alert_revision": incident.alert_revision + 1}
             if signal:
-                merged = merged.model_copy(update={"last_signalled_at": at})
-            return merged.to_doc()
+                update["wake_requested_at"] = at
+            return merged.model_copy(update=update).to_doc()
 
         stored = update_with_retry(self._store, Container.INCIDENTS, tenant_id, incident_id, mutate)
         if stored is None or outcome.get("resolved"):
@@ -319,6 +379,24 @@ class Correlator:
             status=status,
             signal=bool(outcome.get("signal", False)),
         )
+
+    def _decide(
+        self, tenant_id: str, incident_id: str, recorded: members.Recorded
+    ) -> IncidentStatus | None:
+        """The status the incident's alerts call for, or None to keep it.
+
+        Only a resolved or acknowledged alert can settle an incident; then two
+        indexed lookups answer "does any alert still fire / wait?". Asking on
+        every such delivery (not only on a change) lets a retried delivery
+        finish what a failed attempt recorded.
+        """
+        if not recorded.settles:
+            return None
+        if members.any_with_status(self._store, tenant_id, incident_id, AlertStatus.FIRING):
+            return None
+        if members.any_with_status(self._store, tenant_id, incident_id, AlertStatus.ACKNOWLEDGED):
+            return IncidentStatus.ACKNOWLEDGED
+        return IncidentStatus.RESOLVED
 
     def _open_new(self, tenant_id: str, alerts: Sequence[Alert], at: datetime) -> IncidentTouch:
         firing = [a for a in alerts if a.is_firing]
@@ -353,13 +431,19 @@ class Correlator:
                     self._take_over(tenant_id, claim, current)
                     continue
                 # The claimant died before creating it; create it under its id.
+            # Its alerts first: the incident exists only once it can be read whole.
+            recorded = members.record(self._store, tenant_id, winner, firing)
             try:
                 self._store.create(
-                    Container.INCIDENTS, tenant_id, self._new(tenant_id, winner, firing, at)
+                    Container.INCIDENTS,
+                    tenant_id,
+                    # Every alert of the delivery, recorded now or by an attempt that
+                    # died before creating the incident.
+                    self._new(tenant_id, winner, firing, at, added=len({a.id for a in firing})),
                 )
                 return IncidentTouch(incident_id=winner, created=True, status=IncidentStatus.OPEN)
             except Conflict:
-                touched = self._attach(tenant_id, winner, alerts, at)
+                touched = self._attach(tenant_id, winner, alerts, at, recorded=recorded)
                 if touched is not None:
                     return touched
         raise Conflict(f"could not settle an incident for {key} under contention")
@@ -374,7 +458,7 @@ class Correlator:
 
     @staticmethod
     def _new(
-        tenant_id: str, incident_id: str, alerts: Sequence[Alert], at: datetime
+        tenant_id: str, incident_id: str, alerts: Sequence[Alert], at: datetime, *, added: int
     ) -> dict[str, Any]:
         seed = Incident(
             id=incident_id,
@@ -385,4 +469,4 @@ class Correlator:
             created_at=at,
             updated_at=at,
         )
-        return merge_alerts(seed, alerts, at).to_doc()
+        return summarise(seed, alerts, at, added=added, status=IncidentStatus.OPEN).to_doc()

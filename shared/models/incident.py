@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from pydantic import Field
+
 from shared.models.alert import AlertStatus, Severity
-from shared.models.base import Model, TenantDocument, UtcDatetime
+from shared.models.base import Model, TenantDocument, UtcDatetime, doc_id
 
 
 class IncidentStatus(StrEnum):
@@ -14,10 +16,9 @@ class IncidentStatus(StrEnum):
     RESOLVED = "resolved"
 
 
-class AlertRef(Model):
-    """What an incident keeps of each of its alerts."""
+class _AlertFacts(Model):
+    """What an incident shows of each of its alerts."""
 
-    id: str
     fingerprint: str
     name: str
     status: AlertStatus
@@ -30,14 +31,49 @@ class AlertRef(Model):
     source: str
 
 
+class AlertRef(_AlertFacts):
+    """One alert of an incident, as readers get it."""
+
+    id: str
+
+
+class IncidentAlert(TenantDocument, _AlertFacts):
+    """One alert's membership in an incident: a document of its own.
+
+    Kept apart from the incident so that a delivery reads and writes only the
+    alerts it carries, whatever the size of the incident (a storm of thousands
+    of alerts costs each delivery the same). ``id`` is ``member_id``.
+    """
+
+    incident_id: str = Field(alias="incidentId")
+    alert_id: str
+
+    @property
+    def ref(self) -> AlertRef:
+        return AlertRef.model_validate(
+            self.model_dump(exclude={"id", "tenant_id", "incident_id", "alert_id"})
+            | {"id": self.alert_id}
+        )
+
+
+def member_id(incident_id: str, alert_id: str) -> str:
+    """The ``IncidentAlert`` id of an alert in an incident."""
+    return doc_id("member:", f"{incident_id}:{alert_id}")
+
+
 class Incident(TenantDocument):
     title: str
     status: IncidentStatus = IncidentStatus.OPEN
     severity: Severity = Severity.WARNING
     services: tuple[str, ...] = ()
     instances: tuple[str, ...] = ()
-    fingerprints: tuple[str, ...] = ()
-    alerts: tuple[AlertRef, ...] = ()
+    alert_count: int = 0
+    """How many alerts the incident holds (each an ``IncidentAlert`` document)."""
+    latest_start: UtcDatetime | None = None
+    """The latest start time of its alerts."""
+    alerts: tuple[AlertRef, ...] = Field(default=(), exclude=True)
+    """A bounded sample of its alerts, earliest first, for display: filled by
+    ``shared.incidents.alerts.with_alerts``, never stored with the incident."""
     first_seen: UtcDatetime
     last_seen: UtcDatetime
     source_links: tuple[str, ...] = ()
@@ -46,8 +82,11 @@ class Incident(TenantDocument):
     updated_at: UtcDatetime
     acknowledged_at: UtcDatetime | None = None
     resolved_at: UtcDatetime | None = None
-    last_signalled_at: UtcDatetime | None = None
-    """When ingestion last told the orchestration its alerts changed (throttles storms)."""
+    alert_revision: int = 0
+    """Bumped by every alert change; the orchestration re-analyses while it is behind."""
+    wake_requested_at: UtcDatetime | None = None
+    """When ingestion last woke the orchestration and it has not drained since (see
+    ``shared.incidents.work``): further changes until then need no wake of their own."""
 
     @property
     def firing_alerts(self) -> tuple[AlertRef, ...]:

@@ -120,8 +120,8 @@ def _what_is_happening(incident: Incident, snapshot: Mapping[str, Any] | None) -
         where = ref.service or ref.instance or "?"
         state = "" if ref.status.value == "firing" else f" ({ref.status.value})"
         lines.append(f"• *{E(ref.name)}* on `{E(where)}`{state}: {E(ref.summary)}")
-    if len(incident.alerts) > 8:
-        lines.append(f"• … and {len(incident.alerts) - 8} more alerts")
+    if incident.alert_count > 8:
+        lines.append(f"• … and {incident.alert_count - 8} more alerts")
     numbers = key_signals(snapshot)
     if numbers:
         lines += ["*Key signals*", *numbers]
@@ -246,8 +246,12 @@ def render_incident(
     analysis: Mapping[str, Any] | None = None,
     feedback: Sequence[Mapping[str, Any]] = (),
     changes: Sequence[Mapping[str, Any]] = (),
+    missing: Sequence[str] = (),
 ) -> ChatMessage:
-    """The whole message; without an analysis, the summary that precedes it."""
+    """The whole message; without an analysis, the summary that precedes it.
+
+    ``missing`` says which parts of the analysis could not be had, and why.
+    """
     severity = incident.severity.value
     where = ", ".join(incident.services or incident.instances) or "unknown service"
     started = incident.first_seen.strftime("%Y-%m-%d %H:%M UTC")
@@ -255,7 +259,7 @@ def render_incident(
     status = incident.status.value
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": clip(header, HEADER_LIMIT)}},
-        _context(f"Status *{status}* · started {started} · {len(incident.alerts)} alert(s)"),
+        _context(f"Status *{status}* · started {started} · {incident.alert_count} alert(s)"),
         _section(_what_is_happening(incident, snapshot)),
         _section(_what_changed(snapshot, changes)),
     ]
@@ -280,6 +284,10 @@ def render_incident(
         if llm.get("status") not in (None, "ok", "disabled"):
             note += f" · Claude unavailable ({E(llm['status'])}): detectors only"
         blocks.append(_context(note))
+    gaps = [*missing, *((analysis or {}).get("missing") or [])]
+    if gaps:
+        unique = list(dict.fromkeys(str(g) for g in gaps))
+        blocks.append(_context("⚠ Partial result: " + "; ".join(E(g) for g in unique[:5])))
     if interactive:
         value = ActionValue(
             incident_id=incident.id, tenant_id=incident.tenant_id, model_version=model_version

@@ -31,6 +31,8 @@ class Container(StrEnum):
     DEDUP = "dedup"
     ALERTS = "alerts"
     INCIDENTS = "incidents"
+    INCIDENT_ALERTS = "incident_alerts"
+    """Which alerts each incident holds, one document per alert (``IncidentAlert``)."""
     CHANGES = "changes"
     HISTORY = "history"
     ORCHESTRATIONS = "orchestrations"
@@ -38,6 +40,8 @@ class Container(StrEnum):
     FEEDBACK = "feedback"
     AUDIT = "audit"
     CACHE = "cache"
+    WORK = "work"
+    """Responders' actions waiting for an incident's orchestration (``incidents.work``)."""
 
 
 SYSTEM_TENANT = "_system"

@@ -201,6 +201,27 @@ def test_events_arriving_while_the_orchestration_is_busy_are_not_lost(
     assert sum(line.startswith("Acknowledged by") for line in thread) == 1, thread
 
 
+def test_a_burst_of_twenty_clicks_is_applied_twenty_times_once_each(
+    slack_live: SlackLive,
+) -> None:
+    """Durable event rules: wakes pile up in history while activities run; no click is lost."""
+    incident_id = open_incident(slack_live)
+    users = [f"U0USER{n:02d}" for n in range(20)]
+    runtime = slack_live.live.runtime
+    tenant = runtime.tenants.get("acme")
+    runtime.tenants.add(tenant.model_copy(update={"responders": tuple(users)}), replace=True)
+    for user in users:
+        body = click_body(slack_live.slack, incident_id, user)
+        assert slack_live.signed("/api/slack/interactions", body).status == 200
+    assert slack_live.live.host.wait_for_idle(timeout=30)
+    saved = runtime.settings.messages_dir / f"acme__{incident_id}.json"
+    thread = [line["text"] for line in json.loads(saved.read_text())["thread"]]
+    assert sum("as likely" in line for line in thread) == 20, thread
+    items = runtime.store.query(Container.WORK, "acme")
+    assert len(items) == 20 and {i["state"] for i in items} == {"done"}
+    assert all(slack_live.slack.replies_to(user) for user in users)  # each told once applied
+
+
 def test_a_stranger_is_told_no_and_an_unsigned_click_is_refused(slack_live: SlackLive) -> None:
     body = click_body(slack_live.slack, "INC-1", user="U0MALLORY")
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from shared.errors import StoreUnavailable
 from shared.ingestion.auth import pagerduty_signature
-from shared.ports.store import Container
+from shared.incidents import work
+from shared.ports.store import Container, Filter
 
 from .conftest import Live
 
@@ -127,41 +130,84 @@ def test_store_down_is_503_so_senders_retry(live: Live) -> None:
     assert reply.body["reason"] == "store is down"
 
 
-def test_orchestration_continues_as_new_without_losing_events(
+def test_orchestration_continues_as_new_without_losing_work(
     live: Live, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import functions.incident as incident_functions
 
-    monkeypatch.setattr(incident_functions, "EVENTS_BEFORE_CONTINUE", 2)
+    monkeypatch.setattr(incident_functions, "TURNS_BEFORE_CONTINUE", 2)
     firing = json.loads(raw("alertmanager_firing.json"))
     firing["alerts"] = firing["alerts"][:1]
     incident_id = live.post(AM_PATH, json.dumps(firing).encode(), AM_AUTH).body["incident_id"]
     assert live.host.wait_for_idle(timeout=20)
     instance = f"acme--{incident_id}"
-    rpc = f"/runtime/webhooks/durabletask/instances/{instance}/raiseEvent/feedback"
+    rpc = f"/runtime/webhooks/durabletask/instances/{instance}/raiseEvent/wake"
     rpc += f"?code={live.host.system_key}"
 
-    def feedback(n: int) -> None:
+    def click(n: int) -> None:
         note = {"user_name": f"u{n}", "verdict": "likely", "rank": 1, "category": "c"}
-        reply = live.post(rpc, json.dumps(note).encode(), {"Content-Type": "application/json"})
+        work.enqueue(
+            live.runtime.store, "acme", incident_id, "feedback", note, now=live.runtime.clock.now()
+        )
+        token = json.dumps(work.wake_token()).encode()
+        reply = live.post(rpc, token, {"Content-Type": "application/json"})
         assert reply.status == 202, reply.text
         assert live.host.wait_for_idle(timeout=20)
 
-    feedback(0)
-    # The second event of this execution is an alert change: its re-analysis is
-    # still pending when the execution continues as new, and must not be lost.
+    click(0)
+    # An alert change between clicks: its re-analysis may still be pending when
+    # the execution continues as new, and must not be lost.
     second = json.loads(raw("alertmanager_firing.json"))
     second["alerts"] = second["alerts"][:1]
     second["alerts"][0]["fingerprint"] = "c0ffee00000000ff"
     second["alerts"][0]["labels"]["alertname"] = "HighLatency"
     assert live.post(AM_PATH, json.dumps(second).encode(), AM_AUTH).status == 202
+    click(1)
     assert live.settle()
-    feedback(1)
+    click(2)
     saved = live.runtime.settings.messages_dir / f"acme__{incident_id}.json"
     message = json.loads(saved.read_text())
     thread = [line["text"] for line in message["thread"]]
-    assert sum("as likely" in line for line in thread) == 2, thread
+    assert sum("as likely" in line for line in thread) == 3, thread
     assert any(line.startswith("Alerts changed: 2 of 2 firing") for line in thread), thread
     assert "HighLatency" in json.dumps(message["blocks"])
-    status = live.host.instance_status(instance)
+    status = live.host.instance_status(instance, show_history=True)
     assert status is not None and status["runtimeStatus"] == "Running"
+    pending = live.runtime.store.query(
+        Container.WORK, "acme", [Filter("state", "=", "pending")]
+    )
+    assert pending == []
+
+
+def one_alert(n: int) -> bytes:
+    data = json.loads(raw("alertmanager_firing.json"))
+    data["alerts"] = data["alerts"][:1]
+    data["alerts"][0]["fingerprint"] = f"beef{n:012x}"
+    data["alerts"][0]["labels"]["alertname"] = f"Symptom{n}"
+    return json.dumps(data).encode()
+
+
+def alerts_shown(live: Live, incident_id: str) -> str:
+    saved = live.runtime.settings.messages_dir / f"acme__{incident_id}.json"
+    return str(json.loads(saved.read_text())["blocks"][1])
+
+
+def test_alerts_at_0_1_9_5_and_12_5_seconds_all_reach_the_message(live: Live) -> None:
+    """The last one falls after a settle timer started: the drain after it still sees it."""
+    incident_id = live.post(AM_PATH, one_alert(0), AM_AUTH).body["incident_id"]
+    assert live.host.wait_for_idle(timeout=20)
+    for step, n in ((1.0, 1), (8.5, 2), (3.0, 3)):
+        live.clock.advance(timedelta(seconds=step))
+        assert live.post(AM_PATH, one_alert(n), AM_AUTH).status == 202
+        assert live.host.wait_for_idle(timeout=20)
+    assert live.settle() and live.settle()
+    assert "4 alert(s)" in alerts_shown(live, incident_id)
+
+
+def test_fifty_alerts_from_racing_deliveries_all_reach_the_message(live: Live) -> None:
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        replies = list(pool.map(lambda n: live.post(AM_PATH, one_alert(n), AM_AUTH), range(50)))
+    assert {r.status for r in replies} == {202}
+    (incident_id,) = {r.body["incident_id"] for r in replies}
+    assert live.settle() and live.settle()
+    assert "50 alert(s)" in alerts_shown(live, incident_id)

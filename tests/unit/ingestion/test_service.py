@@ -21,6 +21,7 @@ from shared.errors import (
     StoreUnavailable,
     Unauthorized,
 )
+from shared.incidents.alerts import with_alerts
 from shared.ingestion.auth import pagerduty_signature
 from shared.ingestion.normalisers import normalise_alertmanager
 from shared.ingestion.service import IngestService, ReceiptStatus
@@ -28,6 +29,7 @@ from shared.models.base import doc_id, iso
 from shared.models.events import RawEventOutcome
 from shared.models.incident import Incident, IncidentStatus
 from shared.models.tenant import Tenant
+from shared.incidents import work
 from shared.ports.store import Container, DocumentStore, Filter
 from shared.settings import Settings
 from shared.tenants.registry import TenantRegistry
@@ -69,7 +71,8 @@ class Env:
         self.service = IngestService(store, self.registry, settings, clock)
 
     def incidents(self) -> list[Incident]:
-        return [Incident.from_doc(d) for d in self.store.query(Container.INCIDENTS, "acme")]
+        docs = self.store.query(Container.INCIDENTS, "acme")
+        return [with_alerts(self.store, Incident.from_doc(d), limit=1000) for d in docs]
 
 
 @pytest.fixture
@@ -300,7 +303,9 @@ def test_host_alert_and_service_on_that_host_are_one_incident(env: Env) -> None:
     assert third.incidents[0].incident_id != first.incidents[0].incident_id
 
 
-def test_alert_changes_signal_the_orchestration_at_most_every_few_seconds(env: Env) -> None:
+def test_alert_changes_wake_the_orchestration_once_per_drain(env: Env) -> None:
+    """One wake until the orchestration drains; every change bumps the revision it reads."""
+
     def alert(i: int, status: str = "firing") -> bytes:
         data = payload("alertmanager_firing.json")
         data["alerts"] = data["alerts"][:1]
@@ -312,17 +317,18 @@ def test_alert_changes_signal_the_orchestration_at_most_every_few_seconds(env: E
     created = env.service.alertmanager("acme", AM, alert(0)).incidents[0]
     assert created.created
     first = env.service.alertmanager("acme", AM, alert(1)).incidents[0]
-    assert first.signal  # the first change after creation is always signalled
+    assert first.signal  # no wake pending: wake it
     env.clock.set(T0 + timedelta(seconds=3))
     assert not env.service.alertmanager("acme", AM, alert(2)).incidents[0].signal
-    env.clock.set(T0 + timedelta(seconds=9))
+    taken = work.take(env.store, "acme", first.incident_id)  # the orchestration drains
+    assert taken["revision"] == 2
+    env.clock.set(T0 + timedelta(seconds=4))
     assert env.service.alertmanager("acme", AM, alert(3)).incidents[0].signal
-    env.clock.set(T0 + timedelta(seconds=10))
-    for i in range(4):  # resolving everything changes the status: signalled at once
-        touch = env.service.alertmanager("acme", AM, alert(i, "resolved")).incidents[0]
-    assert touch.status is IncidentStatus.RESOLVED and touch.signal
-    (incident,) = env.incidents()
-    assert len(incident.alerts) == 4
+    env.clock.set(T0 + timedelta(seconds=4) + work.WAKE_REPEAT)
+    # A wake unanswered this long may be lost: the next change sends another.
+    touch = env.service.alertmanager("acme", AM, alert(3, "resolved")).incidents[0]
+    assert touch.signal
+    assert work.take(env.store, "acme", first.incident_id)["revision"] == 4
 
 
 def test_a_late_firing_after_resolution_opens_no_ghost_incident(env: Env) -> None:
@@ -380,3 +386,99 @@ def test_a_time_beyond_the_calendar_is_a_400(env: Env) -> None:
     data["alerts"][0]["startsAt"] = "9999-12-31T23:00:00-05:00"
     with pytest.raises(BadInput, match=r"field 'alerts\.0\.startsAt'.*outside 1970-01-01"):
         env.service.alertmanager("acme", AM, body(data))
+
+
+def _outcomes(env: Env) -> list[tuple[str, str | None]]:
+    docs = env.store.query(Container.RAW_EVENTS, "acme", order_by="received_at")
+    return [(d["outcome"], d.get("reason")) for d in docs]
+
+
+def test_a_delivery_answered_503_while_in_flight_closes_its_raw_event(env: Env) -> None:
+    raw = body(payload("alertmanager_firing.json"))
+    dedup_key = normalise_alertmanager(json.loads(raw), tenant_id="acme").dedup_key
+    env.store.create(
+        Container.DEDUP,
+        "acme",
+        {
+            "id": doc_id("delivery:", dedup_key),
+            "tenantId": "acme",
+            "state": "processing",
+            "rawEventId": "r0",
+            "claimedAt": iso(T0),
+        },
+    )
+    with pytest.raises(StoreUnavailable):
+        env.service.alertmanager("acme", AM, raw)
+    [(outcome, reason)] = _outcomes(env)
+    assert outcome == RawEventOutcome.FAILED
+    assert reason is not None and "being processed" in reason
+
+
+def test_every_answer_leaves_no_raw_event_received(env: Env, tmp_path: Path) -> None:
+    class Contended(FlakyStore):
+        def replace(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+            raise PreconditionFailed("incidents/x moved on")
+
+    raw = body(payload("alertmanager_firing.json"))
+    env.service.alertmanager("acme", AM, raw)  # accepted
+    env.service.alertmanager("acme", AM, raw)  # duplicate
+    with pytest.raises(BadInput):
+        env.service.alertmanager("acme", AM, b"{not json")
+    contended = IngestService(
+        Contended(env.store),  # type: ignore[arg-type]
+        env.registry,
+        Settings(home=tmp_path),
+        env.clock,
+    )
+    again = payload("alertmanager_firing.json")
+    again["alerts"][0]["status"] = "resolved"
+    with pytest.raises(StoreUnavailable, match="contention"):
+        contended.alertmanager("acme", AM, body(again))
+    outcomes = [outcome for outcome, _ in _outcomes(env)]
+    assert sorted(outcomes) == sorted(["accepted", "duplicate", "invalid", "failed"])
+    assert all(reason for outcome, reason in _outcomes(env) if outcome != "accepted")
+
+
+class CountingStore(FlakyStore):
+    """Counts the bytes each call reads and writes on the incidents."""
+
+    def __init__(self, inner: DocumentStore) -> None:
+        super().__init__(inner)
+        self.failures = 0
+        self.incident_bytes = 0
+
+    def get(self, container: Container, tenant_id: str, doc_id: str) -> Any:
+        doc = self.inner.get(container, tenant_id, doc_id)
+        if container is Container.INCIDENTS and doc is not None:
+            self.incident_bytes += len(json.dumps(doc))
+        return doc
+
+    def replace(self, container: Container, tenant_id: str, doc: Any, *, etag: str) -> Any:
+        if container is Container.INCIDENTS:
+            self.incident_bytes += len(json.dumps(doc))
+        return self.inner.replace(container, tenant_id, doc, etag=etag)
+
+
+def test_a_delivery_costs_the_same_however_many_alerts_its_incident_holds(
+    env: Env, tmp_path: Path
+) -> None:
+    counting = CountingStore(env.store)
+    service = IngestService(counting, env.registry, Settings(home=tmp_path), env.clock)  # type: ignore[arg-type]
+    template = payload("alertmanager_firing.json")
+    template["alerts"] = template["alerts"][:1]
+
+    def deliver(i: int) -> int:
+        data = json.loads(json.dumps(template))
+        data["alerts"][0]["fingerprint"] = f"fp-{i}"
+        counting.incident_bytes = 0
+        service.alertmanager("acme", AM, body(data))
+        return counting.incident_bytes
+
+    early = [deliver(i) for i in range(1, 6)]
+    for i in range(6, 300):
+        deliver(i)
+    late = [deliver(i) for i in range(300, 305)]
+    assert max(late) <= max(early) + 16  # digits of the count, not the alerts
+    (incident,) = env.incidents()
+    assert incident.alert_count == 304
+    assert len(env.store.query(Container.INCIDENT_ALERTS, "acme")) == 304

@@ -1,0 +1,47 @@
+"""Find open incidents whose orchestration may be missing or asleep.
+
+A crash between "delivery recorded" and "orchestration started", a start or
+wake that failed, or an instance that failed for good would leave an open
+incident with nobody following it. The reconciliation timer asks this module
+which incidents to look at, and starts, restarts or wakes their orchestration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from shared.incidents.work import WAKE_REPEAT
+from shared.ports.store import Container, DocumentStore, Filter
+from shared.tenants.registry import TenantRegistry
+
+RUNNING = frozenset({"Pending", "Running", "ContinuedAsNew", "Suspended"})
+
+
+@dataclass(frozen=True, slots=True)
+class OpenIncident:
+    tenant_id: str
+    incident_id: str
+    wake_overdue: bool
+    """A wake was requested and not drained for longer than a wake should take."""
+
+
+def open_incidents(
+    store: DocumentStore, tenants: TenantRegistry, *, now: datetime
+) -> list[OpenIncident]:
+    """Every unresolved incident of every tenant, with whether its wake is overdue."""
+    found: list[OpenIncident] = []
+    for tenant in tenants.list():
+        docs = store.query(Container.INCIDENTS, tenant.id, [Filter("status", "!=", "resolved")])
+        for doc in docs:
+            requested = doc.get("wake_requested_at")
+            overdue = False
+            if requested:
+                overdue = now - datetime.fromisoformat(str(requested)) >= WAKE_REPEAT
+            found.append(OpenIncident(tenant.id, str(doc["id"]), overdue))
+    return found
+
+
+def needs_start(runtime_status: str | None) -> bool:
+    """No instance, or one that ended (failed, terminated, completed) while still open."""
+    return runtime_status not in RUNNING

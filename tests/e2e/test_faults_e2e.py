@@ -1,0 +1,102 @@
+"""Failures degrade, they do not orphan: transient faults, permanent ones, a lost start."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devhost import DevHost, load_function_app
+from functions.incident import FIRST_RETRY
+from shared.errors import StoreUnavailable
+from shared.incidents import steps
+from shared.incidents import analysis as incident_analysis
+
+from .conftest import REPO, Live
+
+PAYLOADS = Path(__file__).parents[1] / "fixtures" / "payloads"
+AM_PATH = "/api/tenants/acme/webhooks/alertmanager"
+AM_AUTH = {"Authorization": "Bearer am-token"}
+
+
+def firing() -> bytes:
+    return (PAYLOADS / "alertmanager_firing.json").read_bytes()
+
+
+def failing_first(times: int, real: Callable[..., Any], error: Exception) -> Callable[..., Any]:
+    calls = {"n": 0}
+
+    def flaky(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] <= times:
+            raise error
+        return real(*args, **kwargs)
+
+    return flaky
+
+
+def drain_retries(live: Live, rounds: int = 6) -> None:
+    """Let backoff timers fire: the clock is the test's."""
+    for _ in range(rounds):
+        assert live.host.wait_for_idle(timeout=20)
+        live.clock.advance(FIRST_RETRY * 16)
+    assert live.host.wait_for_idle(timeout=20)
+
+
+def test_a_delivery_failing_twice_is_retried_and_posted_once(
+    live: Live, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Slack (or the store) failing the first calls: one message, posted once, in the end."""
+    flaky = failing_first(2, steps.post_or_update, StoreUnavailable("throttled (429)"))
+    monkeypatch.setattr(steps, "post_or_update", flaky)
+    incident_id = live.post(AM_PATH, firing(), AM_AUTH).body["incident_id"]
+    drain_retries(live)
+    saved = live.runtime.settings.messages_dir / f"acme__{incident_id}.json"
+    message = json.loads(saved.read_text())
+    assert incident_id in message["text"]
+    status = live.host.instance_status(f"acme--{incident_id}")
+    assert status is not None and status["runtimeStatus"] == "Running"
+    posts = list(live.runtime.settings.messages_dir.glob(f"acme__{incident_id}*.json"))
+    assert len(posts) == 1
+
+
+def test_a_step_that_keeps_failing_degrades_the_message_instead_of_failing(
+    live: Live, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("detector crashed")
+
+    monkeypatch.setattr(incident_analysis, "detect", broken)
+    incident_id = live.post(AM_PATH, firing(), AM_AUTH).body["incident_id"]
+    drain_retries(live)
+    saved = live.runtime.settings.messages_dir / f"acme__{incident_id}.json"
+    blocks = json.dumps(json.loads(saved.read_text())["blocks"])
+    assert "Partial result" in blocks and "detectors failed" in blocks
+    status = live.host.instance_status(f"acme--{incident_id}")
+    assert status is not None and status["runtimeStatus"] == "Running"
+
+
+def test_an_incident_whose_start_was_lost_is_started_by_reconciliation(live: Live) -> None:
+    """The crash window between "delivery recorded" and "orchestration started"."""
+    receipt = live.runtime.ingest.alertmanager("acme", AM_AUTH, firing())  # no start: "crash"
+    (touch,) = receipt.incidents
+    assert live.host.instance_status(f"acme--{touch.incident_id}") is None
+    live.host.stop()
+    again = DevHost(
+        load_function_app(REPO / "function_app.py"),
+        live.runtime.store,
+        clock=live.clock,
+        run_timers=True,  # reconciliation runs at start-up, then every 5 minutes
+    )
+    again.start()
+    try:
+        assert again.wait_for_idle(timeout=20)
+        status = again.instance_status(f"acme--{touch.incident_id}")
+        assert status is not None and status["runtimeStatus"] == "Running"
+        saved = live.runtime.settings.messages_dir / f"acme__{touch.incident_id}.json"
+        assert touch.incident_id in json.loads(saved.read_text())["text"]
+    finally:
+        again.stop()
