@@ -9,8 +9,12 @@ Targets on 2 cores: p99 under 50 ms at 50 concurrent senders; at least 500
 alerts per second on the embedded store. Two runs: closed loop (throughput:
 every sender sends again as soon as it is answered) and paced (latency: the 50
 senders keep a schedule totalling --rate alerts/s, as real Alertmanagers do).
+Throughput is also printed per quarter of the run: a delivery's cost must not
+grow with the size of its incident, so the last quarter should keep up with the
+first.
 
     python benchmarks/ingest.py [--alerts 3000] [--concurrency 50] [--rate 500] [--store ...]
+    python benchmarks/ingest.py --store sqlite --alerts 10000 --rate 0 --duration 20
 """
 
 from __future__ import annotations
@@ -105,13 +109,20 @@ def cosmos_emulator() -> Iterator[str | None]:
 
 
 async def load(
-    base: str, alerts: int, concurrency: int, services: int, rate: float | None = None
-) -> tuple[list[float], int, float]:
+    base: str,
+    alerts: int,
+    concurrency: int,
+    services: int,
+    rate: float | None = None,
+    duration: float | None = None,
+) -> tuple[list[float], list[float], int, float]:
     """Closed loop (each sender sends as soon as it has its answer), or paced at ``rate``.
 
     Paced senders keep a schedule, as Alertmanager instances do; latency is then
     measured from each delivery's scheduled time, so time spent queued behind a
-    slow answer counts (no coordinated omission).
+    slow answer counts (no coordinated omission). Senders stop after ``duration``
+    seconds when given. Returns latencies, completion times (from the start),
+    errors and the elapsed time.
     """
     url = f"{base}/api/tenants/bench/webhooks/alertmanager"
     headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
@@ -120,6 +131,7 @@ async def load(
     for b in bodies:
         queue.put_nowait(b)
     latencies: list[float] = []
+    done_at: list[float] = []
     errors = 0
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector) as session:
@@ -134,6 +146,8 @@ async def load(
             nonlocal errors
             sent = 0
             while not queue.empty():
+                if duration and time.perf_counter() - started >= duration:
+                    return
                 body = queue.get_nowait()
                 due = time.perf_counter()
                 if rate:
@@ -144,14 +158,32 @@ async def load(
                     await response.read()
                     if response.status != 202:
                         errors += 1
-                latencies.append(time.perf_counter() - due)
+                finished = time.perf_counter()
+                latencies.append(finished - due)
+                done_at.append(finished - started)
 
         await asyncio.gather(*(sender(i) for i in range(concurrency)))
         elapsed = time.perf_counter() - started
-    return latencies, errors, elapsed
+    return latencies, done_at, errors, elapsed
 
 
-def run(store: str, alerts: int, concurrency: int, services: int, rate: float | None) -> None:
+def quarters(done_at: list[float], elapsed: float) -> list[float]:
+    """Deliveries answered per second in each quarter of the run."""
+    width = elapsed / 4
+    counts = [0, 0, 0, 0]
+    for moment in done_at:
+        counts[min(3, int(moment / width))] += 1
+    return [count / width for count in counts]
+
+
+def run(
+    store: str,
+    alerts: int,
+    concurrency: int,
+    services: int,
+    rate: float | None,
+    duration: float | None = None,
+) -> None:
     with (
         tempfile.TemporaryDirectory() as tmp,
         cosmos_emulator() if store == "cosmos" else _none() as cosmos,
@@ -184,16 +216,19 @@ def run(store: str, alerts: int, concurrency: int, services: int, rate: float | 
         )
         db.close()
         with host(env) as base:
-            latencies, errors, elapsed = asyncio.run(
-                load(base, alerts, concurrency, services, rate)
+            latencies, done_at, errors, elapsed = asyncio.run(
+                load(base, alerts, concurrency, services, rate, duration)
             )
     latencies.sort()
     p50 = statistics.median(latencies) * 1000
     p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
     mode = f"paced at {rate:.0f}/s" if rate else "closed loop"
+    sent = len(latencies)
+    by_quarter = " / ".join(f"{q:.0f}" for q in quarters(done_at, elapsed))
     print(
-        f"{store:>7}: {alerts} deliveries, {concurrency} senders, {mode}: "
-        f"{alerts / elapsed:7.0f} alerts/s, p50 {p50:6.1f} ms, p99 {p99:6.1f} ms, errors {errors}"
+        f"{store:>7}: {sent} deliveries in {elapsed:.1f} s, {concurrency} senders, {mode}: "
+        f"{sent / elapsed:7.0f} alerts/s, p50 {p50:6.1f} ms, p99 {p99:6.1f} ms, errors {errors}; "
+        f"per quarter {by_quarter} alerts/s"
     )
 
 
@@ -211,13 +246,17 @@ def main() -> None:
     parser.add_argument(
         "--rate", type=float, default=500.0, help="paced run's total alerts/s (0: skip it)"
     )
+    parser.add_argument(
+        "--duration", type=float, default=0.0, help="stop sending after this many seconds"
+    )
     args = parser.parse_args()
     stores = ["sqlite", "cosmos"] if args.store == "both" else [args.store]
     for store in stores:
         alerts = args.alerts if store == "sqlite" else min(args.alerts, 1000)
-        run(store, alerts, args.concurrency, args.services, None)
+        duration = args.duration or None
+        run(store, alerts, args.concurrency, args.services, None, duration)
         if args.rate and store == "sqlite":
-            run(store, alerts, args.concurrency, args.services, args.rate)
+            run(store, alerts, args.concurrency, args.services, args.rate, duration)
 
 
 if __name__ == "__main__":

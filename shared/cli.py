@@ -22,6 +22,7 @@ from rich.table import Table
 
 from shared import bootstrap
 from shared.errors import BadInput, SreCopilotError
+from shared.incidents.alerts import with_alerts
 from shared.models.incident import Incident
 from shared.models.tenant import Tenant, Topology
 from shared.ports.store import Container, Filter
@@ -338,9 +339,12 @@ def incidents_show(
         doc = rt.store.get(Container.INCIDENTS, tid, incident_id)
         if doc is None:
             continue
-        incident = Incident.from_doc(doc)
+        incident = with_alerts(rt.store, Incident.from_doc(doc))
         if as_json:
-            console.print_json(incident.model_dump_json(by_alias=True))
+            shown = incident.to_doc() | {
+                "alerts": [a.model_dump(mode="json") for a in incident.alerts]
+            }
+            console.print_json(json.dumps(shown))
             return
         console.print(f"[bold]{incident.id}[/bold] {incident.title}")
         services = ", ".join(incident.services) or "-"
@@ -360,6 +364,8 @@ def incidents_show(
                 ref.starts_at.strftime("%Y-%m-%d %H:%M"),
             )
         console.print(table)
+        if incident.alert_count > len(incident.alerts):
+            console.print(f"  … and {incident.alert_count - len(incident.alerts)} more alerts")
         for link in incident.source_links:
             console.print(f"  {link}")
         return

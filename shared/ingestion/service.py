@@ -14,7 +14,7 @@ import contextlib
 import dataclasses
 import hashlib
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -38,7 +38,7 @@ from shared.models.change import ChangeEvent, ChangeKind
 from shared.models.events import RawEvent, RawEventOutcome
 from shared.models.incident import Incident
 from shared.models.tenant import Tenant
-from shared.ports.store import Container, DocumentStore, Filter, update_with_retry
+from shared.ports.store import Container, DocumentStore, update_with_retry
 from shared.settings import Settings
 from shared.tenants.registry import TenantRegistry
 
@@ -113,7 +113,7 @@ class IngestService:
         tenant = self._admit(tenant_id, body)
         auth.verify_bearer(headers, tenant.change_token, what="change-feed")
         raw = self._store_raw(tenant_id, "changes", headers, body)
-        try:
+        with self._closing(raw):
             try:
                 items = _change_items(parse_json(body))
                 now = self._clock.now()
@@ -122,12 +122,9 @@ class IngestService:
                 ]
             except (OverflowError, ValueError) as exc:  # a model's own check, past the wire's
                 raise BadInput(f"invalid value: {exc}") from None
-        except BadInput as exc:
-            self._mark(raw, RawEventOutcome.INVALID, reason=exc.reason)
-            raise
-        for event in events:
-            self._store.upsert(Container.CHANGES, tenant_id, event.to_doc())
-        self._mark(raw, RawEventOutcome.ACCEPTED)
+            for event in events:
+                self._store.upsert(Container.CHANGES, tenant_id, event.to_doc())
+            self._mark(raw, RawEventOutcome.ACCEPTED)
         return Receipt(
             status=ReceiptStatus.ACCEPTED,
             raw_event_id=raw.id,
@@ -154,14 +151,17 @@ class IngestService:
         tenant = self._admit(tenant_id, body)
         authenticate(tenant, headers, body)
         raw = self._store_raw(tenant_id, source, headers, body)
+        with self._closing(raw):
+            return self._deliver(tenant, raw, body, normalise)
+
+    def _deliver(
+        self, tenant: Tenant, raw: RawEvent, body: bytes, normalise: NormaliseFn
+    ) -> Receipt:
+        tenant_id = tenant.id
         try:
-            try:
-                normalised = normalise(parse_json(body), tenant_id=tenant_id, raw_event_id=raw.id)
-            except (OverflowError, ValueError) as exc:  # e.g. a time beyond the calendar in UTC
-                raise BadInput(f"invalid value: {exc}") from None
-        except BadInput as exc:
-            self._mark(raw, RawEventOutcome.INVALID, reason=exc.reason)
-            raise
+            normalised = normalise(parse_json(body), tenant_id=tenant_id, raw_event_id=raw.id)
+        except (OverflowError, ValueError) as exc:  # e.g. a time beyond the calendar in UTC
+            raise BadInput(f"invalid value: {exc}") from None
         dedup_id = doc_id("delivery:", normalised.dedup_key)
         earlier = self._claim_delivery(tenant_id, dedup_id, raw.id)
         if earlier is not None:
@@ -222,6 +222,31 @@ class IngestService:
         )
         self._store.create(Container.RAW_EVENTS, tenant_id, raw.to_doc())
         return raw
+
+    @contextlib.contextmanager
+    def _closing(self, raw: RawEvent) -> Iterator[None]:
+        """Give the raw event its final state on every answer, errors included.
+
+        Refused input is ``invalid``; anything answered 5xx (503 for contention
+        or a delivery already in flight) is ``failed`` with the reason, so no
+        raw event stays ``received`` once the sender has its answer.
+        """
+        try:
+            yield
+        except BadInput as exc:
+            self._close(raw, RawEventOutcome.INVALID, exc.reason)
+            raise
+        except SreCopilotError as exc:
+            self._close(raw, RawEventOutcome.FAILED, exc.reason)
+            raise
+        except Exception as exc:
+            self._close(raw, RawEventOutcome.FAILED, f"internal error ({type(exc).__name__})")
+            raise
+
+    def _close(self, raw: RawEvent, outcome: RawEventOutcome, reason: str) -> None:
+        # Best effort: when the store itself is down, the original error is the answer.
+        with contextlib.suppress(SreCopilotError):
+            self._mark(raw, outcome, reason=reason)
 
     def _mark(
         self,
@@ -291,17 +316,9 @@ class IngestService:
         self, tenant_id: str, note: dict[str, Any], at: datetime
     ) -> IncidentTouch | None:
         fingerprint = f"pagerduty:{note['pagerduty_incident']}"
-        hits = self._store.query(
-            Container.INCIDENTS,
-            tenant_id,
-            [Filter("fingerprints", "contains", fingerprint)],
-            order_by="last_seen",
-            descending=True,
-            limit=1,
-        )
-        if not hits:
+        incident_id = self._correlator.incident_of(tenant_id, fingerprint)
+        if incident_id is None:
             return None
-        incident_id = str(hits[0]["id"])
 
         def add(doc: dict[str, Any]) -> dict[str, Any]:
             incident = Incident.from_doc(doc)

@@ -13,9 +13,14 @@ class RawEventOutcome(StrEnum):
     DUPLICATE = "duplicate"
     IGNORED = "ignored"
     INVALID = "invalid"
+    FAILED = "failed"
+    """Answered with an error the sender retries (503 on contention, a store outage):
+    its retry is a new raw event."""
 
 
 class RawEvent(TenantDocument):
+    """One delivery as received; ``outcome`` leaves ``received`` on every answer."""
+
     source: str
     received_at: UtcDatetime
     body: str

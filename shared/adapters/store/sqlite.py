@@ -52,6 +52,12 @@ _JSON_TYPES: dict[type, tuple[str, ...]] = {
 
 _LIVE = "(expires_at IS NULL OR expires_at > ?)"
 
+_INDEXED: dict[Container, tuple[str, ...]] = {
+    Container.INCIDENT_ALERTS: ("incidentId", "status"),
+}
+"""Fields queried together on a container: one expression index over them (Cosmos DB
+indexes every field), so reading one incident's alerts never scans the tenant's."""
+
 
 class SqliteStore:
     """``DocumentStore`` over one SQLite file; safe to share between threads."""
@@ -165,8 +171,7 @@ class SqliteStore:
             params.extend(values)
         if order_by is not None:
             direction = "DESC" if descending else "ASC"
-            sql.append(f"ORDER BY json_extract(body, ?) {direction}, id {direction}")
-            params.append(f"$.{field_name(order_by)}")
+            sql.append(f"ORDER BY {_extract(field_name(order_by))} {direction}, id {direction}")
         if limit is not None:
             sql.append("LIMIT ?")
             params.append(limit)
@@ -267,11 +272,28 @@ def _create_schema(conn: sqlite3.Connection) -> None:
             f'CREATE INDEX IF NOT EXISTS "{container.value}_expires_at" '
             f"ON {table} (expires_at) WHERE expires_at IS NOT NULL"
         )
+        fields = _INDEXED.get(container)
+        if fields:
+            columns = ", ".join(_extract(name) for name in fields)
+            conn.execute(
+                f'CREATE INDEX IF NOT EXISTS "{container.value}_{"_".join(fields)}" '
+                f"ON {table} (tenant_id, {columns})"
+            )
 
 
 def _table(container: Container) -> str:
     # Container is a closed enum of plain names, so quoting it is enough.
     return f'"{Container(container).value}"'
+
+
+def _extract(field: str) -> str:
+    """``json_extract`` of a checked field name, spelled literally so that SQLite can
+    match it to an expression index (a bound path parameter never matches one)."""
+    return f"json_extract(body, '$.{field_name(field)}')"
+
+
+def _type_of(field: str) -> str:
+    return f"json_type(body, '$.{field_name(field)}')"
 
 
 def _new_etag() -> str:
@@ -299,22 +321,22 @@ def _condition(where: Filter) -> tuple[str, list[Any]]:
     ``!= True`` means ``= False``.
     """
     value = filter_value(where)
-    path = f"$.{where.field}"
+    kind, extract = _type_of(where.field), _extract(where.field)
     if where.op == "contains":
         member, values = _member(value)
         return (
-            "json_type(body, ?) = 'array' AND EXISTS "
-            f"(SELECT 1 FROM json_each(body, ?) WHERE {member})",
-            [path, path, *values],
+            f"{kind} = 'array' AND EXISTS "
+            f"(SELECT 1 FROM json_each(body, '$.{where.field}') WHERE {member})",
+            values,
         )
     if value is None:
-        return f"json_type(body, ?) {where.op} 'null'", [path]
+        return f"{kind} {where.op} 'null'", []
     if isinstance(value, bool):
-        return "json_type(body, ?) = ?", [path, _bool_type(value == (where.op == "="))]
+        return f"{kind} = ?", [_bool_type(value == (where.op == "="))]
     kinds = _JSON_TYPES[type(value)]
     return (
-        f"json_type(body, ?) IN ({_marks(kinds)}) AND json_extract(body, ?) {where.op} ?",
-        [path, *kinds, path, value],
+        f"{kind} IN ({_marks(kinds)}) AND {extract} {where.op} ?",
+        [*kinds, value],
     )
 
 

@@ -21,6 +21,7 @@ from shared.errors import (
     StoreUnavailable,
     Unauthorized,
 )
+from shared.incidents import work
 from shared.incidents.alerts import with_alerts
 from shared.ingestion.auth import pagerduty_signature
 from shared.ingestion.normalisers import normalise_alertmanager
@@ -29,7 +30,6 @@ from shared.models.base import doc_id, iso
 from shared.models.events import RawEventOutcome
 from shared.models.incident import Incident, IncidentStatus
 from shared.models.tenant import Tenant
-from shared.incidents import work
 from shared.ports.store import Container, DocumentStore, Filter
 from shared.settings import Settings
 from shared.tenants.registry import TenantRegistry
