@@ -16,7 +16,6 @@ import azure.functions as func
 
 from functions.http import error_response, headers_of, json_response
 from functions.incident import wake
-from shared.adapters.chat.slack import respond
 from shared.bootstrap import runtime
 from shared.errors import SreCopilotError
 from shared.incidents.steps import record_click
@@ -72,7 +71,7 @@ async def slack_interactions(
     if outcome.event is not None:
         await _wake(client, outcome.event)
     elif action.response_url:
-        await asyncio.to_thread(respond, action.response_url, outcome.text)
+        await asyncio.to_thread(rt.replies.respond, action.response_url, outcome.text)
     return func.HttpResponse(status_code=200)
 
 

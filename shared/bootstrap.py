@@ -3,6 +3,11 @@
 The Functions host imports the app with nothing but environment variables, so
 ``runtime()`` builds everything lazily on first use (never at import time).
 The CLI and tests call ``configure`` first to share a store or a clock.
+
+Core modules get every outside system from the ``Runtime`` (its ports, and
+per-tenant choices: ``metrics_for``, ``chat_for``, ``runbook_index``) and
+import no adapter themselves. Adapters whose SDK is heavy or optional are
+imported only when chosen.
 """
 
 from __future__ import annotations
@@ -10,15 +15,20 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import lru_cache
+from pathlib import Path
 from typing import Protocol
 
+from shared.adapters.chat.slack import SlackResponseUrl, chat_for
 from shared.adapters.chat.terminal import TerminalChat
+from shared.adapters.metrics.prometheus import HttpSession, PrometheusSource
 from shared.adapters.store import open_store
 from shared.clock import Clock, SystemClock
 from shared.ingestion.service import IngestService
 from shared.models.tenant import Tenant
-from shared.ports.chat import ChatPort
-from shared.ports.llm import CandidateProposer, proposer_from
+from shared.ports.chat import ChatPort, InteractionReplies
+from shared.ports.llm import CandidateProposer, DisabledProposer
+from shared.ports.metrics import MetricsSource
 from shared.ports.search import SearchIndex
 from shared.ports.store import DocumentStore
 from shared.settings import Settings, load_settings
@@ -38,13 +48,39 @@ class Runtime:
     ingest: IngestService
     chat: ChatPort
     proposer: CandidateProposer
+    replies: InteractionReplies = field(default_factory=SlackResponseUrl)
+    """Answers to a click or command through its Slack ``response_url``."""
+    prometheus: HttpSession = field(default_factory=HttpSession, repr=False)
+    """Kept-alive connections shared by every tenant's Prometheus source."""
     owned: tuple[_Closeable, ...] = field(default=(), repr=False)
     """What ``build`` opened itself: ``close`` releases these and nothing a caller passed in."""
 
     def close(self) -> None:
         """Release the connections this runtime opened (CLI exit, host shutdown, tests)."""
+        self.prometheus.close()
         for resource in reversed(self.owned):
             resource.close()
+
+    def metrics_for(self, tenant: Tenant) -> MetricsSource | None:
+        """The tenant's metrics source: its Prometheus, a metrics file, or none."""
+        if tenant.prometheus_url:
+            return PrometheusSource(
+                tenant.prometheus_url,
+                timeout_seconds=self.settings.prometheus_timeout_seconds,
+                session=self.prometheus,
+            )
+        if tenant.metrics_file:
+            path = Path(tenant.metrics_file)
+            try:
+                stat = path.stat()
+            except OSError:
+                return _metrics_file(str(path), 0, 0)  # reports the missing file as BadInput
+            return _metrics_file(str(path), stat.st_mtime_ns, stat.st_size)
+        return None
+
+    def chat_for(self, tenant: Tenant) -> ChatPort:
+        """Slack when the tenant can be reached there, else the embedded chat."""
+        return chat_for(self.settings, tenant, self.settings.messages_dir) or self.chat
 
     @property
     def change_lookback(self) -> timedelta:
@@ -68,6 +104,28 @@ class Runtime:
         return runbook_index(self.settings.runbooks_dir)
 
 
+@lru_cache(maxsize=8)
+def _metrics_file(path: str, mtime_ns: int, size: int) -> MetricsSource:
+    """Parsed once per file version: every fan-out branch reads the same file."""
+    del mtime_ns, size  # part of the cache key only
+    from shared.adapters.metrics.scenario_file import ScenarioFileMetrics
+
+    return ScenarioFileMetrics.from_path(Path(path))
+
+
+def proposer_from(settings: Settings, store: DocumentStore) -> CandidateProposer:
+    """Claude when an API key is configured, else ``DisabledProposer``.
+
+    Nothing connects here; the SDK is imported only when a key is set, so the
+    embedded default never loads it.
+    """
+    if not settings.anthropic_api_key.get_secret_value():
+        return DisabledProposer()
+    from shared.adapters.llm.anthropic import ClaudeProposer
+
+    return ClaudeProposer.from_settings(settings, store)
+
+
 _lock = threading.Lock()
 _current: Runtime | None = None
 
@@ -78,6 +136,7 @@ def build(
     store: DocumentStore | None = None,
     clock: Clock | None = None,
     chat: ChatPort | None = None,
+    replies: InteractionReplies | None = None,
 ) -> Runtime:
     settings = settings or load_settings()
     owned: list[_Closeable] = []
@@ -97,6 +156,7 @@ def build(
         ingest=IngestService(store, tenants, settings, clock),
         chat=chat,
         proposer=proposer,
+        replies=replies or SlackResponseUrl(),
         owned=tuple(owned),
     )
 

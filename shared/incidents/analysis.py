@@ -18,8 +18,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from shared.bootstrap import Runtime
@@ -27,13 +25,13 @@ from shared.enrichment.assemble import assemble_context, collect_signals, signal
 from shared.errors import NotFound, SreCopilotError
 from shared.feedback.learning import acceptance_by_category, adopted_weights, history
 from shared.hypotheses.generate import generate_candidates
+from shared.incidents import stored_analysis
 from shared.incidents.alerts import CONTEXT_LIMIT, members
 from shared.incidents.summary import load_incident, recent_changes
 from shared.models.alert import Alert
+from shared.models.analysis import IncidentAnalysis
 from shared.models.base import iso
 from shared.models.incident import Incident
-from shared.models.tenant import Tenant
-from shared.ports.metrics import MetricsSource
 from shared.ports.store import Container
 from shared.runbooks.match import match_runbooks
 from shared.scoring.engine import MODEL_VERSION, score_candidates
@@ -54,43 +52,12 @@ def context_key(incident_id: str) -> str:
     return f"context:{incident_id}"
 
 
-def analysis_key(incident_id: str) -> str:
-    return f"analysis:{incident_id}"
-
-
 def analysis_time(incident: Incident, clock_now: datetime) -> datetime:
     """ "Now" for the context: the clock for live alerts, the alerts' time for replayed ones."""
     latest = incident.latest_start or incident.first_seen
     if clock_now - latest <= LIVE_HORIZON:
         return clock_now
     return latest + REPLAY_GRACE
-
-
-def metrics_for(rt: Runtime, tenant: Tenant) -> MetricsSource | None:
-    """The tenant's metrics source: its Prometheus, a metrics file, or none."""
-    if tenant.prometheus_url:
-        from shared.adapters.metrics.prometheus import PrometheusSource
-
-        return PrometheusSource(
-            tenant.prometheus_url, timeout_seconds=rt.settings.prometheus_timeout_seconds
-        )
-    if tenant.metrics_file:
-        path = Path(tenant.metrics_file)
-        try:
-            stat = path.stat()
-        except OSError:
-            return _read_metrics_file(str(path), 0, 0)  # reports the missing file as BadInput
-        return _read_metrics_file(str(path), stat.st_mtime_ns, stat.st_size)
-    return None
-
-
-@lru_cache(maxsize=8)
-def _read_metrics_file(path: str, mtime_ns: int, size: int) -> MetricsSource:
-    """Parsed once per file version: every fan-out branch reads the same file."""
-    del mtime_ns, size  # part of the cache key only
-    from shared.adapters.metrics.scenario_file import ScenarioFileMetrics
-
-    return ScenarioFileMetrics.from_path(Path(path))
 
 
 def _save(rt: Runtime, tenant_id: str, key: str, body: Mapping[str, Any]) -> None:
@@ -140,7 +107,7 @@ def plan(rt: Runtime, tenant_id: str, incident_id: str) -> dict[str, Any]:
 def collect(rt: Runtime, tenant_id: str, incident_id: str, names: Sequence[str]) -> dict[str, Any]:
     """One fan-out branch: read ``names`` from the tenant's metrics source."""
     request = _load(rt, tenant_id, request_key(incident_id))["request"]
-    source = metrics_for(rt, rt.tenants.get(tenant_id))
+    source = rt.metrics_for(rt.tenants.get(tenant_id))
     if source is None:
         return {"signals": [], "sources": []}
     return collect_signals(request, metrics=source, names=names)
@@ -219,22 +186,15 @@ def score(
         k: (proposal or {}).get(k)
         for k in ("status", "error", "dropped", "tokens", "cached", "explanation")
     }
-    analysis = {
-        "incident_id": incident_id,
-        "hypotheses": hypotheses,
-        "runbooks": runbooks,
-        "similar_incidents": snapshot.get("similar_incidents", []),
-        "llm": llm if proposal else {"status": "disabled"},
-        "model_version": f"{MODEL_VERSION}+w:{weights_version}",
-        "at": iso(rt.clock.now()),
-        "missing": list(missing),
-    }
-    _save(rt, tenant_id, analysis_key(incident_id), analysis)
-    return {"hypotheses": len(hypotheses), "model_version": analysis["model_version"]}
-
-
-def stored_analysis(rt: Runtime, tenant_id: str, incident_id: str) -> dict[str, Any] | None:
-    try:
-        return _load(rt, tenant_id, analysis_key(incident_id))
-    except NotFound:
-        return None
+    analysis = IncidentAnalysis(
+        incident_id=incident_id,
+        hypotheses=tuple(hypotheses),
+        runbooks=tuple(runbooks),
+        similar_incidents=tuple(snapshot.get("similar_incidents", [])),
+        llm=llm if proposal else {"status": "disabled"},
+        model_version=f"{MODEL_VERSION}+w:{weights_version}",
+        at=rt.clock.now(),
+        missing=tuple(missing),
+    )
+    stored_analysis.save(rt.store, tenant_id, analysis)
+    return {"hypotheses": len(hypotheses), "model_version": analysis.model_version}

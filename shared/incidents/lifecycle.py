@@ -12,7 +12,7 @@ from typing import Any
 
 from shared.bootstrap import Runtime
 from shared.feedback.learning import record_resolution
-from shared.incidents.analysis import stored_analysis
+from shared.incidents import stored_analysis
 from shared.models.audit import AuditRecord
 from shared.models.base import doc_id, iso
 from shared.models.incident import Incident, IncidentStatus
@@ -89,14 +89,14 @@ def apply_action(
 
 
 def _summary(rt: Runtime, tenant_id: str, incident_id: str, category: str, target: str) -> str:
-    analysis = stored_analysis(rt, tenant_id, incident_id) or {}
-    for h in analysis.get("hypotheses", []):
+    analysis = stored_analysis.load(rt.store, tenant_id, incident_id)
+    for h in analysis.hypotheses if analysis else ():
         if h["category"] == category and str(h["target"]).lower() == target.lower():
             return str(h["title"])
     return f"{category} on {target}"
 
 
 def _runbook_used(rt: Runtime, tenant_id: str, incident_id: str) -> str | None:
-    analysis = stored_analysis(rt, tenant_id, incident_id) or {}
-    runbooks = analysis.get("runbooks") or []
+    analysis = stored_analysis.load(rt.store, tenant_id, incident_id)
+    runbooks = analysis.runbooks if analysis else ()
     return str(runbooks[0]["id"]) if runbooks else None

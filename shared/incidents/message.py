@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from shared.adapters.chat.slack import chat_for
 from shared.bootstrap import Runtime
 from shared.errors import Conflict, NotFound
 from shared.feedback.learning import feedback_for
+from shared.incidents import stored_analysis
 from shared.incidents.alerts import with_alerts
-from shared.incidents.analysis import snapshot_of, stored_analysis
+from shared.incidents.analysis import snapshot_of
 from shared.incidents.summary import changes_before, load_incident
 from shared.models.base import doc_id
 from shared.models.incident import Incident, IncidentStatus
@@ -33,10 +33,11 @@ def _compose(rt: Runtime, incident: Incident, missing: Sequence[str] = ()) -> Ch
         snapshot = None
         found = changes_before(rt.store, incident, lookback=rt.change_lookback)
         changes = [c.model_dump(mode="json") for c in found]
+    analysis = stored_analysis.load(rt.store, tenant_id, incident_id)
     return render_incident(
         incident,
         snapshot=snapshot,
-        analysis=stored_analysis(rt, tenant_id, incident_id),
+        analysis=analysis.to_json() if analysis else None,
         feedback=feedback_for(rt.store, tenant_id, incident_id),
         changes=changes,
         missing=missing,
@@ -83,7 +84,7 @@ def post_or_update(
     tenant = rt.tenants.get(tenant_id)
     incident = with_alerts(rt.store, load_incident(rt.store, tenant_id, incident_id))
     message = _compose(rt, incident, missing)
-    chat = chat_for(rt.settings, tenant, rt.settings.messages_dir) or rt.chat
+    chat = rt.chat_for(tenant)
     posted = deliver(rt.store, chat, message, channel=tenant.slack_channel_id)
     if event is not None:
         marker = {

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from shared.adapters.chat.slack import respond
 from shared.bootstrap import Runtime
 from shared.incidents import work
 from shared.incidents.lifecycle import apply_action
@@ -40,7 +39,8 @@ def deliver(
     """Post or update the message, answer the clicking users, mark their items done."""
     state = post_or_update(rt, tenant_id, incident_id, event, missing=missing)
     for reply in replies:
-        respond(reply["url"], reply["text"])  # best effort: the message itself is updated
+        # Best effort: the message itself is updated.
+        rt.replies.respond(reply["url"], reply["text"])
     if done:
         work.mark_done(rt.store, tenant_id, done, now=rt.clock.now())
     return state

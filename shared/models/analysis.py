@@ -9,7 +9,7 @@ than raised, so the analysis carries on and reports wider confidence ranges.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -177,3 +177,28 @@ class ContextSnapshot(Model):
         if not metric:
             return 1.0
         return sum(1 for s in metric if s.ok) / len(metric)
+
+
+class IncidentAnalysis(Model):
+    """What the analysis of an incident decided, stored with it.
+
+    Every later message, click, resolution and calibration reads this (through
+    ``shared.incidents.stored_analysis``), so each sees exactly what was
+    decided, with the formula version it was decided under.
+    """
+
+    incident_id: str
+    hypotheses: tuple[dict[str, Any], ...] = ()
+    """Ranked, as ``score_candidates`` returned them (with their factors)."""
+    runbooks: tuple[dict[str, Any], ...] = ()
+    similar_incidents: tuple[dict[str, Any], ...] = ()
+    llm: dict[str, Any] = Field(default_factory=lambda: {"status": "disabled"})
+    """The proposer's outcome: status, error, dropped, tokens, cached, explanation."""
+    model_version: str = ""
+    at: UtcDatetime | None = None
+    missing: tuple[str, ...] = ()
+    """The parts of the analysis the orchestration could not get."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON form renderers and calibration read."""
+        return self.model_dump(mode="json")

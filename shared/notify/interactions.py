@@ -45,6 +45,7 @@ from typing import Any, Literal, Protocol
 
 from shared.clock import Clock
 from shared.errors import Conflict
+from shared.incidents import stored_analysis
 from shared.ingestion.correlation import is_incident_id
 from shared.models.audit import AuditRecord
 from shared.models.base import TenantDocument, UtcDatetime, iso
@@ -445,12 +446,12 @@ def _why(deps: InteractionDeps, tenant: Tenant, incident_id: str) -> CommandRepl
         # Typed by a person: not an id the product mints, so not one of ours.
         return _reply(f"No incident `{_escape(incident_id[:64])}` for {_escape(tenant.name)}.")
     incident_doc = deps.store.get(Container.INCIDENTS, tenant.id, incident_id)
-    analysis = deps.store.get(Container.CACHE, tenant.id, f"analysis:{incident_id}")
+    analysis = stored_analysis.load(deps.store, tenant.id, incident_id)
     if incident_doc is None and analysis is None:
         return _reply(f"No incident `{_escape(incident_id)}` for {_escape(tenant.name)}.")
     title = _escape(str(incident_doc.get("title") or "")) if incident_doc else ""
     head = f"*Why: `{_escape(incident_id)}`* {title}".rstrip()
-    hypotheses = analysis.get("hypotheses") if analysis else None
+    hypotheses = list(analysis.hypotheses) if analysis else None
     if not isinstance(hypotheses, list) or not hypotheses:
         return _reply(f"{head}\nNo analysis is stored for this incident yet.")
     sections = [head] + [_hypothesis_text(h) for h in hypotheses if isinstance(h, dict)]

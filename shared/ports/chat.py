@@ -40,3 +40,20 @@ class ChatPort(Protocol):
     ) -> PostedMessage:
         """Add to the message's thread: the incident's timeline."""
         ...
+
+
+class InteractionReplies(Protocol):
+    """Answers to one user's click or command, through the ``response_url`` Slack gave.
+
+    Adapter: ``shared.adapters.chat.slack.SlackResponseUrl``; tests pass a fake.
+    """
+
+    def respond(
+        self, response_url: str, text: str, *, blocks: Sequence[dict[str, Any]] = ()
+    ) -> bool:
+        """Post an ephemeral reply; False (and logged) when it could not be delivered.
+
+        The click was acknowledged already and nothing waits for this, so a
+        failure is a value, never an exception.
+        """
+        ...

@@ -8,22 +8,18 @@ exception, so an incident carries on with the detectors alone when the model
 is disabled, slow or down, and says so.
 
 Adapters: Claude (``shared.adapters.llm.anthropic``) when ``ANTHROPIC_API_KEY``
-is set, else ``DisabledProposer``; chosen by ``proposer_from``.
+is set, else ``DisabledProposer``; chosen in ``shared.bootstrap``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import Field, model_validator
 
 from shared.models.base import Model
 from shared.models.hypothesis import Candidate
-
-if TYPE_CHECKING:
-    from shared.ports.store import DocumentStore
-    from shared.settings import Settings
 
 ProposalStatus = Literal["ok", "disabled", "failed", "timeout"]
 
@@ -121,16 +117,3 @@ class DisabledProposer:
 
     def close(self) -> None:
         return None
-
-
-def proposer_from(settings: Settings, store: DocumentStore) -> CandidateProposer:
-    """Claude when an API key is configured, else ``DisabledProposer``.
-
-    Nothing connects here; the SDK is imported only when a key is set, so the
-    embedded default never loads it.
-    """
-    if not settings.anthropic_api_key.get_secret_value():
-        return DisabledProposer()
-    from shared.adapters.llm.anthropic import ClaudeProposer
-
-    return ClaudeProposer.from_settings(settings, store)

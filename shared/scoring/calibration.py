@@ -58,6 +58,7 @@ from sklearn.linear_model import LogisticRegression
 
 from shared.errors import BadInput, Conflict
 from shared.feedback.learning import WEIGHTS_DOC, adopted_weights
+from shared.incidents import stored_analysis
 from shared.models.audit import AuditRecord
 from shared.models.base import iso
 from shared.models.hypothesis import FACTOR_NAMES
@@ -373,7 +374,8 @@ def load_dataset(store: DocumentStore, tenant_id: str) -> Dataset:
     # Sorted here, not by the store: the split must not depend on the adapter's order.
     feedback.sort(key=lambda d: (str(d.get("at") or ""), str(d.get("id") or "")))
     incidents = sorted({str(d.get("incident_id")) for d in feedback if d.get("incident_id")})
-    analyses = {i: store.get(Container.CACHE, tenant_id, f"analysis:{i}") for i in incidents}
+    stored = {i: stored_analysis.load(store, tenant_id, i) for i in incidents}
+    analyses = {i: a.to_json() if a else None for i, a in stored.items()}
     return build_dataset(feedback, analyses)
 
 

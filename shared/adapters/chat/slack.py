@@ -8,8 +8,8 @@ problem with the request or the installation (a revoked token, a channel the
 bot cannot see): sending the same request again fails the same way, so such
 errors are permanent unless Slack says it is busy or broken.
 
-``chat_for`` chooses this adapter when a tenant can be reached on Slack; the
-caller falls back to the terminal adapter otherwise.
+``chat_for`` says whether a tenant can be reached on Slack; ``shared.bootstrap``
+falls back to the terminal adapter otherwise.
 """
 
 from __future__ import annotations
@@ -232,6 +232,15 @@ def respond(response_url: str, text: str, *, blocks: Sequence[dict[str, Any]] = 
         log.warning("response_url reply refused: HTTP %s %s", result.status_code, result.body)
         return False
     return True
+
+
+class SlackResponseUrl:
+    """``InteractionReplies`` through Slack's ``response_url`` (see ``respond``)."""
+
+    def respond(
+        self, response_url: str, text: str, *, blocks: Sequence[dict[str, Any]] = ()
+    ) -> bool:
+        return respond(response_url, text, blocks=blocks)
 
 
 def chat_for(

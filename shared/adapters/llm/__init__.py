@@ -1,5 +1,5 @@
 """LLM adapters: Claude through the anthropic SDK (``anthropic.py``).
 
 The embedded default is no model at all (``shared.ports.llm.DisabledProposer``);
-``shared.ports.llm.proposer_from`` chooses from settings.
+``shared.bootstrap.proposer_from`` chooses from settings.
 """

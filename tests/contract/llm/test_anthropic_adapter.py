@@ -27,9 +27,10 @@ from shared.adapters.llm.anthropic import (
     render_context,
 )
 from shared.adapters.store.sqlite import SqliteStore
+from shared.bootstrap import proposer_from
 from shared.models.analysis import ContextSnapshot
 from shared.models.hypothesis import Candidate, EvidenceKind, RootCause
-from shared.ports.llm import CandidateProposer, DisabledProposer, LlmProposal, proposer_from
+from shared.ports.llm import CandidateProposer, DisabledProposer, LlmProposal
 from shared.ports.store import Container
 from shared.settings import Settings
 from tests.fixtures.anthropic_server import (

@@ -20,7 +20,7 @@ from shared import bootstrap
 from shared.adapters.store.sqlite import SqliteStore
 from shared.clock import FixedClock
 from shared.feedback.learning import acceptance_by_category, import_history
-from shared.incidents import analysis
+from shared.incidents import analysis, stored_analysis
 from shared.incidents.lifecycle import apply_action
 from shared.models.tenant import Tenant, Topology
 from shared.notify.actions import ActionKind, ActionValue, action_id, encode_value
@@ -81,9 +81,9 @@ def analyse(rt: bootstrap.Runtime, incident_id: str) -> dict[str, Any]:
     detected = analysis.detect(rt, "acme", incident_id)
     proposal = analysis.propose(rt, "acme", incident_id)
     analysis.score(rt, "acme", incident_id, detected, proposal)
-    stored = analysis.stored_analysis(rt, "acme", incident_id)
+    stored = stored_analysis.load(rt.store, "acme", incident_id)
     assert stored is not None
-    return stored
+    return stored.to_json()
 
 
 def click(
