@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
-from devhost import DevHost, load_function_app
+from devhost import DevHost, ManualClock, load_function_app
 from functions.incident import FIRST_RETRY
+from shared import bootstrap
+from shared.adapters.store.sqlite import SqliteStore
 from shared.errors import StoreUnavailable
-from shared.incidents import steps
 from shared.incidents import analysis as incident_analysis
+from shared.incidents import steps
+from shared.settings import Settings
+from tests.fixtures.slack_server import SlackServer
 
-from .conftest import REPO, Live
+from .conftest import REPO, Live, make_tenant
 
 PAYLOADS = Path(__file__).parents[1] / "fixtures" / "payloads"
 AM_PATH = "/api/tenants/acme/webhooks/alertmanager"
@@ -100,3 +106,49 @@ def test_an_incident_whose_start_was_lost_is_started_by_reconciliation(live: Liv
         assert touch.incident_id in json.loads(saved.read_text())["text"]
     finally:
         again.stop()
+
+
+@pytest.fixture
+def slack_backed(tmp_path: Path) -> Iterator[tuple[Live, SlackServer]]:
+    """A live host whose tenant posts to the Slack test server through the real WebClient."""
+    with SlackServer() as slack:
+        settings = Settings(
+            home=tmp_path / "home",
+            echo_messages=False,
+            slack_bot_token=SecretStr("xoxb-test"),
+            slack_api_base_url=slack.base_url,
+        )
+        store = SqliteStore(settings.sqlite_path)
+        runtime = bootstrap.configure(bootstrap.build(settings, store=store))
+        tenant = make_tenant().model_copy(update={"slack_channel_id": "C0INC"})
+        runtime.tenants.add(tenant)
+        clock = ManualClock(datetime.now(UTC))
+        host = DevHost(
+            load_function_app(REPO / "function_app.py"), store, clock=clock, run_timers=False
+        )
+        host.start()
+        try:
+            yield Live(host=host, runtime=runtime, tenant=tenant, clock=clock), slack
+        finally:
+            host.stop()
+            bootstrap.reset()
+            store.close()
+
+
+@pytest.mark.parametrize("fault", ["server_error", "rate_limit"])
+def test_slack_failing_its_first_calls_still_gets_one_message(
+    slack_backed: tuple[Live, SlackServer], fault: str
+) -> None:
+    """Slack answering 5xx (or 429) to the first calls: the message is posted once, in the end."""
+    live, slack = slack_backed
+    getattr(slack, fault)("chat.postMessage", times=6)
+    incident_id = live.post(AM_PATH, firing(), AM_AUTH).body["incident_id"]
+    drain_retries(live, rounds=10)
+    posted = [
+        m for m in slack.messages.values() if incident_id in m["text"] and not m.get("thread_ts")
+    ]
+    assert len(posted) == 1
+    attempts = [c for c in slack.calls_of("chat.postMessage") if not c.body.get("thread_ts")]
+    assert len(attempts) > 6  # it did meet the failures, and got through them
+    status = live.host.instance_status(f"acme--{incident_id}")
+    assert status is not None and status["runtimeStatus"] == "Running"
