@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import http.client
 import json
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,10 +24,10 @@ import azure.functions as func
 import pytest
 from pydantic import SecretStr
 
+from devhost import DevHost, ManualClock
 from functions import BLUEPRINTS
 from shared import bootstrap
 from shared.adapters.store.sqlite import SqliteStore
-from devhost import DevHost, ManualClock
 from shared.models.tenant import Tenant
 from shared.notify.actions import ActionKind, ActionValue, action_id, encode_value
 from shared.ports.store import Container
@@ -220,6 +221,74 @@ def test_a_burst_of_twenty_clicks_is_applied_twenty_times_once_each(
     items = runtime.store.query(Container.WORK, "acme")
     assert len(items) == 20 and {i["state"] for i in items} == {"done"}
     assert all(slack_live.slack.replies_to(user) for user in users)  # each told once applied
+
+
+def test_three_different_clicks_while_an_activity_runs_are_each_applied_once(
+    slack_live: SlackLive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Wakes raised while the orchestrator is inside an activity: none lost, none repeated."""
+    from shared.incidents import steps
+
+    incident_id = open_incident(slack_live)
+    runtime = slack_live.live.runtime
+    tenant = runtime.tenants.get("acme")
+    runtime.tenants.add(
+        tenant.model_copy(update={"responders": ("U0ALICE", "U0BOB")}), replace=True
+    )
+    gate, entered = threading.Event(), threading.Event()
+    real = steps.deliver
+
+    def held(*args: Any, **kwargs: Any) -> Any:
+        entered.set()
+        assert gate.wait(timeout=20)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(steps, "deliver", held)
+    clicks = [
+        click_body(slack_live.slack, incident_id, "U0ALICE"),
+        click_body(slack_live.slack, incident_id, "U0ALICE", ActionKind.ACK),
+        click_body(slack_live.slack, incident_id, "U0BOB", ActionKind.NOT_IT),
+    ]
+    assert slack_live.signed("/api/slack/interactions", clicks[0]).status == 200
+    assert entered.wait(timeout=20)  # the orchestrator is now inside the delivery activity
+    for body in clicks[1:]:
+        assert slack_live.signed("/api/slack/interactions", body).status == 200
+    gate.set()
+    assert slack_live.live.host.wait_for_idle(timeout=20)
+    saved = runtime.settings.messages_dir / f"acme__{incident_id}.json"
+    thread = [line["text"] for line in json.loads(saved.read_text())["thread"]]
+    assert sum("as likely" in line for line in thread) == 1, thread
+    assert sum("as not it" in line for line in thread) == 1, thread
+    assert sum(line.startswith("Acknowledged by") for line in thread) == 1, thread
+    incident = runtime.store.get(Container.INCIDENTS, "acme", incident_id)
+    assert incident is not None and incident["status"] == "acknowledged"
+    assert {i["state"] for i in runtime.store.query(Container.WORK, "acme")} == {"done"}
+
+
+def test_clicks_pending_when_the_orchestration_continues_as_new_are_not_lost(
+    slack_live: SlackLive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import functions.incident as incident_functions
+
+    monkeypatch.setattr(incident_functions, "TURNS_BEFORE_CONTINUE", 1)
+    incident_id = open_incident(slack_live)
+    users = [f"U0CAN{n}" for n in range(6)]
+    runtime = slack_live.live.runtime
+    tenant = runtime.tenants.get("acme")
+    runtime.tenants.add(tenant.model_copy(update={"responders": tuple(users)}), replace=True)
+    for user in users:
+        assert (
+            slack_live.signed(
+                "/api/slack/interactions", click_body(slack_live.slack, incident_id, user)
+            ).status
+            == 200
+        )
+    assert slack_live.live.host.wait_for_idle(timeout=20)
+    saved = runtime.settings.messages_dir / f"acme__{incident_id}.json"
+    thread = [line["text"] for line in json.loads(saved.read_text())["thread"]]
+    assert sum("as likely" in line for line in thread) == len(users), thread
+    status = slack_live.live.host.instance_status(f"acme--{incident_id}")
+    assert status is not None and status["runtimeStatus"] == "Running"
 
 
 def test_a_stranger_is_told_no_and_an_unsigned_click_is_refused(slack_live: SlackLive) -> None:
