@@ -18,6 +18,10 @@ for the host's first imports (printed as "cold").
 Target on 2 cores: p95 under 2 s with the embedded store.
 
     python benchmarks/alert_to_message.py [--incidents 30] [--concurrency 1] [--timeout 30]
+                                          [--slack-errors N]
+
+``--slack-errors N`` measures the retry path: Slack answers HTTP 500 to each
+incident's first N posts; the healthy path (N = 0) must not pay for it.
 """
 
 from __future__ import annotations
@@ -79,8 +83,10 @@ class TimedSlack(SlackServer):
         self.arrivals: list[Arrival] = []
         self._arrived = threading.Lock()
 
-    def record(self, call: Call) -> None:
-        if call.method == "chat.postMessage" and not call.body.get("thread_ts"):
+    def answer(self, method: str, call: Call) -> tuple[int, dict[str, Any], dict[str, str]]:
+        status, body, headers = super().answer(method, call)
+        posted = method == "chat.postMessage" and body.get("ok") is True
+        if posted and not call.body.get("thread_ts"):  # a post that failed has not arrived
             arrival = Arrival(
                 time.perf_counter(),
                 str(call.body.get("channel")),
@@ -89,7 +95,7 @@ class TimedSlack(SlackServer):
             )
             with self._arrived:
                 self.arrivals.append(arrival)
-        super().record(call)
+        return status, body, headers
 
     def arrival_of(self, incident_id: str, channel: str) -> Arrival | None:
         with self._arrived:
@@ -180,8 +186,11 @@ async def one_incident(
     tenant: Tenant,
     body: bytes,
     timeout: float,
+    slack_errors: int = 0,
 ) -> Outcome:
     url = f"{base}/api/tenants/{tenant.id}/webhooks/alertmanager"
+    if slack_errors:  # the retry path: Slack answers 500 to this incident's first posts
+        slack.server_error("chat.postMessage", times=slack_errors)
     headers = {
         "Authorization": f"Bearer {AM_TOKEN}",
         "Content-Type": "application/json",
@@ -215,6 +224,7 @@ async def load(
     work: list[tuple[Tenant, bytes]],
     concurrency: int,
     timeout: float,
+    slack_errors: int = 0,
 ) -> list[Outcome]:
     queue: asyncio.Queue[tuple[Tenant, bytes]] = asyncio.Queue()
     for item in work:
@@ -226,7 +236,9 @@ async def load(
         async def sender() -> None:
             while not queue.empty():
                 tenant, body = queue.get_nowait()
-                outcomes.append(await one_incident(session, base, slack, tenant, body, timeout))
+                outcomes.append(
+                    await one_incident(session, base, slack, tenant, body, timeout, slack_errors)
+                )
 
         await asyncio.gather(*(sender() for _ in range(concurrency)))
     return outcomes
@@ -238,7 +250,7 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[max(0, math.ceil(p * len(ordered)) - 1)]
 
 
-def run(incidents: int, concurrency: int, timeout: float) -> bool:
+def run(incidents: int, concurrency: int, timeout: float, slack_errors: int = 0) -> bool:
     scenario = read_scenario(BUNDLE)
     topology = Topology.model_validate(scenario.get("topology", {}))
     template = scenario["webhooks"][0]["body"]
@@ -260,7 +272,7 @@ def run(incidents: int, concurrency: int, timeout: float) -> bool:
                     return False
             (cold,) = asyncio.run(load(base, slack, [(warm, alert_body(template, 0))], 1, 90))
             work = [(t, alert_body(template, n)) for n, t in enumerate(measured, start=1)]
-            outcomes = asyncio.run(load(base, slack, work, concurrency, timeout))
+            outcomes = asyncio.run(load(base, slack, work, concurrency, timeout, slack_errors))
             if cold.latency is None or any(o.latency is None for o in outcomes):
                 print(tail(log))
     if cold.latency is None:
@@ -276,8 +288,10 @@ def run(incidents: int, concurrency: int, timeout: float) -> bool:
         return False
     p50, p95 = statistics.median(latencies), percentile(latencies, 0.95)
     met = "met" if p95 < TARGET_P95_S and not failed else "NOT met"
+    path = f"retry path (Slack 500 x{slack_errors} first)" if slack_errors else "healthy path"
     print(
-        f"alert->message: {len(latencies)}/{incidents} incidents, {concurrency} concurrent: "
+        f"alert->message, {path}: {len(latencies)}/{incidents} incidents, "
+        f"{concurrency} concurrent: "
         f"p50 {p50:5.2f} s, p95 {p95:5.2f} s, max {max(latencies):5.2f} s, "
         f"min {min(latencies):5.2f} s, failed {len(failed)}"
     )
@@ -299,10 +313,19 @@ def main() -> int:
     parser.add_argument(
         "--timeout", type=float, default=30.0, help="seconds to wait for each message"
     )
+    parser.add_argument(
+        "--slack-errors",
+        type=int,
+        default=0,
+        help="Slack answers HTTP 500 to each incident's first N posts (the retry path)",
+    )
     args = parser.parse_args()
     if min(args.incidents, args.concurrency) < 1 or args.timeout <= 0:
         parser.error("--incidents and --concurrency must be at least 1, --timeout positive")
-    return 0 if run(args.incidents, args.concurrency, args.timeout) else 1
+    if args.slack_errors and args.concurrency != 1:
+        parser.error("--slack-errors needs --concurrency 1 (the failures are per incident)")
+    ok = run(args.incidents, args.concurrency, args.timeout, args.slack_errors)
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
