@@ -13,10 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
 from urllib.parse import unquote
-
-T = TypeVar("T")
 
 _PARAM = re.compile(r"\{((?:\{\{|\}\}|[^{}])*)\}")
 _SIMPLE_CONSTRAINTS = {
@@ -231,7 +228,7 @@ def _unescape_braces(text: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class RouteMatch(Generic[T]):
+class RouteMatch[T]:
     """The target a request goes to, with its route values."""
 
     target: T
@@ -246,7 +243,7 @@ class MethodNotAllowed:
 
 
 @dataclass(slots=True)
-class RouteTable(Generic[T]):
+class RouteTable[T]:
     """Templates with their methods, tried most specific first."""
 
     _routes: list[tuple[RouteTemplate, frozenset[str] | None, T]] = field(default_factory=list)

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from devhost import DevHost, ManualClock, load_function_app
 from functions.incident import ALERT_SETTLE
 from shared import bootstrap
 from shared.adapters.store.sqlite import SqliteStore
-from devhost import DevHost, ManualClock, load_function_app
 from shared.models.tenant import Service, Tenant, Topology
 from shared.settings import Settings
 

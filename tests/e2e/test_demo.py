@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from shared import bootstrap
 from devhost.demo import run_demo
+from shared import bootstrap
 from tests.fixtures.prometheus import free_port
 from tests.fixtures.slack_server import SlackServer
 

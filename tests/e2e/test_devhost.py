@@ -23,22 +23,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 from azure.durable_functions import DurableOrchestrationClient
 
-from shared.adapters.store.sqlite import SqliteStore
 from devhost import DEFAULT_MAX_BODY_BYTES, DevHost, ManualClock, load_function_app
 from devhost.durable_api import client_binding
 from devhost.server import host_loop
+from shared.adapters.store.sqlite import SqliteStore
 
 pytestmark = pytest.mark.e2e
 
 APP_PATH = Path(__file__).parents[1] / "fixtures" / "devhost_app" / "function_app.py"
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
-T = TypeVar("T")
 
 
 @dataclass
@@ -71,7 +70,7 @@ def call(
     return Reply(status, parsed, text, found)
 
 
-def on_host_loop(coro: Coroutine[Any, Any, T]) -> T:
+def on_host_loop[T](coro: Coroutine[Any, Any, T]) -> T:
     """Run the SDK client where the host runs it: its session is bound to that loop."""
     return asyncio.run_coroutine_threadsafe(coro, host_loop()).result(timeout=10)
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from shared.errors import StoreUnavailable
-from shared.ingestion.auth import pagerduty_signature
 from shared.incidents import work
+from shared.ingestion.auth import pagerduty_signature
 from shared.ports.store import Container, Filter
 
 from .conftest import Live
@@ -173,9 +173,7 @@ def test_orchestration_continues_as_new_without_losing_work(
     assert "HighLatency" in json.dumps(message["blocks"])
     status = live.host.instance_status(instance, show_history=True)
     assert status is not None and status["runtimeStatus"] == "Running"
-    pending = live.runtime.store.query(
-        Container.WORK, "acme", [Filter("state", "=", "pending")]
-    )
+    pending = live.runtime.store.query(Container.WORK, "acme", [Filter("state", "=", "pending")])
     assert pending == []
 
 
