@@ -414,6 +414,34 @@ def backtest(
         render_backtest(result, console, folder=str(folder))
 
 
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks on public labelled datasets.")
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("rca")
+@friendly
+def bench_rca(
+    dataset: Annotated[str, typer.Argument(help="petshop or nezha.")],
+    folder: Annotated[Path, typer.Argument(help="The dataset's folder, in its own layout.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    limit: Annotated[
+        int | None, typer.Option(help="Cases per scenario (PetShop) or day (Nezha).")
+    ] = None,
+) -> None:
+    """Service-level top-1/3/5 on a labelled RCA dataset, beside the trivial baseline."""
+    from shared.bench.rca import as_dataset, bench, data_present, render
+
+    name = as_dataset(dataset)
+    if not folder.is_dir() or not data_present(name, folder):
+        typer.echo(f"skipped: no {name} data under {folder}")
+        return
+    result = bench(name, folder, limit=limit)
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+    else:
+        render(result, typer.echo)
+
+
 @app.command()
 @friendly
 def calibrate(

@@ -1,0 +1,1 @@
+"""Benchmarks on public, externally labelled datasets, read in their own layout."""
