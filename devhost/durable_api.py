@@ -42,7 +42,8 @@ from urllib.parse import quote, unquote
 from aiohttp import web
 
 from devhost import history as h
-from devhost.orchestrations import OrchestrationEngine, StartRejected
+from devhost.instances import StartRejected
+from devhost.orchestrations import OrchestrationEngine
 
 RunBlocking = Callable[[Callable[[], Any]], Awaitable[Any]]
 ReadBody = Callable[[web.Request], Awaitable[bytes | None]]

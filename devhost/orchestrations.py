@@ -13,10 +13,10 @@ to a thread pool, timers to a heap the clock drains, sub-orchestrations start
 as instances of their own. Episodes of one instance never overlap; different
 instances run side by side on a small pool.
 
-Sequence numbers are handed out exactly as the SDK expects (see ``history``).
-The one subtle case is ``call_activity_with_retry``: the SDK numbers the retry
-timer and the rescheduled attempt when it *replays* the failure, so an inbox
-batch never puts such an event after one that lets the orchestrator run on.
+The engine is in three parts: ``instances`` (the documents and their
+statuses), ``planning`` (turning what a replay yielded into history, work and
+timers, numbered as the SDK expects) and this module (lifecycle, episodes,
+delivery of results and events, timers, the client's operations).
 
 The host keeps active instances in memory and writes each change through, so
 it must be the only host serving its task hub on that store. Starts, raised
@@ -36,126 +36,35 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any, Literal
+from datetime import datetime
+from typing import Any
 
 from devhost import history as h
-from devhost.archive import STATE_KIND, InstanceArchive, Saved
+from devhost.archive import InstanceArchive, Saved
 from devhost.catalog import FunctionCatalog, Invocable
 from devhost.clock import Clock
-from devhost.history import ActionType, EventType
+from devhost.history import EventType
+from devhost.instances import (
+    ACTIVE,
+    TERMINAL,
+    Instance,
+    Outcome,
+    PurgeOutcome,
+    StartRejected,
+    WorkTracker,
+    json_value,
+    new_instance,
+    next_execution,
+    now_text,
+    selected,
+    status_payload,
+)
 from devhost.invoke import Invoker
+from devhost.planning import Plan, next_batch, plan_leaves, retry_step, verdict
 from devhost.worker import FunctionFailed, bridge
 from shared.ports.store import Document, DocumentStore
 
 log = logging.getLogger(__name__)
-
-ACTIVE = frozenset({"Pending", "Running", "ContinuedAsNew", "Suspended"})
-TERMINAL = frozenset({"Completed", "Failed", "Terminated", "Canceled"})
-
-Outcome = Literal["accepted", "gone", "missing"]
-PurgeOutcome = Literal["deleted", "missing", "active"]
-
-
-class StartRejected(Exception):
-    """Starting an instance failed; ``status`` is the answer the real host gives."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-class WorkTracker:
-    """Counts work in flight so a caller can wait until the host is drained."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._busy = 0
-
-    def begin(self) -> None:
-        with self._cond:
-            self._busy += 1
-
-    def end(self) -> None:
-        with self._cond:
-            self._busy -= 1
-            if self._busy <= 0:
-                self._cond.notify_all()
-
-    def wait_idle(self, timeout: float) -> bool:
-        with self._cond:
-            return self._cond.wait_for(lambda: self._busy <= 0, timeout)
-
-
-@dataclass(slots=True)
-class _Instance:
-    """An active instance in memory: the whole document (history included)."""
-
-    doc: Document
-    saved: Saved = field(default_factory=Saved)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    dirty: bool = False
-    """Holds results not yet written; the next episode (or shutdown) writes them."""
-
-    @classmethod
-    def of(cls, doc: Document, saved: Saved) -> _Instance:
-        # Documents written before events went straight to the inbox may hold some apart.
-        doc["inbox"].extend(doc.pop("buffered", None) or [])
-        return cls(doc, saved)
-
-
-@dataclass(slots=True)
-class _Plan:
-    """What one episode adds, applied to the document only if the episode commits."""
-
-    next_id: int
-    events: list[h.Event] = field(default_factory=list)
-    leaves: list[dict[str, Any]] = field(default_factory=list)
-    activities: dict[str, dict[str, Any]] = field(default_factory=dict)
-    timers: dict[str, dict[str, Any]] = field(default_factory=dict)
-    children: dict[str, dict[str, Any]] = field(default_factory=dict)
-    cancelled: set[str] = field(default_factory=set)
-    continue_input: str | None = None
-    continues: bool = False
-    error: str | None = None
-
-    def take_id(self) -> int:
-        self.next_id += 1
-        return self.next_id - 1
-
-
-def _now_text(when: datetime) -> str:
-    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _json_value(text: str | None) -> Any:
-    if text is None:
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
-def status_payload(
-    doc: Document, *, show_history: bool = False, show_input: bool = True
-) -> dict[str, Any]:
-    """The status JSON the Durable extension returns for an instance."""
-    payload: dict[str, Any] = {
-        "name": doc["name"],
-        "instanceId": doc["instanceId"],
-        "runtimeStatus": doc["runtimeStatus"],
-        "input": _json_value(doc.get("input")) if show_input else None,
-        "customStatus": doc.get("customStatus"),
-        "output": doc.get("output"),
-        "createdTime": doc["createdTime"],
-        "lastUpdatedTime": doc["lastUpdatedTime"],
-    }
-    if show_history:
-        payload["historyEvents"] = list(doc.get("history", []))
-    return payload
 
 
 class OrchestrationEngine:
@@ -180,7 +89,7 @@ class OrchestrationEngine:
         self.partition = f"_taskhub:{task_hub}"
         self._archive = InstanceArchive(store, self.partition)
         self.tracker = tracker or WorkTracker()
-        self._instances: dict[str, _Instance] = {}
+        self._instances: dict[str, Instance] = {}
         self._map_lock = threading.Lock()
         self._sched_lock = threading.Lock()
         self._running: set[str] = set()
@@ -206,7 +115,7 @@ class OrchestrationEngine:
             doc, saved = self._archive.load(state)
             docs.append(doc)
             with self._map_lock:
-                self._instances[doc["id"]] = _Instance.of(doc, saved)
+                self._instances[doc["id"]] = Instance.of(doc, saved)
         for doc in docs:
             iid = doc["id"]
             inst = self._instances[iid]
@@ -273,33 +182,17 @@ class OrchestrationEngine:
             )
         iid = instance_id or uuid.uuid4().hex
         now = self._clock.now()
-        doc: Document = {
-            "id": iid,
-            "kind": STATE_KIND,
-            "tenantId": self.partition,
-            "instanceId": iid,
-            "name": name,
-            "version": version,
-            "executionId": uuid.uuid4().hex,
-            "input": input_text,
-            "runtimeStatus": "Pending",
-            "active": True,
-            "output": None,
-            "customStatus": None,
-            "createdTime": _now_text(now),
-            "lastUpdatedTime": _now_text(now),
-            "parent": parent,
-            "history": [],
-            "inbox": [],
-            "nextEventId": 0,
-            "leaves": [],
-            "retries": {},
-            "activities": {},
-            "timers": {},
-            "children": {},
-            "chunks": 0,
-        }
-        inst = _Instance(doc)
+        doc = new_instance(
+            iid,
+            partition=self.partition,
+            name=name,
+            input_text=input_text,
+            version=version,
+            execution_id=uuid.uuid4().hex,
+            parent=parent,
+            now=now,
+        )
+        inst = Instance(doc)
         with self._map_lock:
             existing = self._instances.get(iid)
             if existing is not None and existing.doc["runtimeStatus"] in ACTIVE:
@@ -343,7 +236,7 @@ class OrchestrationEngine:
             delivered = [e for e in loaded["history"] if e["EventType"] == EventType.EVENT_RAISED]
             waiting = [*loaded.get("inbox", []), *loaded.get("buffered", [])]
         return [
-            {"name": event["Name"], "input": _json_value(event.get("Input")), "delivered": seen}
+            {"name": event["Name"], "input": json_value(event.get("Input")), "delivered": seen}
             for seen, events in ((True, delivered), (False, waiting))
             for event in events
             if event["EventType"] == EventType.EVENT_RAISED
@@ -362,7 +255,7 @@ class OrchestrationEngine:
         return [
             status_payload(doc, show_input=False)
             for doc in docs
-            if _selected(doc, created_from, created_to, wanted, prefix)
+            if selected(doc, created_from, created_to, wanted, prefix)
         ]
 
     def raise_event(self, instance_id: str, name: str, input_text: str | None) -> Outcome:
@@ -382,7 +275,7 @@ class OrchestrationEngine:
             now = self._clock.now()
             event = h.event_raised(now, name=name, input_text=input_text)
             doc["inbox"].append(event)
-            doc["lastUpdatedTime"] = _now_text(now)
+            doc["lastUpdatedTime"] = now_text(now)
             self._persist(inst)
         self._schedule(instance_id)
         return "accepted"
@@ -425,7 +318,7 @@ class OrchestrationEngine:
         wanted = set(runtime_statuses) or set(TERMINAL)
         deleted = 0
         for doc in self._archive.states():
-            if not doc.get("active") and _selected(
+            if not doc.get("active") and selected(
                 doc, created_from, created_to, wanted & TERMINAL, None
             ):
                 with self._write_lock:
@@ -517,7 +410,7 @@ class OrchestrationEngine:
                 return False
             first = not doc["history"]
             retries: dict[str, Any] = copy.deepcopy(doc["retries"])
-            batch = [] if first else _next_batch(doc["inbox"], retries)
+            batch = [] if first else next_batch(doc["inbox"], retries)
             if not first and not batch:
                 return False
             past = list(doc["history"])
@@ -526,7 +419,7 @@ class OrchestrationEngine:
             name = doc["name"]
             input_text = doc["input"]
             parent = doc.get("parent")
-            plan = _Plan(next_id=doc["nextEventId"])
+            plan = Plan(next_id=doc["nextEventId"])
             if first:
                 doc["runtimeStatus"] = "Running"
 
@@ -546,12 +439,12 @@ class OrchestrationEngine:
             )
         new_events.extend(batch)
         for event in batch:
-            self._retry_step(iid, event, plan, retries, now)
+            retry_step(iid, event, plan, retries, now)
 
         outcome = self._replay(iid, name, past, new_events, input_text, parent)
         if outcome.error is None:
-            self._plan_leaves(iid, outcome, known, plan, retries, now)
-        status, output = self._verdict(outcome, plan)
+            plan_leaves(iid, outcome, known, plan, retries, now)
+        status, output = verdict(outcome, plan)
 
         with inst.lock:
             doc = inst.doc
@@ -574,7 +467,7 @@ class OrchestrationEngine:
             for timer_id in plan.cancelled:
                 doc["timers"].pop(timer_id, None)
             doc["customStatus"] = outcome.custom_status
-            doc["lastUpdatedTime"] = _now_text(now)
+            doc["lastUpdatedTime"] = now_text(now)
             finished: Document | None = None
             ended_execution: str | None = None
             if status in TERMINAL:
@@ -643,148 +536,19 @@ class OrchestrationEngine:
             )
             return h.read_failure(exc)
 
-    def _retry_step(
-        self, iid: str, event: h.Event, plan: _Plan, retries: dict[str, Any], now: datetime
-    ) -> None:
-        """Host half of ``*_with_retry``: a failure starts a timer, the timer a new attempt."""
-        kind = event["EventType"]
-        if kind in (EventType.TASK_COMPLETED, EventType.SUB_ORCHESTRATION_COMPLETED):
-            retries.pop(str(event["TaskScheduledId"]), None)
-        elif kind in (EventType.TASK_FAILED, EventType.SUB_ORCHESTRATION_FAILED):
-            entry = retries.pop(str(event["TaskScheduledId"]), None)
-            if entry is not None:
-                timer_id = plan.take_id()
-                fire_at = now + timedelta(milliseconds=entry["intervalMs"])
-                plan.events.append(h.timer_created(now, timer_id, fire_at=fire_at))
-                plan.timers[str(timer_id)] = {"fireAt": h.format_time(fire_at)}
-                retries[str(timer_id)] = entry
-        elif kind == EventType.TIMER_FIRED:
-            entry = retries.pop(str(event["TimerId"]), None)
-            if entry is not None and entry["attempt"] < entry["maxAttempts"]:
-                task_id = plan.take_id()
-                entry["attempt"] += 1
-                retries[str(task_id)] = entry
-                self._plan_work(iid, task_id, entry["work"], plan, now)
-
-    def _plan_work(
-        self, iid: str, task_id: int, work: dict[str, Any], plan: _Plan, now: datetime
-    ) -> None:
-        if work["kind"] == "activity":
-            plan.events.append(
-                h.task_scheduled(now, task_id, name=work["name"], input_text=work["input"])
-            )
-            plan.activities[str(task_id)] = {"name": work["name"], "input": work["input"]}
-            return
-        child_id = work.get("instanceId") or f"{iid}:{task_id:04x}"
-        plan.events.append(
-            h.sub_orchestration_created(
-                now, task_id, name=work["name"], instance_id=child_id, input_text=work["input"]
-            )
-        )
-        plan.children[child_id] = {
-            "taskId": task_id,
-            "name": work["name"],
-            "input": work["input"],
-            "version": work.get("version"),
-        }
-
-    def _plan_leaves(
-        self,
-        iid: str,
-        outcome: h.OrchestratorOutcome,
-        known: list[dict[str, Any]],
-        plan: _Plan,
-        retries: dict[str, Any],
-        now: datetime,
-    ) -> None:
-        """Check the replay yielded what it did before, then plan the new actions."""
-        leaves = outcome.leaves
-        for old, new in zip(known, leaves, strict=False):
-            if (old["type"], old["name"]) != (new.action_type, new.name):
-                plan.error = (
-                    "Non-deterministic orchestrator: it yielded "
-                    f"{ActionType(new.action_type).name} {new.name!r} where it had yielded "
-                    f"{ActionType(old['type']).name} {old['name']!r}."
-                )
-                return
-        if len(leaves) < len(known):
-            plan.error = "Non-deterministic orchestrator: it yielded fewer actions than before."
-            return
-        for leaf in leaves[len(known) :]:
-            kind = leaf.action_type
-            if kind in h.UNSUPPORTED_ACTIONS:
-                plan.error = f"{ActionType(kind).name} is not supported by the local host."
-                return
-            entry: dict[str, Any] = {"type": kind, "name": leaf.name, "id": None}
-            task_id = plan.take_id() if leaf.takes_sequence_number else None
-            entry["id"] = task_id
-            plan.leaves.append(entry)
-            if task_id is None:
-                continue
-            action = leaf.action
-            if kind in (ActionType.CALL_ACTIVITY, ActionType.CALL_ACTIVITY_WITH_RETRY):
-                work = {"kind": "activity", "name": leaf.name, "input": action.get("input")}
-            elif kind in (
-                ActionType.CALL_SUB_ORCHESTRATOR,
-                ActionType.CALL_SUB_ORCHESTRATOR_WITH_RETRY,
-            ):
-                work = {
-                    "kind": "orchestration",
-                    "name": leaf.name,
-                    "input": action.get("input"),
-                    "instanceId": action.get("instanceId"),
-                    "version": action.get("version"),
-                }
-            elif kind == ActionType.CREATE_TIMER:
-                fire_at = h.parse_time(action["fireAt"])
-                plan.events.append(h.timer_created(now, task_id, fire_at=fire_at))
-                plan.timers[str(task_id)] = {"fireAt": h.format_time(fire_at)}
-                continue
-            elif kind == ActionType.CONTINUE_AS_NEW:
-                plan.continues = True
-                plan.continue_input = action.get("input")
-                continue
-            else:
-                plan.error = f"Unknown action type {kind}."
-                return
-            self._plan_work(iid, task_id, work, plan, now)
-            options = action.get("retryOptions")
-            if options:
-                retries[str(task_id)] = {
-                    "attempt": 1,
-                    "maxAttempts": int(options.get("maxNumberOfAttempts", 1)),
-                    "intervalMs": int(options.get("firstRetryIntervalInMilliseconds", 1000)),
-                    "work": work,
-                }
-        all_leaves = known + plan.leaves
-        for index, leaf in enumerate(leaves):
-            if leaf.action_type == ActionType.CREATE_TIMER and leaf.action.get("isCanceled"):
-                timer_id = all_leaves[index]["id"]
-                if timer_id is not None:
-                    plan.cancelled.add(str(timer_id))
-
-    @staticmethod
-    def _verdict(outcome: h.OrchestratorOutcome, plan: _Plan) -> tuple[str, Any]:
-        error = outcome.error or plan.error
-        if error is not None:
-            return "Failed", error
-        if outcome.done and not plan.continues:
-            return "Completed", outcome.output
-        return "Running", None
-
     # -- finishing -----------------------------------------------------------------
 
     def _finish(self, doc: Document, status: str, output: Any, now: datetime) -> None:
         doc["runtimeStatus"] = status
         doc["output"] = output
         doc["active"] = False
-        doc["lastUpdatedTime"] = _now_text(now)
+        doc["lastUpdatedTime"] = now_text(now)
         doc["inbox"] = []
         doc["activities"] = {}
         doc["timers"] = {}
         doc["retries"] = {}
 
-    def _retire(self, iid: str, inst: _Instance, finished: Document) -> None:
+    def _retire(self, iid: str, inst: Instance, finished: Document) -> None:
         """Forget a finished instance (the store keeps it) and tell its parent."""
         with self._map_lock:
             if self._instances.get(iid) is inst:
@@ -805,33 +569,9 @@ class OrchestrationEngine:
             )
         self._deliver(parent["instanceId"], parent["executionId"], event, ("children", iid))
 
-    def _continue_as_new(self, inst: _Instance, input_text: str | None) -> None:
-        """Start a fresh execution.
-
-        Events the old execution's episodes took into history go with it, as in
-        Durable Functions; only events raised while its last episode ran, which
-        it never saw, are delivered to the new execution.
-        """
-        doc = inst.doc
-        arrived = [e for e in doc["inbox"] if e["EventType"] == EventType.EVENT_RAISED]
-        doc.update(
-            {
-                "executionId": uuid.uuid4().hex,
-                "input": input_text,
-                "runtimeStatus": "Running",
-                "output": None,
-                "history": [],
-                "inbox": arrived,
-                "nextEventId": 0,
-                "leaves": [],
-                "retries": {},
-                "activities": {},
-                "timers": {},
-                "children": {},
-                "chunks": 0,
-            }
-        )
-        doc.pop("buffered", None)
+    def _continue_as_new(self, inst: Instance, input_text: str | None) -> None:
+        """Start a fresh execution (see ``instances.next_execution``)."""
+        next_execution(inst.doc, execution_id=uuid.uuid4().hex, input_text=input_text)
         inst.saved = Saved()
 
     # -- work outside the orchestrator --------------------------------------------
@@ -906,7 +646,7 @@ class OrchestrationEngine:
         if doc is None or (doc.get("parent") or {}).get("executionId") != execution_id:
             self._start_child(parent_id, execution_id, child_id, child)
         elif not doc.get("active"):
-            self._retire(child_id, _Instance(doc), doc)
+            self._retire(child_id, Instance(doc), doc)
 
     def _deliver(
         self, iid: str, execution_id: str, event: h.Event, pending: tuple[str, str]
@@ -937,59 +677,12 @@ class OrchestrationEngine:
             self._in_flight -= 1
             self._in_flight_cond.notify_all()
 
-    def _is_current(self, iid: str, inst: _Instance) -> bool:
+    def _is_current(self, iid: str, inst: Instance) -> bool:
         return self._instances.get(iid) is inst
 
-    def _persist(self, inst: _Instance) -> None:
+    def _persist(self, inst: Instance) -> None:
         # One writer at a time: queued threads wake as soon as the lock frees,
         # where SQLite's own busy handler would make them sleep for milliseconds.
         with self._write_lock:
             self._archive.save(inst.doc, inst.saved)
         inst.dirty = False
-
-
-def _allocates(event: h.Event, retries: dict[str, Any]) -> bool:
-    """Whether replaying this event makes the SDK number a retry timer or attempt."""
-    kind = event["EventType"]
-    if kind in (EventType.TASK_FAILED, EventType.SUB_ORCHESTRATION_FAILED):
-        return str(event["TaskScheduledId"]) in retries
-    if kind == EventType.TIMER_FIRED:
-        entry = retries.get(str(event["TimerId"]))
-        return entry is not None and entry["attempt"] < entry["maxAttempts"]
-    return False
-
-
-def _next_batch(inbox: list[h.Event], retries: dict[str, Any]) -> list[h.Event]:
-    """The inbox prefix one episode may see.
-
-    Events that make the SDK number retry work must come before any event that
-    lets the orchestrator run on (and so number new actions), because the host
-    numbers the retry work before the new actions.
-    """
-    batch: list[h.Event] = []
-    resumed = False
-    for event in inbox:
-        if _allocates(event, retries):
-            if resumed:
-                break
-        else:
-            resumed = True
-        batch.append(event)
-    return batch
-
-
-def _selected(
-    doc: Document,
-    created_from: datetime | None,
-    created_to: datetime | None,
-    statuses: set[str],
-    prefix: str | None,
-) -> bool:
-    created = h.parse_time(doc["createdTime"])
-    if created_from is not None and created < created_from:
-        return False
-    if created_to is not None and created > created_to:
-        return False
-    if statuses and doc["runtimeStatus"] not in statuses:
-        return False
-    return prefix is None or str(doc["id"]).startswith(prefix)

@@ -17,8 +17,10 @@ from devhost.archive import InstanceArchive
 from devhost.catalog import catalog_of
 from devhost.clock import ManualClock
 from devhost.history import EventType
+from devhost.instances import StartRejected
 from devhost.invoke import Invoker
-from devhost.orchestrations import OrchestrationEngine, StartRejected, _next_batch
+from devhost.orchestrations import OrchestrationEngine
+from devhost.planning import next_batch
 from shared.ports.store import Container, Filter
 from tests.fixtures.devhost_app.memory_store import MemoryStore
 
@@ -464,7 +466,7 @@ def test_next_batch_stops_before_retry_work_that_follows_a_plain_result() -> Non
     failed = {"EventType": EventType.TASK_FAILED, "TaskScheduledId": 1}
     last_timer = {"EventType": EventType.TIMER_FIRED, "TimerId": 7}  # no new attempt: plain
     raised = {"EventType": EventType.EVENT_RAISED, "Name": "x"}
-    assert _next_batch([plain, failed, raised], retries) == [plain]
-    assert _next_batch([failed, plain, raised], retries) == [failed, plain, raised]
-    assert _next_batch([failed, failed, plain], retries) == [failed, failed, plain]
-    assert _next_batch([last_timer, failed], retries) == [last_timer]
+    assert next_batch([plain, failed, raised], retries) == [plain]
+    assert next_batch([failed, plain, raised], retries) == [failed, plain, raised]
+    assert next_batch([failed, failed, plain], retries) == [failed, failed, plain]
+    assert next_batch([last_timer, failed], retries) == [last_timer]
