@@ -8,17 +8,20 @@ node and metric, the anomaly time, and the root-cause node).
 
 A live tenant would hold the normal-operation history before the incident, so
 the last 6 hours of ``noissue`` are re-stamped to end just before the issue's
-first sample (the temporal scenarios ship without it and get only the issue's
-own samples). The alert fires on ``PetSite`` when the first sample at or after
-the labelled anomaly time arrives (CloudWatch-style 5-minute points). Columns
-map onto the SPEC catalog where they mean the same (p99 latency, request rate,
-error ratio from availability); every other statistic is an "other series".
+first sample and shifted to its level (``_history``; the temporal scenarios
+ship without one and borrow ``low_traffic``'s). The alert fires on
+``PetSite`` when the first sample at or after the labelled anomaly time
+arrives (CloudWatch-style 5-minute points). Columns map onto the SPEC catalog
+where they mean the same (p99 latency, request rate, error ratio from
+availability); every other statistic is an "other series".
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import math
+import statistics
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -92,9 +95,19 @@ def _series(
     return out
 
 
-def _history(folder: Path, first: float, columns: list[Column]) -> list[list[float]]:
-    """The last rows of normal operation, in the issue's column order (NaN when absent)."""
+def _history(folder: Path, columns: list[Column], issue: list[list[float]]) -> list[list[float]]:
+    """The last rows of normal operation, in the issue's column order (NaN when absent),
+    each column shifted so that its median meets the issue's first sample.
+
+    The normal-operation file was recorded months apart from the issues, at other
+    levels; spliced as it is, the seam itself would look like a change. Shifting
+    keeps its shape (the noise the baseline needs) and removes the seam. Only the
+    first issue row is used, which lies before the labelled anomaly in every case.
+    A scenario without its own file borrows ``low_traffic``'s.
+    """
     path = folder / "noissue" / "metrics.csv"
+    if not path.is_file():
+        path = folder.parent / "low_traffic" / "noissue" / "metrics.csv"
     if not path.is_file():
         return []
     cols, times, rows = _read_metrics(path)
@@ -102,7 +115,15 @@ def _history(folder: Path, first: float, columns: list[Column]) -> list[list[flo
     ordered = [rows[i] for i in sorted(range(len(times)), key=times.__getitem__)]
     picked = ordered[-HISTORY_ROWS:]
     nan = float("nan")
-    return [[row[index[c]] if c in index else nan for c in columns] for row in picked]
+    out = [[row[index[c]] if c in index else nan for c in columns] for row in picked]
+    for j in range(len(columns)):
+        past = [row[j] for row in out if math.isfinite(row[j])]
+        first = next((row[j] for row in issue if math.isfinite(row[j])), nan)
+        if past and math.isfinite(first):
+            shift = first - statistics.median(past)
+            for row in out:
+                row[j] += shift
+    return out
 
 
 def read_case(scenario: Path, issue: Path) -> RcaCase:
@@ -113,7 +134,7 @@ def read_case(scenario: Path, issue: Path) -> RcaCase:
     values = [values[i] for i in order]
     anomaly = float(target["target"]["timestamp"])
     alert_at = next((t for t in times if t >= anomaly), times[-1])
-    history = _history(scenario, times[0], columns)
+    history = _history(scenario, columns, values)
     stamps = [times[0] - STEP * (len(history) - i) for i in range(len(history))]
     metric = str(target["target"]["metric"])
     entry = str(target["target"].get("node") or ENTRY)

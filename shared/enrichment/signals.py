@@ -26,11 +26,12 @@ import numpy.typing as npt
 
 from shared.models.analysis import Scope, SignalReading, SourceStatus
 from shared.ports.metrics import MetricsSource, QueryResult
+from shared.rca.series import series_readings
 
 FloatArray = npt.NDArray[np.float64]
 
 Reduce = Literal["max", "min", "sum"]
-Transform = Literal["value", "increase", "until"]
+Transform = Literal["value", "increase", "until", "each"]
 
 NAMES = "{names}"
 """Placeholder in a selector template for the regex alternation of entity names."""
@@ -53,7 +54,8 @@ class SignalSpec:
     """How the series of one entity combine: the worst pod, the fullest disk."""
     transform: Transform = "value"
     """``increase``: counters to increase since the window start; ``until``: timestamps
-    to days from each sample's time."""
+    to days from each sample's time; ``each``: every series on its own, whatever its
+    name (``shared.rca.series``: one reading per series that changed)."""
     rel_floor: float = 0.05
     abs_floor: float = 1e-6
 
@@ -132,6 +134,7 @@ DEFAULT_SIGNALS: tuple[SignalSpec, ...] = (
         rel_floor=0.1,
         abs_floor=0.005,
     ),
+    _spec("series", "service", f"{{{_SVC}}}", transform="each"),
     _spec("up", "host", f"up{{{_HOST}}}", reduce="min", abs_floor=0.05),
     _spec(
         "disk_free",
@@ -448,6 +451,11 @@ def compute_signals(
             )
         )
         if failure is not None:
+            continue
+        if spec.transform == "each":
+            readings += series_readings(
+                result, services=entities, grid=grid, step=step, now=window.now, source=query
+            )
             continue
         numer = _aligned(result, spec, grid, step)
         if denominator is not None:

@@ -13,7 +13,8 @@ from collections.abc import Iterable
 from shared.models.analysis import Neighbourhood, ServiceNode
 from shared.models.tenant import Topology
 
-DEPENDENCY_DEPTH = 3
+DEPENDENCY_DEPTH = 12
+"""Deep enough for any real call chain: a cause can sit many hops below the alert."""
 CALLER_DEPTH = 2
 
 

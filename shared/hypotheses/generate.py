@@ -10,6 +10,7 @@ from shared.hypotheses.merge import explain_away, merge
 from shared.hypotheses.registry import DETECTORS
 from shared.models.analysis import ContextSnapshot
 from shared.models.hypothesis import Candidate
+from shared.rca.candidates import rca_candidates
 
 
 def detect_all(snapshot: ContextSnapshot) -> list[Candidate]:
@@ -17,6 +18,9 @@ def detect_all(snapshot: ContextSnapshot) -> list[Candidate]:
     found: list[Candidate] = []
     for category in sorted(DETECTORS):
         found.extend(DETECTORS[category](facts))
+    # The topology-aware ranking over every series: it names services the category
+    # detectors miss and adds the call graph's word to those they found.
+    found.extend(rca_candidates(facts, found))
     merged = [m.candidate for m in merge(found)]
     return explain_away(merged, facts)
 

@@ -10,7 +10,7 @@ milliseconds); queries then cost a binary search per series.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -86,7 +86,8 @@ def parse_selector(text: str) -> Selector:
             else:
                 matchers.append((label, op, value))
             pos = found.end()
-    if not name:
+    if not name and not any(op in ("=", "=~") and want for _, op, want in matchers):
+        # PromQL's own rule: a selector without a name needs a matcher that is non-empty.
         raise ValueError(f"selector without a metric name: {text!r}")
     return Selector(name=name, matchers=tuple(matchers))
 
@@ -193,7 +194,11 @@ class ScenarioFileMetrics:
         grid = t0 + step_s * np.arange(int((t1 - t0) // step_s) + 1, dtype=np.float64)
         lookback = LOOKBACK.total_seconds()
         out: list[Series] = []
-        for stored in self._by_name.get(parsed.name, ()):
+        if parsed.name:
+            candidates: Iterable[StoredSeries] = self._by_name.get(parsed.name, ())
+        else:  # ``{service=~"..."}``: every metric name
+            candidates = (s for name in sorted(self._by_name) for s in self._by_name[name])
+        for stored in candidates:
             if not parsed.matches(stored.labels):
                 continue
             idx = np.searchsorted(stored.times, grid, side="right") - 1

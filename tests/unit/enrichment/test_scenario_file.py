@@ -68,10 +68,20 @@ def test_bad_selector_is_a_value_not_an_exception(source: ScenarioFileMetrics) -
     assert source.query_range("up", T0, T0, timedelta(seconds=0)).error is not None
 
 
-@pytest.mark.parametrize("selector", ["", '{job="node"}', "up{job=node}", "up{job="])
+@pytest.mark.parametrize("selector", ["", '{job=""}', '{job!="node"}', "up{job=node}", "up{job="])
 def test_parse_selector_rejects(selector: str) -> None:
     with pytest.raises(ValueError):
         parse_selector(selector)
+
+
+def test_selector_without_a_name_reads_every_metric(source: ScenarioFileMetrics) -> None:
+    """``{job="node"}`` is valid PromQL (a non-empty matcher): every name, as Prometheus."""
+    assert parse_selector('{job="node"}').name == ""
+    result = source.query_range('{job="node"}', T0, T0 + timedelta(minutes=1), timedelta(minutes=1))
+    named = source.query_range(
+        'up{job="node"}', T0, T0 + timedelta(minutes=1), timedelta(minutes=1)
+    )
+    assert result.ok and len(result.series) >= len(named.series) > 0
 
 
 def test_bad_line_names_file_and_line() -> None:

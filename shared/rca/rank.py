@@ -1,0 +1,178 @@
+"""Ranking root-cause services over the call graph from every series' change.
+
+Ideas taken from published work, and where:
+
+* per-series robust scoring of post-change samples against a median/MAD
+  baseline (BARO, Pham et al. FSE'24; the N-Sigma and BARO baselines of
+  RCAEval): see ``shared.rca.series``;
+* an anomalous subgraph and a personalised PageRank over it, with anomaly as
+  the personalisation and as the edge and self-loop weights, so that the walk
+  started at the symptoms settles on the anomalous service whose own
+  dependencies are not (MicroRCA, Wu et al. NOMS'20; MicroRank, Yu et al.
+  WWW'21 for the personalised random walk from the anomalous entry);
+* "a cause comes before what it explains": onset order along the path from
+  the alerting service (the ordering argument of CauseInfer / Sieve, and the
+  anomaly traversal of the PetShop paper's baseline).
+
+Candidates are the alerting services, everything they depend on at any
+depth, and the services on alerting hosts: the alerting service itself can
+be the cause. Only changes inside the onset window count (older evidence is
+in the baseline already), and a candidate whose change began well after the
+symptom it would explain is discounted.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from shared.models.analysis import ContextSnapshot, SignalReading
+from shared.rca.series import SIGNAL_PREFIX
+
+ALPHA = 0.85
+"""Share of the walk that follows edges (the rest restarts at the anomalies)."""
+BACKWARD = 0.2
+"""Weight of walking back to a caller: lets mass escape a wrong turn."""
+ITERATIONS = 60
+LATE_MINUTES = 2.0
+"""A candidate whose change began this long after its caller's is likely its effect."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceAnomaly:
+    """How much one service's series changed, since when, and which ones."""
+
+    service: str
+    score: float
+    onset: datetime | None
+    readings: tuple[SignalReading, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    """A candidate service with its share of the walk, normalised to the best (0..1]."""
+
+    service: str
+    score: float
+    anomaly: ServiceAnomaly
+    explains: tuple[str, ...]
+    """Anomalous callers on its path from the alerting service."""
+    late: bool
+
+
+def series_strength(reading: SignalReading) -> float:
+    """A change's weight: logarithmic in its robust size (z 4 -> 1.6, 100 -> 4.6)."""
+    return math.log1p(abs(reading.deviation))
+
+
+def service_anomalies(readings: Iterable[SignalReading]) -> dict[str, ServiceAnomaly]:
+    """Per service: the strongest change, topped up by the next two (breadth of it)."""
+    grouped: dict[str, list[SignalReading]] = {}
+    for r in readings:
+        if r.signal.startswith(SIGNAL_PREFIX):
+            grouped.setdefault(r.entity, []).append(r)
+    out = {}
+    for service, items in grouped.items():
+        items.sort(key=lambda r: (-abs(r.deviation), r.signal, r.detail))
+        strengths = [series_strength(r) for r in items]
+        score = strengths[0] + 0.25 * sum(strengths[1:3])
+        onsets = [r.onset for r in items[:3] if r.onset is not None]
+        out[service] = ServiceAnomaly(
+            service=service,
+            score=score,
+            onset=min(onsets) if onsets else None,
+            readings=tuple(items),
+        )
+    return out
+
+
+def _reachable(start: Iterable[str], edges: Mapping[str, tuple[str, ...]]) -> set[str]:
+    seen = set(start)
+    frontier = list(seen)
+    while frontier:
+        node = frontier.pop()
+        for nxt in edges.get(node, ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                frontier.append(nxt)
+    return seen
+
+
+def rank_services(snapshot: ContextSnapshot) -> list[Ranked]:
+    """Candidate services best first (only those with a change of their own)."""
+    hood = snapshot.neighbourhood
+    anomalies = service_anomalies(snapshot.signals)
+    if not anomalies:
+        return []
+    depends = {name: node.depends_on for name, node in hood.services.items()}
+    focus = set(hood.focus_services)
+    for host in hood.focus_hosts:
+        focus |= set(hood.hosts.get(host, ()))
+    if not focus & (set(depends) | set(anomalies)):
+        focus = set(anomalies)  # the alert names nothing we know: judge everything
+    nodes = sorted(_reachable(focus, depends))
+    callers: dict[str, list[str]] = {n: [] for n in nodes}
+    for n in nodes:
+        for d in depends.get(n, ()):
+            if d in callers:
+                callers[d].append(n)
+    top = max((a.score for a in anomalies.values()), default=1.0) or 1.0
+    weight = {n: (anomalies[n].score / top if n in anomalies else 0.0) for n in nodes}
+
+    # Transition weights: down to dependencies by their anomaly, a little back to
+    # callers, and a self-loop for how much more anomalous a node is than what it calls.
+    out_edges: dict[str, list[tuple[str, float]]] = {}
+    for n in nodes:
+        deps = [d for d in depends.get(n, ()) if d in weight]
+        edges = [(d, weight[d]) for d in deps]
+        edges += [(c, BACKWARD * weight[c]) for c in callers[n]]
+        below = max((weight[d] for d in deps), default=0.0)
+        edges.append((n, max(0.0, weight[n] - below)))
+        total = sum(w for _, w in edges)
+        out_edges[n] = [(m, w / total) for m, w in edges if w > 0] if total > 0 else []
+    mass = sum(weight.values()) or 1.0
+    restart = {n: weight[n] / mass for n in nodes}
+    rank = dict(restart)
+    for _ in range(ITERATIONS):
+        nxt = {n: (1.0 - ALPHA) * restart[n] for n in nodes}
+        dangling = 0.0
+        for n in nodes:
+            if not out_edges[n]:
+                dangling += rank[n]
+                continue
+            for m, w in out_edges[n]:
+                nxt[m] += ALPHA * rank[n] * w
+        for n in nodes:
+            nxt[n] += ALPHA * dangling * restart[n]
+        rank = nxt
+
+    ranked: list[Ranked] = []
+    for n in nodes:
+        anomaly = anomalies.get(n)
+        if anomaly is None:
+            continue
+        explains = tuple(sorted(c for c in _reachable([n], callers) - {n} if c in anomalies))
+        late = any(
+            anomaly.onset is not None
+            and anomalies[c].onset is not None
+            and (anomaly.onset - anomalies[c].onset).total_seconds() / 60.0 > LATE_MINUTES
+            for c in callers[n]
+            if c in anomalies
+        )
+        score = rank[n] * (0.5 if late else 1.0)
+        ranked.append(Ranked(service=n, score=score, anomaly=anomaly, explains=explains, late=late))
+    best = max((r.score for r in ranked), default=0.0) or 1.0
+    ranked = [
+        Ranked(
+            service=r.service,
+            score=r.score / best,
+            anomaly=r.anomaly,
+            explains=r.explains,
+            late=r.late,
+        )
+        for r in ranked
+    ]
+    ranked.sort(key=lambda r: (-r.score, r.service))
+    return ranked
