@@ -24,7 +24,7 @@ symptom it would explain is discounted.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -88,7 +88,18 @@ def service_anomalies(readings: Iterable[SignalReading]) -> dict[str, ServiceAno
     return out
 
 
-def _reachable(start: Iterable[str], edges: Mapping[str, tuple[str, ...]]) -> set[str]:
+def _later_than_callers(own: ServiceAnomaly, callers: Iterable[ServiceAnomaly]) -> bool:
+    """Whether the change began clearly after a changed caller's: then it is likelier
+    an effect of whatever hit that caller than the cause of it."""
+    if own.onset is None:
+        return False
+    return any(
+        c.onset is not None and (own.onset - c.onset).total_seconds() / 60.0 > LATE_MINUTES
+        for c in callers
+    )
+
+
+def _reachable(start: Iterable[str], edges: Mapping[str, Sequence[str]]) -> set[str]:
     seen = set(start)
     frontier = list(seen)
     while frontier:
@@ -154,13 +165,7 @@ def rank_services(snapshot: ContextSnapshot) -> list[Ranked]:
         if anomaly is None:
             continue
         explains = tuple(sorted(c for c in _reachable([n], callers) - {n} if c in anomalies))
-        late = any(
-            anomaly.onset is not None
-            and anomalies[c].onset is not None
-            and (anomaly.onset - anomalies[c].onset).total_seconds() / 60.0 > LATE_MINUTES
-            for c in callers[n]
-            if c in anomalies
-        )
+        late = _later_than_callers(anomaly, [anomalies[c] for c in callers[n] if c in anomalies])
         score = rank[n] * (0.5 if late else 1.0)
         ranked.append(Ranked(service=n, score=score, anomaly=anomaly, explains=explains, late=late))
     best = max((r.score for r in ranked), default=0.0) or 1.0
