@@ -15,8 +15,9 @@ one, over the samples the context step reads:
   earliest sample from which the excess over the baseline band, summed up to
   ``now``, is largest. A change two minutes old with one or two samples is
   seen; a spike that ended before the window sits in the baseline, where the
-  median ignores it, and one that ended inside the window must still be on
-  the same side of the baseline at ``now`` to count;
+  median ignores it, one that ended inside the window must still be on the
+  same side of the baseline at ``now`` to count, and one already under way at
+  the window's first sample began before the incident: stale, it is dropped;
 * the size of the change (robust z of the post-onset median) and direction.
 
 Only series that changed are kept (``MIN_Z``), at most ``MAX_READINGS`` by size,
@@ -107,7 +108,10 @@ def detect_changes(matrix: FloatArray, grid: FloatArray, now: float) -> list[Cha
         excess = np.where(distinct, sign * np.nan_to_num(z) - BAND_Z, 0.0)
         tails = np.cumsum(excess[:, ::-1], axis=1)[:, ::-1]
         k = np.argmax(tails, axis=1)
-        ok = tails[np.arange(rows), k] > 0
+        # A change already under way at the window's first sample began before the
+        # incident's onset window: stale, whatever its size.
+        first = np.argmax(distinct, axis=1)
+        ok = (tails[np.arange(rows), k] > 0) & (k > first)
         after = np.where(distinct & (columns[None, :] >= k[:, None]), z, np.nan)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)

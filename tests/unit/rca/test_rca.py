@@ -1,0 +1,149 @@
+"""The RCA core on synthetic series whose answer is known.
+
+Each case builds the metrics a tenant would hold (1-minute samples, 6 hours,
+seeded noise), an alert on the entry service, and runs the real context step
+and the ranking; the assertions are about which service wins and why.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pytest
+
+from shared.adapters.metrics.scenario_file import ScenarioFileMetrics, StoredSeries
+from shared.enrichment.assemble import assemble_context
+from shared.hypotheses.generate import generate_candidates
+from shared.models.analysis import ContextSnapshot
+from shared.models.hypothesis import RootCause
+from shared.rca.rank import rank_services
+from shared.rca.series import ONSET_WINDOW, detect_change
+
+NOW = datetime(2026, 3, 4, 14, 0, tzinfo=UTC)
+STEPS = 361
+TIMES = NOW.timestamp() - 60.0 * np.arange(STEPS)[::-1]
+
+
+def _series(name: str, service: str, values: np.ndarray) -> StoredSeries:
+    return StoredSeries(
+        labels={"__name__": name, "service": service}, times=TIMES.copy(), values=values
+    )
+
+
+def _noise(seed: int, level: float, scale: float) -> np.ndarray:
+    return level + scale * np.random.default_rng(seed).standard_normal(STEPS)
+
+
+def _step(values: np.ndarray, minutes_before_now: int, size: float) -> np.ndarray:
+    out = values.copy()
+    out[STEPS - 1 - minutes_before_now :] += size
+    return out
+
+
+def _context(series: list[StoredSeries], depends: dict[str, list[str]]) -> dict[str, Any]:
+    by_name: dict[str, list[StoredSeries]] = {}
+    for s in series:
+        by_name.setdefault(s.labels["__name__"], []).append(s)
+    names = set(depends) | {d for ds in depends.values() for d in ds}
+    request = {
+        "tenant_id": "t",
+        "now": NOW.isoformat(),
+        "alerts": [
+            {
+                "id": "a1",
+                "source": "alertmanager",
+                "fingerprint": "f1",
+                "status": "firing",
+                "name": "EntrySLO",
+                "summary": "entry latency",
+                "service": "entry",
+                "severity": "critical",
+                "starts_at": (NOW - timedelta(minutes=1)).isoformat(),
+            }
+        ],
+        "topology": {
+            "services": [{"name": n, "depends_on": depends.get(n, [])} for n in sorted(names)]
+        },
+    }
+    return assemble_context(request, metrics=ScenarioFileMetrics(by_name))
+
+
+def _ranked(context: dict[str, Any]) -> list[str]:
+    return [r.service for r in rank_services(ContextSnapshot.model_validate(context))]
+
+
+CHAIN = {"entry": ["a"], "a": ["b"], "b": ["c"], "c": []}
+
+
+def test_a_step_three_hops_down_explains_its_callers() -> None:
+    """c's latency steps up; b, a and entry follow it, less sharply: c is the cause."""
+    series = [
+        _series("svc_latency_seconds", "c", _step(_noise(1, 0.05, 0.002), 4, 0.30)),
+        _series("svc_latency_seconds", "b", _step(_noise(2, 0.10, 0.004), 4, 0.30)),
+        _series("svc_latency_seconds", "a", _step(_noise(3, 0.15, 0.006), 3, 0.30)),
+        _series("svc_latency_seconds", "entry", _step(_noise(4, 0.20, 0.008), 3, 0.30)),
+    ]
+    context = _context(series, CHAIN)
+    assert _ranked(context)[0] == "c"
+    top = generate_candidates(context)
+    assert any(c["target"] == "c" for c in top)
+
+
+def test_the_alerting_service_itself_can_be_the_cause() -> None:
+    """Only the entry's own CPU and latency moved: nothing below explains it."""
+    series = [
+        _series("container_cpu_usage_cores", "entry", _step(_noise(5, 0.3, 0.01), 3, 0.6)),
+        _series("svc_latency_seconds", "entry", _step(_noise(6, 0.2, 0.008), 3, 0.2)),
+        _series("svc_latency_seconds", "a", _noise(7, 0.1, 0.004)),
+        _series("svc_latency_seconds", "c", _noise(8, 0.05, 0.002)),
+    ]
+    context = _context(series, CHAIN)
+    assert _ranked(context)[0] == "entry"
+    cands = [c for c in generate_candidates(context) if c["target"] == "entry"]
+    assert RootCause.CPU_SATURATION.value in {c["category"] for c in cands}
+
+
+def test_an_old_spike_that_ended_does_not_win() -> None:
+    """b spiked hard an hour ago and recovered; c moved a little just now: c, not b."""
+    spiky = _noise(9, 0.10, 0.004)
+    spiky[STEPS - 70 : STEPS - 50] += 5.0
+    series = [
+        _series("svc_latency_seconds", "b", spiky),
+        _series("svc_latency_seconds", "c", _step(_noise(10, 0.05, 0.002), 3, 0.05)),
+        _series("svc_latency_seconds", "entry", _step(_noise(11, 0.2, 0.008), 2, 0.1)),
+    ]
+    ranked = _ranked(_context(series, CHAIN))
+    assert ranked[0] == "c"
+    assert "b" not in ranked
+
+
+def test_a_change_already_under_way_before_the_onset_window_is_stale() -> None:
+    """A level that moved 40 minutes ago and stayed there is not this incident's."""
+    values = _step(_noise(12, 1.0, 0.01), 40, 2.0)
+    assert detect_change(values, TIMES, NOW.timestamp()) is None
+
+
+def test_a_change_two_minutes_before_the_alert_is_seen() -> None:
+    """Two raw samples after the step: no smoothing hides them."""
+    values = _step(_noise(13, 1.0, 0.01), 1, 0.5)
+    change = detect_change(values, TIMES, NOW.timestamp())
+    assert change is not None
+    assert change.size > 10
+    assert TIMES[change.onset_index] == pytest.approx(NOW.timestamp() - 60.0)
+    assert NOW.timestamp() - TIMES[change.onset_index] < ONSET_WINDOW.total_seconds()
+
+
+def test_a_drop_is_a_change_too() -> None:
+    values = _step(_noise(14, 100.0, 1.0), 3, -60.0)
+    change = detect_change(values, TIMES, NOW.timestamp())
+    assert change is not None and change.size < -10
+
+
+def test_a_bursty_counter_does_not_turn_a_usual_burst_into_a_cause() -> None:
+    """Mostly zero with regular bursts: a burst now is ordinary, not a change."""
+    values = np.zeros(STEPS)
+    values[::7] = 500.0
+    values[-1] = 500.0
+    assert detect_change(values, TIMES, NOW.timestamp()) is None
