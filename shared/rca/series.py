@@ -78,6 +78,11 @@ def detect_changes(matrix: FloatArray, grid: FloatArray, now: float) -> list[Cha
     rows = matrix.shape[0]
     found: list[Change | None] = [None] * rows
     window_start = now - ONSET_WINDOW.total_seconds()
+    seen = np.flatnonzero(np.isfinite(matrix).any(axis=0)) if rows else np.array([], dtype=int)
+    if seen.size and grid[seen[0]] > now - 2 * ONSET_WINDOW.total_seconds():
+        # Less history than two windows (a new service, a fresh scrape): split what
+        # there is, so the first half can still serve as the baseline.
+        window_start = float(grid[seen[0]] + (now - grid[seen[0]]) / 2.0)
     base_cols = grid < window_start
     recent_cols = np.flatnonzero((grid >= window_start) & (grid <= now))
     if rows == 0 or recent_cols.size == 0:
