@@ -239,6 +239,24 @@ def _runbooks_and_similar(analysis: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _unreachable(snapshot: Mapping[str, Any] | None) -> list[str]:
+    """Sources that were configured but did not answer, grouped by reason.
+
+    A tenant with no metrics source configured is not a failure of this analysis.
+    """
+    by_reason: dict[str, list[str]] = {}
+    for source in (snapshot or {}).get("sources") or []:
+        reason = str(source.get("reason") or "")
+        if source.get("ok") or reason == "no metrics source":
+            continue
+        name = str(source.get("name", "")).partition(":")[0]
+        by_reason.setdefault(f"{name}: {reason or 'no answer'}", []).append(source["name"])
+    return [
+        f"{what} ({len(names)} queries)" if len(names) > 1 else what
+        for what, names in by_reason.items()
+    ]
+
+
 def render_incident(
     incident: Incident,
     *,
@@ -284,7 +302,7 @@ def render_incident(
         if llm.get("status") not in (None, "ok", "disabled"):
             note += f" · Claude unavailable ({E(llm['status'])}): detectors only"
         blocks.append(_context(note))
-    gaps = [*missing, *((analysis or {}).get("missing") or [])]
+    gaps = [*missing, *((analysis or {}).get("missing") or []), *_unreachable(snapshot)]
     if gaps:
         unique = list(dict.fromkeys(str(g) for g in gaps))
         blocks.append(_context("⚠ Partial result: " + "; ".join(E(g) for g in unique[:5])))

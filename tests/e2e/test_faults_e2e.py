@@ -152,3 +152,22 @@ def test_slack_failing_its_first_calls_still_gets_one_message(
     assert len(attempts) > 6  # it did meet the failures, and got through them
     status = live.host.instance_status(f"acme--{incident_id}")
     assert status is not None and status["runtimeStatus"] == "Running"
+
+
+def test_prometheus_down_still_gets_a_message_that_says_metrics_are_missing(live: Live) -> None:
+    from benchmarks.harness import free_port
+
+    closed = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    tenant = live.runtime.tenants.get("acme")
+    live.runtime.tenants.add(tenant.model_copy(update={"prometheus_url": closed}), replace=True)
+    incident_id = live.post(AM_PATH, firing(), AM_AUTH).body["incident_id"]
+    drain_retries(live)
+    saved = live.runtime.settings.messages_dir / f"acme__{incident_id}.json"
+    message = json.loads(saved.read_text())
+    assert incident_id in message["text"]
+    snapshot = incident_analysis.snapshot_of(live.runtime, "acme", incident_id)
+    metrics = [s for s in snapshot["sources"] if s["name"].startswith("metrics")]
+    assert metrics and not any(s["ok"] for s in metrics)
+    assert "Partial result: metrics:" in json.dumps(message["blocks"])
+    status = live.host.instance_status(f"acme--{incident_id}")
+    assert status is not None and status["runtimeStatus"] == "Running"
