@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from shared import formatting
 from shared.models.analysis import AlertBrief, ContextSnapshot, ServiceNode, SignalReading
 from shared.models.hypothesis import Evidence, EvidenceKind
 
@@ -64,19 +65,14 @@ class Symptom:
 
 
 def describe(reading: SignalReading) -> str:
-    """``error_ratio of auth 0.002 -> 0.380`` in a form an SRE reads at a glance."""
+    """``error ratio of auth 0.2% → 38%`` in a form an SRE reads at a glance."""
     cur, base = reading.current, reading.baseline
     if cur is None or base is None:
         return f"{reading.signal} of {reading.entity}: no data"
     name = reading.signal.replace("_", " ")
-    if reading.unit.startswith("ratio"):
-        text = f"{name} of {reading.entity} {base:.2%} -> {cur:.2%}"
-        if reading.unit != "ratio":
-            text += f" {reading.unit.removeprefix('ratio ')}"
-    else:
-        text = f"{name} of {reading.entity} {base:.3g} -> {cur:.3g}"
-        if reading.unit:
-            text += f" {reading.unit}"
+    text = f"{name} of {reading.entity} {formatting.change(base, cur, reading.unit)}"
+    if reading.unit.startswith("ratio ") and reading.unit != "ratio":
+        text += f" {reading.unit.removeprefix('ratio ')}"
     if reading.detail:
         text += f" ({reading.detail})"
     return text

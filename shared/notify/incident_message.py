@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from shared.formatting import number, percent, quantity
 from shared.models.incident import Incident, IncidentStatus
 from shared.notify.actions import ActionKind, ActionValue, button
 from shared.notify.mrkdwn import escape as E
@@ -68,22 +69,6 @@ def _hm(moment: str | datetime | None) -> str:
     return value.strftime("%H:%M")
 
 
-def format_value(value: float | None, unit: str) -> str:
-    """Numbers as an SRE reads them: 0.4 %, 850 ms, 120 req/s, 3.2 days."""
-    if value is None:
-        return "?"
-    if unit.startswith("ratio"):
-        pct = value * 100
-        return f"{pct:.1f} %" if pct < 10 else f"{pct:.0f} %"
-    if unit == "s":
-        return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
-    if unit == "days left":
-        return f"{value:.1f} days"
-    if abs(value) >= 100:
-        return f"{value:.0f} {unit}".strip()
-    return f"{value:.2g} {unit}".strip()
-
-
 def _section(text: str) -> dict[str, Any]:
     return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, SECTION_LIMIT)}}
 
@@ -106,8 +91,8 @@ def key_signals(snapshot: Mapping[str, Any] | None, limit: int = 4) -> list[str]
     lines = []
     for r in sorted(strongest, key=lambda r: r["onset"]):
         label = _SIGNAL_LABELS.get(r["signal"], r["signal"].replace("_", " "))
-        before = format_value(r.get("prior", r.get("baseline")), r.get("unit", ""))
-        now = format_value(r.get("current"), r.get("unit", ""))
+        before = quantity(r.get("prior", r.get("baseline")), r.get("unit", ""))
+        now = quantity(r.get("current"), r.get("unit", ""))
         lines.append(
             f"• {E(label)} of `{E(r['entity'])}` {E(before)} → *{E(now)}* since {_hm(r['onset'])}"
         )
@@ -158,7 +143,7 @@ def factors_line(factors: Mapping[str, Any]) -> str:
         factor = factors.get(name)
         value = factor.get("value") if isinstance(factor, Mapping) else factor
         if value is not None:
-            parts.append(f"{label} {float(value):.2f}")
+            parts.append(f"{label} {number(float(value))}")
     return " · ".join(parts)
 
 
@@ -186,8 +171,8 @@ def _hypothesis_blocks(
     ]
     lines = [
         f"*#{rank} {E(hypothesis['title'])}*",
-        f"`{E(category)}` on `{E(target)}` · confidence *{hypothesis['confidence']:.0%}* "
-        f"(range {low:.0%} to {high:.0%})",
+        f"`{E(category)}` on `{E(target)}` · confidence *{percent(hypothesis['confidence'])}* "
+        f"(range {percent(low)} to {percent(high)})",
         *[f"  ◦ {E(e['summary'])}" for e in evidence],
     ]
     origins = hypothesis.get("origins") or ()
@@ -229,13 +214,13 @@ def _runbooks_and_similar(analysis: Mapping[str, Any]) -> str:
         lines.append("*Runbooks*")
         for rb in runbooks[:3]:
             title = link(str(rb["url"]), rb["title"]) if rb.get("url") else E(rb["title"])
-            lines.append(f"• {title} (`{E(rb['id'])}`, {rb['score']:.2f})")
+            lines.append(f"• {title} (`{E(rb['id'])}`, {number(rb['score'])})")
     similar = analysis.get("similar_incidents") or []
     if similar:
         lines.append("*Similar incidents*")
         for s in similar[:3]:
             cause = f" · {E(s['category'])} on {E(s['target'])}" if s.get("category") else ""
-            lines.append(f"• {E(s['id'])} {E(s.get('title', ''))}{cause} ({s['score']:.2f})")
+            lines.append(f"• {E(s['id'])} {E(s.get('title', ''))}{cause} ({number(s['score'])})")
     return "\n".join(lines)
 
 
@@ -332,7 +317,7 @@ def render_incident(
         more = _context("… more in `/sre why " + E(incident.id) + "`")
         blocks = [*blocks[: MAX_BLOCKS - 1], more]
     top = (
-        f" · #1 {E(hypotheses[0]['title'])} ({hypotheses[0]['confidence']:.0%})"
+        f" · #1 {E(hypotheses[0]['title'])} ({percent(hypotheses[0]['confidence'])})"
         if hypotheses
         else ""
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from shared import formatting
 from shared.hypotheses.facts import Facts, clamp, hhmm
 from shared.models.analysis import SignalReading
 from shared.models.hypothesis import Candidate, Evidence, EvidenceKind, RootCause
@@ -39,7 +40,7 @@ def _describe(reading: SignalReading) -> str:
     name = reading.signal.removeprefix(SIGNAL_PREFIX)
     labels = f"{{{reading.detail}}}" if reading.detail else ""
     return (
-        f"{name}{labels} {reading.baseline:.3g} -> {reading.current:.3g} "
+        f"{name}{labels} {formatting.change(reading.baseline, reading.current, reading.unit)} "
         f"(robust z {reading.deviation:+.1f}) since {hhmm(reading.onset)}"
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from shared.formatting import percent
 from shared.hypotheses.detectors._impact import downstream_of, impact_evidence, lead_evidence
 from shared.hypotheses.facts import Facts, clamp, latency_severity, metric_evidence
 from shared.models.hypothesis import Candidate, RootCause
@@ -37,7 +38,7 @@ def detect(facts: Facts) -> list[Candidate]:
             Candidate(
                 category=RootCause.CPU_SATURATION,
                 target=service,
-                title=f"{service} is CPU saturated ({cpu.current:.0%} of its limit)",
+                title=f"{service} is CPU saturated ({percent(cpu.current)} of its limit)",
                 evidence=tuple(evidence),
             )
         )

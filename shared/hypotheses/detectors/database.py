@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from shared.formatting import percent
 from shared.hypotheses.detectors._impact import downstream_of, impact_evidence, lead_evidence
 from shared.hypotheses.facts import Facts, clamp, metric_evidence
 from shared.models.hypothesis import Candidate, RootCause
@@ -23,7 +24,8 @@ def detect(facts: Facts) -> list[Candidate]:
             metric_evidence(
                 conns,
                 strength,
-                f"{service} connections at {peak:.0%} of max (baseline {conns.baseline:.0%})",
+                f"{service} connections at {percent(peak)} of max "
+                f"(baseline {percent(conns.baseline)})",
             ),
             impact_evidence(facts, service, explained),
             lead_evidence(service, conns.onset, explained, horizon=120.0, exclude=service),
@@ -33,7 +35,7 @@ def detect(facts: Facts) -> list[Candidate]:
             Candidate(
                 category=RootCause.DATABASE_SATURATION,
                 target=service,
-                title=f"{service} ran out of connections ({peak:.0%} of max)",
+                title=f"{service} ran out of connections ({percent(peak)} of max)",
                 evidence=tuple(evidence),
             )
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from shared.formatting import percent
 from shared.hypotheses.detectors._impact import downstream_of, impact_evidence, lead_evidence
 from shared.hypotheses.facts import Facts, clamp, metric_evidence
 from shared.models.hypothesis import Candidate, RootCause
@@ -31,7 +32,8 @@ def detect(facts: Facts) -> list[Candidate]:
             metric_evidence(
                 disk,
                 strength,
-                f"{host} free space {disk.baseline:.1%} -> {disk.current:.2%} ({disk.detail})",
+                f"{host} free space {percent(disk.baseline)} → {percent(disk.current)} "
+                f"({disk.detail})",
             ),
             impact_evidence(facts, host, explained),
             lead_evidence(host, disk.onset, explained, horizon=240.0),

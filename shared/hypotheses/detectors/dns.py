@@ -8,6 +8,7 @@ depends on) and its own degradation, with a ``dns`` name only as tie-breaker.
 
 from __future__ import annotations
 
+from shared.formatting import number
 from shared.hypotheses.detectors._impact import downstream_of, impact_evidence, lead_evidence
 from shared.hypotheses.facts import Facts, clamp, metric_evidence
 from shared.models.analysis import SignalReading
@@ -46,7 +47,9 @@ def detect(facts: Facts) -> list[Candidate]:
     share = len(slow) / len(probes) if probes else 0.0
     strength = clamp(0.5 + 0.5 * share) if slow else 0.0
     evidence = [
-        metric_evidence(r, strength, f"DNS lookups from {r.entity}'s probe {r.ratio:.0f}x slower")
+        metric_evidence(
+            r, strength, f"DNS lookups from {r.entity}'s probe {number(r.ratio or 0)}x slower"
+        )
         for r in slow[:4]
     ]
     onset = min((r.onset for r in slow if r.onset is not None), default=None)

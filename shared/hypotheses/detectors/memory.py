@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from shared.formatting import number, percent
 from shared.hypotheses.detectors._impact import downstream_of, impact_evidence, lead_evidence
 from shared.hypotheses.facts import Facts, clamp, metric_evidence
 from shared.models.hypothesis import Candidate, RootCause
@@ -36,8 +37,8 @@ def detect(facts: Facts) -> list[Candidate]:
             metric_evidence(
                 memory,
                 strength,
-                f"memory of {service} reached {peak:.0%} of its limit "
-                f"(baseline {memory.baseline:.0%}, {memory.detail})",
+                f"memory of {service} reached {percent(peak)} of its limit "
+                f"(baseline {percent(memory.baseline)}, {memory.detail})",
             )
         ]
         onset = memory.onset
@@ -50,7 +51,7 @@ def detect(facts: Facts) -> list[Candidate]:
                 metric_evidence(
                     restarts,
                     restarted,
-                    f"{service} containers restarted {recent_restarts:.0f} times recently",
+                    f"{service} containers restarted {number(recent_restarts)} times recently",
                 )
             )
         explained = downstream_of(facts, [service], None)
@@ -63,7 +64,7 @@ def detect(facts: Facts) -> list[Candidate]:
             Candidate(
                 category=RootCause.MEMORY_LEAK,
                 target=service,
-                title=f"{service} is leaking memory: at {peak:.0%} of its limit, OOM restarts",
+                title=f"{service} is leaking memory: at {percent(peak)} of its limit, OOM restarts",
                 evidence=tuple(evidence),
             )
         )

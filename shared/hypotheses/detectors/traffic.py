@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+from shared.formatting import number
 from shared.hypotheses.detectors._impact import downstream_of, impact_evidence, lead_evidence
 from shared.hypotheses.facts import Facts, clamp, metric_evidence
 from shared.models.analysis import SignalReading
@@ -63,7 +64,7 @@ def detect(facts: Facts) -> list[Candidate]:
             Candidate(
                 category=RootCause.TRAFFIC_SURGE,
                 target=service,
-                title=f"Traffic to {service} surged to {ratio:.1f}x its normal rate",
+                title=f"Traffic to {service} surged to {number(ratio)}x its normal rate",
                 evidence=tuple(evidence),
             )
         )

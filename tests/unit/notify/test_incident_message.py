@@ -8,6 +8,7 @@ changes, hypotheses, runbooks, similar incidents and a crowd of feedback.
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,10 +16,11 @@ from typing import Any
 import pytest
 
 from shared.enrichment.assemble import assemble_context
+from shared.formatting import quantity
 from shared.ingestion.correlation import merge_alerts
 from shared.models.incident import Incident, IncidentStatus
 from shared.notify.actions import parse_action_id
-from shared.notify.incident_message import MAX_BLOCKS, clip, format_value, render_incident
+from shared.notify.incident_message import MAX_BLOCKS, clip, render_incident
 from shared.replay.bundle import find_runbooks_dir, load_bundle
 from shared.replay.pipeline import analyze, context_request, runbook_index
 
@@ -130,14 +132,31 @@ def test_resolved_incident_has_no_buttons_and_says_so() -> None:
 @pytest.mark.parametrize(
     ("value", "unit", "text"),
     [
-        (0.004, "ratio", "0.4 %"),
-        (0.12, "ratio", "12 %"),
+        (0.004, "ratio", "0.4%"),
+        (0.12, "ratio", "12%"),
+        (0.3496, "ratio", "35%"),
+        (0.9996, "ratio", "99.96%"),
         (0.85, "s", "850 ms"),
-        (2.5, "s", "2.50 s"),
+        (0.287, "s", "287 ms"),
+        (2.5, "s", "2.5 s"),
+        (1340.0, "req/s", "1,340 req/s"),
+        (0.0042, "req/s", "0.0042 req/s"),
+        (1.5 * 1024**3, "bytes", "1.5 GiB"),
     ],
 )
 def test_numbers_read_as_an_sre_reads_them(value: float, unit: str, text: str) -> None:
-    assert format_value(value, unit) == text
+    assert quantity(value, unit) == text
+
+
+@pytest.mark.parametrize("folder", BUNDLES, ids=lambda p: p.name)
+def test_one_message_formats_every_number_one_way(folder: Path) -> None:
+    """No "1.34e+03", no "32 %" beside "35%", every detector and fact through one formatter."""
+    incident, snapshot, stored = incident_and_analysis(folder)
+    message = render_incident(incident, snapshot=snapshot, analysis=stored)
+    text = json.dumps(message.blocks, ensure_ascii=False)
+    assert not re.search(r"\d\.?\de[+-]\d", text), text
+    assert not re.search(r"\d %", text), text
+    assert not re.search(r"\d\.\d{3,}%", text), text
 
 
 def test_clip_marks_what_it_cut() -> None:
