@@ -295,7 +295,12 @@ def run(incidents: int, concurrency: int, timeout: float, slack_errors: int = 0)
         f"p50 {p50:5.2f} s, p95 {p95:5.2f} s, max {max(latencies):5.2f} s, "
         f"min {min(latencies):5.2f} s, failed {len(failed)}"
     )
-    print(f"  target: p95 under {TARGET_P95_S:.0f} s (embedded store) -> {met}")
+    if slack_errors:
+        print(
+            "  the target is the healthy path's; this one waits out the first retry backoff (2 s)"
+        )
+    else:
+        print(f"  target: p95 under {TARGET_P95_S:.0f} s (embedded store) -> {met}")
     print(
         f"  webhook ack p50 {statistics.median(acks) * 1000:5.1f} ms; "
         f"cold first incident (unmeasured) {cold.latency:5.2f} s; messages with "
