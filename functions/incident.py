@@ -77,6 +77,7 @@ class Step(TypedDict, total=False):
     missing: list[str]
     item: dict[str, Any]
     event: dict[str, Any] | None
+    events: list[dict[str, Any]]
     done: list[str]
     replies: list[dict[str, str]]
 
@@ -243,8 +244,8 @@ def incident_orchestrator(
             taken = {"items": [], "revision": analysed, "status": "open"}
         if taken["status"] == "unknown":
             return {"incident_id": ref["incident_id"], "status": "gone"}
-        for item in taken["items"]:
-            state = yield from _apply(context, ref, item)
+        if taken["items"]:
+            state = yield from _apply(context, ref, taken["items"])
             if state == "resolved":
                 return done
             undelivered = state == "failed"
@@ -296,17 +297,31 @@ def _deliver(context: df.DurableOrchestrationContext, step: Step) -> Generator[A
 
 
 def _apply(
-    context: df.DurableOrchestrationContext, ref: Step, item: dict[str, Any]
+    context: df.DurableOrchestrationContext, ref: Step, items: list[dict[str, Any]]
 ) -> Generator[Any, Any, str]:
-    """Apply one responder's work item and tell the channel; it is marked done once delivered."""
-    if item["kind"] == "action":
-        try:
-            yield from _call(context, APPLY_ACTION, {**ref, "item": item})
-        except GaveUp:
-            return "failed"  # still pending: the next drain applies it
-    event = {"kind": item["kind"], "payload": item["payload"], "id": item["id"]}
-    replies = [item["reply"]] if item.get("reply") else []
-    step: Step = {**ref, "event": event, "done": [item["id"]], "replies": replies}
+    """Apply a drained batch of responders' work and tell the channel in one delivery.
+
+    Each action is applied by its own activity (keyed by its item, so once);
+    the batch then costs one message update, a thread line and a reply per
+    item, and marks the items done. An action that cannot be applied stays
+    pending for the next drain.
+    """
+    applied: list[dict[str, Any]] = []
+    for item in items:
+        if item["kind"] == "action":
+            try:
+                yield from _call(context, APPLY_ACTION, {**ref, "item": item})
+            except GaveUp:
+                continue
+        applied.append(item)
+    if not applied:
+        return "failed"
+    step: Step = {
+        **ref,
+        "events": [{"kind": i["kind"], "payload": i["payload"], "id": i["id"]} for i in applied],
+        "done": [i["id"] for i in applied],
+        "replies": [i["reply"] for i in applied if i.get("reply")],
+    }
     return (yield from _deliver(context, step))
 
 
@@ -366,6 +381,7 @@ def deliver_incident_message(step: Step) -> dict[str, Any]:
         step["tenant_id"],
         step["incident_id"],
         event=step.get("event"),
+        events=step.get("events", []),
         done=step.get("done", []),
         replies=step.get("replies", []),
         missing=step.get("missing", []),

@@ -73,12 +73,14 @@ def post_or_update(
     incident_id: str,
     event: Mapping[str, Any] | None = None,
     *,
+    events: Sequence[Mapping[str, Any]] = (),
     missing: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Deliver the current message (post once, then update in place).
 
-    ``event`` (``kind``, ``payload``, ``id``) adds one line to the message's
-    thread; its id makes a retried activity post that line once only.
+    Each of ``event`` and ``events`` (``kind``, ``payload``, ``id``) adds one
+    line to the message's thread; its id makes a retried activity post that
+    line once only. A burst of clicks costs one message update, not one each.
     ``missing`` names what the analysis could not get (shown on the message).
     """
     tenant = rt.tenants.get(tenant_id)
@@ -86,17 +88,16 @@ def post_or_update(
     message = _compose(rt, incident, missing)
     chat = rt.chat_for(tenant)
     posted = deliver(rt.store, chat, message, channel=tenant.slack_channel_id)
-    if event is not None:
+    for line in [*([event] if event is not None else []), *events]:
         marker = {
-            "id": doc_id("timeline:", f"{incident_id}:{event['id']}"),
+            "id": doc_id("timeline:", f"{incident_id}:{line['id']}"),
             "tenantId": tenant_id,
             "ttl": 30 * 24 * 3600,
         }
         try:
             rt.store.create(Container.MESSAGES, tenant_id, marker)
         except Conflict:
-            pass  # posted by an earlier attempt of this activity
-        else:
-            note = timeline_note(str(event["kind"]), event.get("payload") or {}, incident)
-            chat.reply_in_thread(posted, note)
+            continue  # posted by an earlier attempt of this activity
+        note = timeline_note(str(line["kind"]), line.get("payload") or {}, incident)
+        chat.reply_in_thread(posted, note)
     return {"posted": posted.model_dump(mode="json"), "status": incident.status.value}
