@@ -130,3 +130,21 @@ def test_replay_of_a_broken_bundle_names_file_and_field(tmp_path: Path) -> None:
     assert code == 2
     assert "scenario.json" in out and "alert_time" in out
     assert "Traceback" not in out
+
+
+SAMPLE_TOPOLOGY = Path(__file__).parents[3] / "samples" / "topology.json"
+
+
+def test_the_shipped_sample_topology_is_accepted_and_whole() -> None:
+    code, out = run("tenants", "add", "acme", "--topology", str(SAMPLE_TOPOLOGY))
+    assert code == 0, out
+    code, out = run("tenants", "list", "--json")
+    assert code == 0, out
+    assert json.loads(out)[0]["services"] == 3
+    # Every dependency is a service of the file, and it is the sample bundles' own
+    # topology, so `send samples/bundles/...` to that tenant lines up.
+    services = json.loads(SAMPLE_TOPOLOGY.read_text())["services"]
+    names = {s["name"] for s in services}
+    assert {d for s in services for d in s["depends_on"]} <= names
+    bundle = json.loads((SAMPLES / "sample-checkout-deploy" / "scenario.json").read_text())
+    assert services == bundle["topology"]["services"]
