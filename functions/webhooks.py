@@ -13,7 +13,7 @@ from functions.http import error_response, headers_of, json_response
 from functions.incident import signal_incidents
 from shared.bootstrap import Runtime, runtime
 from shared.errors import StoreUnavailable
-from shared.ingestion.service import Receipt, ReceiptStatus
+from shared.ingestion.service import Receipt
 
 bp = df.Blueprint()
 log = logging.getLogger("sre_copilot.webhooks")
@@ -33,8 +33,8 @@ async def _receive(
         return error_response(exc)
     except Exception as exc:  # noqa: BLE001 - the edge maps every failure to a response
         return error_response(exc)
-    if receipt.status is ReceiptStatus.ACCEPTED and receipt.incidents:
-        await signal_incidents(client, tenant_id, receipt.incidents)
+    if receipt.to_signal:
+        await signal_incidents(client, tenant_id, receipt.to_signal)
     return json_response(receipt.to_json(), 202)
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from shared.incidents.work import WAKE_REPEAT
+from shared.incidents.work import WAKE_REPEAT, announced
+from shared.models.alert import Severity
 from shared.ports.store import Container, DocumentStore, Filter
 from shared.tenants.registry import TenantRegistry
 
@@ -29,11 +30,14 @@ class OpenIncident:
 def open_incidents(
     store: DocumentStore, tenants: TenantRegistry, *, now: datetime
 ) -> list[OpenIncident]:
-    """Every unresolved incident of every tenant, with whether its wake is overdue."""
+    """Every unresolved incident of every tenant that has an orchestration, and whether
+    its wake is overdue (one of info alerts only has none: ``work.announced``)."""
     found: list[OpenIncident] = []
     for tenant in tenants.list():
         docs = store.query(Container.INCIDENTS, tenant.id, [Filter("status", "!=", "resolved")])
         for doc in docs:
+            if not announced(Severity(doc.get("severity", Severity.WARNING))):
+                continue
             requested = doc.get("wake_requested_at")
             overdue = False
             if requested:

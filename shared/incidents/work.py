@@ -17,6 +17,10 @@ an event here only *wakes* the orchestration; what to do lives in the store:
 
 A lost, duplicated or re-delivered wake event therefore costs at most an
 empty drain; nothing a responder did is lost or applied twice.
+
+An incident whose alerts are all ``info`` has no orchestration at all
+(``announced``): it is stored and listed, and its orchestration starts (and
+posts its message) when a warning or critical alert joins it.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from shared.models.alert import Severity
 from shared.models.base import TenantDocument, UtcDatetime, doc_id, iso
 from shared.ports.store import Container, DocumentStore, Filter, update_with_retry
 
@@ -153,3 +158,13 @@ def mark_done(
 def wake_needed(requested_at: datetime | None, now: datetime) -> bool:
     """Whether ingestion should wake the orchestration for an alert change."""
     return requested_at is None or now - requested_at >= WAKE_REPEAT
+
+
+def announced(severity: Severity) -> bool:
+    """Whether an incident of this severity has an orchestration (and so a message).
+
+    An incident's severity is the highest its alerts reached, so an ``info``
+    one holds only info alerts: nothing to analyse and nobody to page. It
+    is announced from the delivery that raises it to warning or critical.
+    """
+    return severity is not Severity.INFO

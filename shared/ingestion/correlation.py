@@ -33,7 +33,7 @@ from typing import Any
 
 from shared.errors import Conflict, PreconditionFailed
 from shared.incidents import alerts as members
-from shared.incidents.work import wake_needed
+from shared.incidents.work import announced, wake_needed
 from shared.models.alert import Alert, AlertStatus
 from shared.models.base import doc_id, iso
 from shared.models.incident import AlertRef, Incident, IncidentStatus
@@ -53,6 +53,9 @@ class IncidentTouch:
     created: bool
     status: IncidentStatus
     signal: bool = True
+    """Start (``created``) or wake its orchestration. False for an incident of info
+    alerts only, which has none (``shared.incidents.work.announced``), and when a
+    wake is pending already."""
     event_id: str = ""
     """Names the change for the orchestration, which handles each one once."""
 
@@ -361,8 +364,10 @@ class Correlator:
                 outcome["signal"] = False
                 return None
             # One wake per drain: the orchestration reads every change stored
-            # before it clears the flag (see shared.incidents.work).
-            signal = wake_needed(incident.wake_requested_at, at)
+            # before it clears the flag (see shared.incidents.work). An incident
+            # of info alerts has no orchestration, so no wake is pending for it:
+            # the delivery that raises its severity starts one.
+            signal = announced(merged.severity) and wake_needed(incident.wake_requested_at, at)
             outcome["signal"] = signal
             update: dict[str, Any] = {"alert_revision": incident.alert_revision + 1}
             if signal:
@@ -434,14 +439,16 @@ class Correlator:
             # Its alerts first: the incident exists only once it can be read whole.
             recorded = members.record(self._store, tenant_id, winner, firing)
             try:
-                self._store.create(
-                    Container.INCIDENTS,
-                    tenant_id,
-                    # Every alert of the delivery, recorded now or by an attempt that
-                    # died before creating the incident.
-                    self._new(tenant_id, winner, firing, at, added=len({a.id for a in firing})),
+                # Every alert of the delivery, recorded now or by an attempt that
+                # died before creating the incident.
+                doc = self._new(tenant_id, winner, firing, at, added=len({a.id for a in firing}))
+                self._store.create(Container.INCIDENTS, tenant_id, doc)
+                return IncidentTouch(
+                    incident_id=winner,
+                    created=True,
+                    status=IncidentStatus.OPEN,
+                    signal=announced(Incident.from_doc(doc).severity),
                 )
-                return IncidentTouch(incident_id=winner, created=True, status=IncidentStatus.OPEN)
             except Conflict:
                 touched = self._attach(tenant_id, winner, alerts, at, recorded=recorded)
                 if touched is not None:

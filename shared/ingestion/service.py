@@ -29,6 +29,7 @@ from shared.errors import (
     SreCopilotError,
     StoreUnavailable,
 )
+from shared.incidents.work import announced
 from shared.ingestion import auth
 from shared.ingestion.correlation import Correlator, IncidentTouch
 from shared.ingestion.normalisers import Normalised, normalise_alertmanager, normalise_pagerduty
@@ -63,6 +64,17 @@ class Receipt:
     incidents: tuple[IncidentTouch, ...] = ()
     reason: str | None = None
     change_ids: tuple[str, ...] = field(default=())
+
+    @property
+    def to_signal(self) -> tuple[IncidentTouch, ...]:
+        """The incidents whose orchestration the edge starts or wakes.
+
+        None for a duplicate or ignored delivery; an incident of info alerts
+        only is stored and listed, but has no orchestration to tell.
+        """
+        if self.status is not ReceiptStatus.ACCEPTED:
+            return ()
+        return tuple(t for t in self.incidents if t.signal)
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {"status": self.status.value, "event": self.raw_event_id}
@@ -336,8 +348,12 @@ class IngestService:
         stored = update_with_retry(self._store, Container.INCIDENTS, tenant_id, incident_id, add)
         if stored is None:
             return None
+        incident = Incident.from_doc(stored)
         return IncidentTouch(
-            incident_id=incident_id, created=False, status=Incident.from_doc(stored).status
+            incident_id=incident_id,
+            created=False,
+            status=incident.status,
+            signal=announced(incident.severity),
         )
 
     def _change_event(self, tenant_id: str, item: Any, index: int, now: datetime) -> ChangeEvent:

@@ -209,3 +209,29 @@ def test_fifty_alerts_from_racing_deliveries_all_reach_the_message(live: Live) -
     (incident_id,) = {r.body["incident_id"] for r in replies}
     assert live.settle() and live.settle()
     assert "50 alert(s)" in alerts_shown(live, incident_id)
+
+
+def test_info_alerts_alone_post_nothing_until_a_warning_joins(live: Live) -> None:
+    def alert(fingerprint: str, severity: str) -> bytes:
+        data = json.loads(raw("alertmanager_firing.json"))
+        data["alerts"] = data["alerts"][:1]
+        data["alerts"][0]["fingerprint"] = fingerprint
+        data["alerts"][0]["labels"]["severity"] = severity
+        return json.dumps(data).encode()
+
+    quiet = live.post(AM_PATH, alert("info-1", "info"), AM_AUTH)
+    assert quiet.status == 202, quiet.text
+    incident_id = quiet.body["incident_id"]
+    assert live.host.wait_for_idle(timeout=20)
+    saved = live.runtime.settings.messages_dir / f"acme__{incident_id}.json"
+    assert not saved.exists()  # no message of its own
+    assert live.host.instance_status(f"acme--{incident_id}") is None
+    stored = live.runtime.store.get(Container.INCIDENTS, "acme", incident_id)
+    assert stored is not None and stored["severity"] == "info"  # stored, and listed
+
+    loud = live.post(AM_PATH, alert("warn-1", "warning"), AM_AUTH)
+    assert loud.status == 202 and loud.body["incident_id"] == incident_id
+    assert live.settle()
+    message = json.loads(saved.read_text())
+    assert message["text"].startswith("WARNING")
+    assert "2 alert(s)" in json.dumps(message["blocks"])

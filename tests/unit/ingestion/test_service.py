@@ -23,6 +23,7 @@ from shared.errors import (
 )
 from shared.incidents import work
 from shared.incidents.alerts import with_alerts
+from shared.incidents.reconcile import open_incidents
 from shared.ingestion.auth import pagerduty_signature
 from shared.ingestion.normalisers import normalise_alertmanager
 from shared.ingestion.service import IngestService, ReceiptStatus
@@ -482,3 +483,45 @@ def test_a_delivery_costs_the_same_however_many_alerts_its_incident_holds(
     (incident,) = env.incidents()
     assert incident.alert_count == 304
     assert len(env.store.query(Container.INCIDENT_ALERTS, "acme")) == 304
+
+
+def one_alert(fingerprint: str, severity: str) -> bytes:
+    data = payload("alertmanager_firing.json")
+    data["alerts"] = data["alerts"][:1]
+    data["alerts"][0]["fingerprint"] = fingerprint
+    data["alerts"][0]["labels"]["severity"] = severity
+    return body(data)
+
+
+def test_info_alerts_alone_are_stored_with_no_orchestration_until_one_escalates(env: Env) -> None:
+    quiet = env.service.alertmanager("acme", AM, one_alert("i-1", "info"))
+    (touch,) = quiet.incidents
+    assert touch.created and not touch.signal
+    assert quiet.to_signal == ()  # nothing for the edge to start: no message
+    (incident,) = env.incidents()
+    assert (incident.severity.value, incident.status) == ("info", IncidentStatus.OPEN)
+    assert open_incidents(env.store, env.registry, now=T0) == []  # nor does reconciliation
+
+    env.clock.set(T0 + timedelta(seconds=1))
+    more = env.service.alertmanager("acme", AM, one_alert("i-2", "info"))
+    assert more.incidents[0].incident_id == touch.incident_id
+    assert more.to_signal == ()
+    # No wake was marked pending for it, so the escalation below is not swallowed.
+    assert env.incidents()[0].wake_requested_at is None
+
+    env.clock.set(T0 + timedelta(seconds=2))
+    loud = env.service.alertmanager("acme", AM, one_alert("w-1", "warning"))
+    (escalated,) = loud.to_signal  # its orchestration starts (a wake of none starts it)
+    assert escalated.incident_id == touch.incident_id
+    assert [i.incident_id for i in open_incidents(env.store, env.registry, now=T0)] == [
+        touch.incident_id
+    ]
+
+
+def test_info_alerts_join_an_open_incident_and_wake_it(env: Env) -> None:
+    opened = env.service.alertmanager("acme", AM, one_alert("c-1", "critical")).incidents[0]
+    env.clock.set(T0 + timedelta(seconds=1))
+    joined = env.service.alertmanager("acme", AM, one_alert("i-1", "info"))
+    (touch,) = joined.to_signal
+    assert touch.incident_id == opened.incident_id
+    assert env.incidents()[0].severity.value == "critical"
