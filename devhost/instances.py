@@ -101,6 +101,13 @@ def new_instance(
         "createdTime": now_text(now),
         "lastUpdatedTime": now_text(now),
         "parent": parent,
+        **_empty_execution(),
+    }
+
+
+def _empty_execution() -> Document:
+    """What an execution starts with: no history, nothing received, nothing in flight."""
+    return {
         "history": [],
         "inbox": [],
         "nextEventId": 0,
@@ -127,15 +134,8 @@ def next_execution(doc: Document, *, execution_id: str, input_text: str | None) 
             "input": input_text,
             "runtimeStatus": "Running",
             "output": None,
-            "history": [],
+            **_empty_execution(),
             "inbox": arrived,
-            "nextEventId": 0,
-            "leaves": [],
-            "retries": {},
-            "activities": {},
-            "timers": {},
-            "children": {},
-            "chunks": 0,
         }
     )
     doc.pop("buffered", None)

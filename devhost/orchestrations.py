@@ -381,6 +381,13 @@ class OrchestrationEngine:
         self._started()
         try:
             while True:
+                with self._sched_lock:
+                    # A drive dequeued as shutdown began must not write: shutdown may
+                    # have found nothing in flight yet, and another host may own it next.
+                    if self._stopping:
+                        self._again.discard(iid)
+                        self._running.discard(iid)
+                        return
                 more = False
                 try:
                     more = self._episode(iid)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from shared.errors import Conflict, PreconditionFailed
 from shared.models.alert import Alert, AlertStatus
-from shared.models.incident import AlertRef, Incident, IncidentAlert, member_id
+from shared.models.incident import AlertRef, Incident, IncidentAlert, alert_facts, member_id
 from shared.ports.store import Container, DocumentStore, Filter
 
 DISPLAY_LIMIT = 50
@@ -43,16 +43,7 @@ def member(incident_id: str, alert: Alert) -> IncidentAlert:
         tenant_id=alert.tenant_id,
         incident_id=incident_id,
         alert_id=alert.id,
-        fingerprint=alert.fingerprint,
-        name=alert.name,
-        status=alert.status,
-        severity=alert.severity,
-        service=alert.service,
-        instance=alert.instance,
-        summary=alert.summary,
-        starts_at=alert.starts_at,
-        ends_at=alert.ends_at,
-        source=alert.source.value,
+        **alert_facts(alert),
     )
 
 

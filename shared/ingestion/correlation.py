@@ -36,7 +36,7 @@ from shared.incidents import alerts as members
 from shared.incidents.work import announced, wake_needed
 from shared.models.alert import Alert, AlertStatus
 from shared.models.base import doc_id, iso
-from shared.models.incident import AlertRef, Incident, IncidentStatus
+from shared.models.incident import AlertRef, Incident, IncidentStatus, alert_facts
 from shared.models.tenant import Topology
 from shared.ports.store import Container, DocumentStore, update_with_retry
 
@@ -84,19 +84,7 @@ def correlation_key(alert: Alert) -> str:
 
 
 def _ref(alert: Alert) -> AlertRef:
-    return AlertRef(
-        id=alert.id,
-        fingerprint=alert.fingerprint,
-        name=alert.name,
-        status=alert.status,
-        severity=alert.severity,
-        service=alert.service,
-        instance=alert.instance,
-        summary=alert.summary,
-        starts_at=alert.starts_at,
-        ends_at=alert.ends_at,
-        source=alert.source.value,
-    )
+    return AlertRef(id=alert.id, **alert_facts(alert))
 
 
 def _title(alerts: Sequence[Alert]) -> str:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from pydantic import Field
 
-from shared.models.alert import AlertStatus, Severity
+from shared.models.alert import Alert, AlertStatus, Severity
 from shared.models.base import Model, TenantDocument, UtcDatetime, doc_id
 
 
@@ -29,6 +30,22 @@ class _AlertFacts(Model):
     starts_at: UtcDatetime
     ends_at: UtcDatetime | None = None
     source: str
+
+
+def alert_facts(alert: Alert) -> dict[str, Any]:
+    """The ``_AlertFacts`` fields of an alert (for ``AlertRef`` and ``IncidentAlert``)."""
+    return {
+        "fingerprint": alert.fingerprint,
+        "name": alert.name,
+        "status": alert.status,
+        "severity": alert.severity,
+        "service": alert.service,
+        "instance": alert.instance,
+        "summary": alert.summary,
+        "starts_at": alert.starts_at,
+        "ends_at": alert.ends_at,
+        "source": alert.source.value,
+    }
 
 
 class AlertRef(_AlertFacts):
