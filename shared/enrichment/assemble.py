@@ -24,6 +24,7 @@ from shared.enrichment.topology import build_neighbourhood
 from shared.errors import BadInput
 from shared.models.alert import Alert, AlertStatus
 from shared.models.analysis import (
+    NO_METRICS_SOURCE,
     AlertBrief,
     ContextSnapshot,
     PastIncident,
@@ -265,7 +266,7 @@ def assemble_context(
         signals.sort(key=lambda r: order.get(r.signal, len(order)))
         sources.sort(key=lambda s: order.get(s.name.removeprefix("metrics:"), len(order)))
     elif metrics is None:
-        sources.append(SourceStatus(name="metrics", ok=False, reason="no metrics source"))
+        sources.append(SourceStatus(name="metrics", ok=False, reason=NO_METRICS_SOURCE))
     else:
         signals, sources = compute_signals(
             metrics,

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from shared.bootstrap import Runtime
 from shared.enrichment.assemble import assemble_context, collect_signals, signal_names
@@ -29,7 +29,7 @@ from shared.incidents import stored_analysis
 from shared.incidents.alerts import CONTEXT_LIMIT, members
 from shared.incidents.summary import load_incident, recent_changes
 from shared.models.alert import Alert
-from shared.models.analysis import IncidentAnalysis
+from shared.models.analysis import ContextSnapshot, IncidentAnalysis
 from shared.models.base import iso
 from shared.models.incident import Incident
 from shared.ports.store import Container
@@ -186,6 +186,11 @@ def score(
         k: (proposal or {}).get(k)
         for k in ("status", "error", "dropped", "tokens", "cached", "explanation")
     }
+    unconfigured: list[Literal["metrics", "runbooks"]] = []
+    if not ContextSnapshot.model_validate(snapshot).metrics_configured:
+        unconfigured.append("metrics")
+    if index is None:
+        unconfigured.append("runbooks")
     analysis = IncidentAnalysis(
         incident_id=incident_id,
         hypotheses=tuple(hypotheses),
@@ -195,6 +200,7 @@ def score(
         model_version=f"{MODEL_VERSION}+w:{weights_version}",
         at=rt.clock.now(),
         missing=tuple(missing),
+        unconfigured=tuple(unconfigured),
     )
     stored_analysis.save(rt.store, tenant_id, analysis)
     return {"hypotheses": len(hypotheses), "model_version": analysis.model_version}

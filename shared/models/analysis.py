@@ -19,6 +19,11 @@ CONTEXT_SCHEMA = "context@1"
 
 Scope = Literal["service", "host"]
 
+NO_METRICS_SOURCE = "no metrics source"
+"""The reason of the ``metrics`` source when the tenant has none configured."""
+NO_METRICS_GAP = "no metrics source configured"
+"""How ``ContextSnapshot.evidence_gaps`` names that."""
+
 
 class AlertBrief(Model):
     """An alert of the incident, with whether it belongs to the incident's onset."""
@@ -178,6 +183,42 @@ class ContextSnapshot(Model):
             return 1.0
         return sum(1 for s in metric if s.ok) / len(metric)
 
+    @property
+    def metrics_configured(self) -> bool:
+        return not any(s.name == "metrics" and s.reason == NO_METRICS_SOURCE for s in self.sources)
+
+    def evidence_gaps(self) -> tuple[str, ...]:
+        """What the analysis had to go without, in the SRE's words (empty: nothing).
+
+        A missing metrics source (not configured, or not answering), no
+        topology for what alerted, and no change in the lookback window are
+        each a reason a root cause may not stand out.
+        """
+        gaps: list[str] = []
+        for source in self.sources:
+            if source.name == "metrics" and not source.ok:
+                gaps.append(
+                    NO_METRICS_GAP
+                    if source.reason == NO_METRICS_SOURCE
+                    else f"metrics source not reachable ({source.reason or 'no answer'})"
+                )
+        queries = [s for s in self.sources if s.name.startswith("metrics:")]
+        failed = sum(1 for s in queries if not s.ok)
+        if queries and failed == len(queries):
+            gaps.append("metrics source not reachable (no query answered)")
+        elif failed:
+            gaps.append(f"{failed} of {len(queries)} metric queries unanswered")
+        nodes = self.neighbourhood.services
+        if not nodes:
+            gaps.append("no service topology")
+        else:
+            unknown = [s for s in self.neighbourhood.focus_services if s not in nodes]
+            if unknown:
+                gaps.append(f"no topology for {', '.join(unknown[:3])}")
+        if not self.changes:
+            gaps.append("no changes in the lookback window")
+        return tuple(gaps)
+
 
 class IncidentAnalysis(Model):
     """What the analysis of an incident decided, stored with it.
@@ -198,6 +239,8 @@ class IncidentAnalysis(Model):
     at: UtcDatetime | None = None
     missing: tuple[str, ...] = ()
     """The parts of the analysis the orchestration could not get."""
+    unconfigured: tuple[Literal["metrics", "runbooks"], ...] = ()
+    """Sources the tenant has not set up: not failures, but the message says so."""
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form renderers and calibration read."""

@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from shared.formatting import number, percent, quantity
+from shared.models.analysis import NO_METRICS_GAP, NO_METRICS_SOURCE, ContextSnapshot
 from shared.models.incident import Incident, IncidentStatus
 from shared.notify.actions import ActionKind, ActionValue, button
 from shared.notify.mrkdwn import escape as E
@@ -232,7 +233,7 @@ def _unreachable(snapshot: Mapping[str, Any] | None) -> list[str]:
     by_reason: dict[str, list[str]] = {}
     for source in (snapshot or {}).get("sources") or []:
         reason = str(source.get("reason") or "")
-        if source.get("ok") or reason == "no metrics source":
+        if source.get("ok") or reason == NO_METRICS_SOURCE:
             continue
         name = str(source.get("name", "")).partition(":")[0]
         by_reason.setdefault(f"{name}: {reason or 'no answer'}", []).append(source["name"])
@@ -240,6 +241,41 @@ def _unreachable(snapshot: Mapping[str, Any] | None) -> list[str]:
         f"{what} ({len(names)} queries)" if len(names) > 1 else what
         for what, names in by_reason.items()
     ]
+
+
+_UNCONFIGURED = {
+    "metrics": "No metrics source is configured for this tenant: "
+    "root causes rest on alerts and changes only",
+    "runbooks": "No runbook corpus is configured",
+}
+
+
+def evidence_gaps(snapshot: Mapping[str, Any] | None) -> tuple[str, ...]:
+    """What the analysis went without (``ContextSnapshot.evidence_gaps``); () if unknown."""
+    if not snapshot:
+        return ()
+    try:
+        return ContextSnapshot.model_validate(snapshot).evidence_gaps()
+    except ValueError:  # a snapshot this version cannot read: say nothing rather than guess
+        return ()
+
+
+def _insufficient(gaps: Sequence[str]) -> str:
+    missing = f" Missing: {'; '.join(E(g) for g in gaps)}." if gaps else ""
+    return f"*Likely root causes*\nInsufficient evidence: no root cause stands out.{missing}"
+
+
+def _setup_line(analysis: Mapping[str, Any], said: Sequence[str]) -> str:
+    """The tenant's unconfigured sources, once, on the message (updated in place).
+
+    ``said``: the evidence gaps the message names already, not repeated here.
+    """
+    notes = [
+        _UNCONFIGURED[name]
+        for name in analysis.get("unconfigured") or ()
+        if name in _UNCONFIGURED and not (name == "metrics" and NO_METRICS_GAP in said)
+    ]
+    return " · ".join(notes)
 
 
 def render_incident(
@@ -270,6 +306,7 @@ def render_incident(
     model_version = str((analysis or {}).get("model_version") or "")
     interactive = incident.status is not IncidentStatus.RESOLVED
     if analysis is not None:
+        said = () if hypotheses else evidence_gaps(snapshot)
         blocks.append({"type": "divider"})
         if hypotheses:
             blocks.append(_section("*Likely root causes*"))
@@ -278,10 +315,13 @@ def render_incident(
                     incident, hypothesis, feedback, model_version, interactive
                 )
         else:
-            blocks.append(_section("*Likely root causes*\nNo hypothesis fits the evidence yet."))
+            blocks.append(_section(_insufficient(said)))
         extra = _runbooks_and_similar(analysis)
         if extra:
             blocks.append(_section(extra))
+        setup = _setup_line(analysis, said)
+        if setup:
+            blocks.append(_context(setup))
         llm = analysis.get("llm") or {}
         note = f"model {E(model_version)}"
         if llm.get("status") not in (None, "ok", "disabled"):

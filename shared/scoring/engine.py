@@ -113,13 +113,16 @@ def _of(evidence: Sequence[Evidence], kind: EvidenceKind) -> list[float]:
     return [e.strength for e in evidence if e.kind is kind]
 
 
-def signal_strength(evidence: Sequence[Evidence], coverage: float) -> FactorScore:
+def signal_strength(
+    evidence: Sequence[Evidence], coverage: float, *, unmeasured: str = ""
+) -> FactorScore:
+    """``unmeasured``: why nothing could be measured, when so (part of the reason)."""
     strengths = _of(evidence, EvidenceKind.METRIC)
     missing = 1.0 - coverage
     if not strengths:
         return FactorScore(
             value=0.0,
-            reason="no measured signal supports it",
+            reason="no measured signal supports it" + (f" ({unmeasured})" if unmeasured else ""),
             uncertainty=min(0.5, 0.3 + 0.2 * missing),
         )
     value = soft_or(strengths)
@@ -201,6 +204,16 @@ def human_validation(candidate: Candidate, acceptance: Mapping[str, Acceptance])
     )
 
 
+def _unmeasured(snapshot: ContextSnapshot) -> str:
+    if not snapshot.metrics_configured:
+        return "no metrics source configured"
+    if snapshot.metric_coverage == 0.0 or any(
+        s.name == "metrics" and not s.ok for s in snapshot.sources
+    ):
+        return "the metrics source did not answer"
+    return ""
+
+
 def score(
     merged: Merged,
     snapshot: ContextSnapshot,
@@ -213,7 +226,9 @@ def score(
     cand = merged.candidate
     coverage = snapshot.metric_coverage
     factors = {
-        "signal_strength": signal_strength(cand.evidence, coverage),
+        "signal_strength": signal_strength(
+            cand.evidence, coverage, unmeasured=_unmeasured(snapshot)
+        ),
         "temporal_correlation": temporal_correlation(cand.evidence, coverage),
         "precedent_frequency": precedent_frequency(cand, snapshot),
         "evidence_quality": evidence_quality(cand.evidence, coverage),

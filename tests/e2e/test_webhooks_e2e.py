@@ -235,3 +235,22 @@ def test_info_alerts_alone_post_nothing_until_a_warning_joins(live: Live) -> Non
     message = json.loads(saved.read_text())
     assert message["text"].startswith("WARNING")
     assert "2 alert(s)" in json.dumps(message["blocks"])
+
+
+def test_unconfigured_sources_are_said_on_the_message_not_in_its_thread(live: Live) -> None:
+    """The tenant has no metrics source and no runbook corpus: one line, kept on updates."""
+    firing = json.loads(raw("alertmanager_firing.json"))
+    firing["alerts"] = firing["alerts"][:1]
+    incident_id = live.post(AM_PATH, json.dumps(firing).encode(), AM_AUTH).body["incident_id"]
+    assert live.host.wait_for_idle(timeout=20)
+    firing["alerts"][0]["fingerprint"] = "another-one"  # an alert change: re-analysed, updated
+    assert live.post(AM_PATH, json.dumps(firing).encode(), AM_AUTH).status == 202
+    assert live.settle()
+    message = json.loads(
+        (live.runtime.settings.messages_dir / f"acme__{incident_id}.json").read_text()
+    )
+    assert message["thread"]  # the update was told in the thread ...
+    assert not any("configured" in line["text"] for line in message["thread"])  # ... not this
+    blocks = json.dumps(message["blocks"], ensure_ascii=False)
+    assert blocks.count("No runbook corpus is configured") == 1
+    assert blocks.count("metrics source") == 1

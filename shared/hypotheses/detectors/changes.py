@@ -5,6 +5,12 @@ changed service degraded, or (a release that broke its callers) the services
 calling it did, and not because something deeper had already failed.
 Changes to services that stayed healthy are the usual distractors and are
 not proposed.
+
+When nothing measures the changed service (no metrics source, or none of its
+signals answered) but an alert of the incident names it, whether it degraded
+cannot be told either way: the change is offered as a change-only candidate,
+with no measured signal and weakened timing, so it ranks low and its factors
+say why.
 """
 
 from __future__ import annotations
@@ -38,6 +44,9 @@ PHRASE = {
     "request_rate": "lost traffic",
 }
 PLAUSIBILITY = {"deployment": 0.9, "config": 0.85, "feature_flag": 0.9, "infrastructure": 0.5}
+SYMPTOM_SIGNALS = ("error_ratio", "latency_p99", "probe_success", "request_rate")
+UNCONFIRMED = 0.5
+"""How much an alert's start counts, next to a measured onset, as the change's effect."""
 
 
 def _gap_strength(gap: float) -> float:
@@ -74,7 +83,7 @@ def _judge(facts: Facts, change: ChangeRecord) -> Candidate | None:
             and facts.degraded_dependency_before(sym.service, sym.onset, exclude=[service]) is None
         ]
         if not callers:
-            return None
+            return _unconfirmed(facts, change)
         first = min(callers, key=lambda c: (c.onset, c.service))
         severity = 0.6 * max(c.severity for c in callers)
         readings = first.readings[:1]
@@ -117,6 +126,49 @@ def _judge(facts: Facts, change: ChangeRecord) -> Candidate | None:
         title = f"{kind.capitalize()} change on {service} {effect}" + (
             f": {change.description}" if change.description else ""
         )
+    return Candidate(category=category, target=service, title=title, evidence=tuple(evidence))
+
+
+def _unmeasured(facts: Facts, service: str) -> bool:
+    return all(
+        (r := facts.reading(service, signal)) is None or r.missing for signal in SYMPTOM_SIGNALS
+    )
+
+
+def _unconfirmed(facts: Facts, change: ChangeRecord) -> Candidate | None:
+    """A change to an alerting service that nothing measures: a low-confidence candidate."""
+    service = change.service
+    alerted = facts.alerts_naming(service)
+    if not alerted or not _unmeasured(facts, service):
+        return None  # measured and healthy (a distractor), or not what alerted
+    first = min(a.starts_at for a in alerted)
+    gap = minutes(first, change.at)
+    what = f"{change.kind} of {service}"
+    if change.version:
+        what += f" {change.previous_version or '?'} -> {change.version}"
+    evidence = [
+        Evidence(
+            kind=EvidenceKind.CHANGE,
+            summary=f"{what} at {hhmm(change.at)}: {change.description}".strip(": "),
+            source=change.id,
+            at=change.at,
+            strength=PLAUSIBILITY.get(change.kind, 0.5),
+        ),
+        temporal_evidence(
+            f"{service} alerted {gap:.0f} min after the {change.kind}; "
+            "no metrics to tell whether the change degraded it",
+            UNCONFIRMED * _gap_strength(gap),
+            first,
+            effect=service,
+        ),
+        *facts.alert_evidence(service),
+    ]
+    category = CATEGORY.get(change.kind, RootCause.CONFIG_CHANGE)
+    if category is RootCause.BAD_DEPLOYMENT:
+        title = " ".join(["Release", change.version or "", "of", service]).replace("  ", " ")
+    else:
+        title = f"{change.kind.replace('_', ' ').capitalize()} change on {service}"
+    title += f", {gap:.0f} min before it alerted (unconfirmed: no metrics)"
     return Candidate(category=category, target=service, title=title, evidence=tuple(evidence))
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from shared.hypotheses.facts import Facts
 from shared.hypotheses.generate import detect_all, generate_candidates
 from shared.hypotheses.registry import DETECTORS
 from shared.models.analysis import ContextSnapshot
 from shared.models.hypothesis import Candidate, RootCause
+from shared.replay.bundle import load_bundle
+from shared.replay.pipeline import analyze, context_request
 from shared.scoring.engine import rank_hypotheses
 from tests.unit.hypotheses.contexts import Incident, chain, degraded, names, reading
 
@@ -293,3 +297,19 @@ def test_facts_symptoms_and_order() -> None:
     assert facts.degraded_dependency_before("api", api.onset) is not None
     assert facts.degraded_dependency_before("api", api.onset, exclude=["db"]) is None
     assert facts.symptom("worker") is None
+
+
+def test_a_change_to_an_alerting_service_nothing_measures_is_a_weak_candidate() -> None:
+    """Without metrics, a release of what alerted is offered, low, and says why."""
+    folder = Path(__file__).parents[3] / "samples" / "bundles" / "sample-checkout-deploy"
+    bundle = load_bundle(folder)
+    measured = analyze(context_request(bundle), metrics=bundle.metrics(), index=None)
+    blind = analyze(context_request(bundle), metrics=None, index=None)
+    (only,) = blind["hypotheses"]
+    assert (only["category"], only["target"]) == ("bad_deployment", "checkout")
+    assert "unconfirmed: no metrics" in only["title"]
+    signal = only["factors"]["signal_strength"]
+    assert signal["value"] == 0.0
+    assert signal["reason"] == "no measured signal supports it (no metrics source configured)"
+    assert "no metrics to tell" in only["factors"]["temporal_correlation"]["reason"]
+    assert only["confidence"] < 0.5 < measured["hypotheses"][0]["confidence"]

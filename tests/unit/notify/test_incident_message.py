@@ -171,3 +171,50 @@ def test_context_without_metrics_still_renders() -> None:
     message = render_incident(incident, snapshot=context, analysis=None)
     check_limits(message.blocks, message.text)
     assert "Likely root causes" not in json.dumps(message.blocks)
+
+
+def _without_metrics(name: str) -> tuple[Incident, dict[str, Any], dict[str, Any]]:
+    folder = REPO / "samples" / "bundles" / name
+    incident, _, _ = incident_and_analysis(folder)
+    result = analyze(context_request(load_bundle(folder)), metrics=None, index=None)
+    stored = {
+        "hypotheses": result["hypotheses"],
+        "model_version": "conf-1.0+w:default",
+        "unconfigured": ["metrics", "runbooks"],
+    }
+    return incident, result["context"], stored
+
+
+def _contexts(blocks: tuple[dict[str, Any], ...]) -> list[str]:
+    return [b["elements"][0]["text"] for b in blocks if b["type"] == "context"]
+
+
+def test_nothing_standing_out_says_insufficient_evidence_and_what_is_missing() -> None:
+    incident, snapshot, stored = _without_metrics("sample-disk-full")
+    assert stored["hypotheses"] == []  # only a deployment of another service, no metrics
+    message = render_incident(incident, snapshot=snapshot, analysis=stored)
+    text = json.dumps(message.blocks, ensure_ascii=False)
+    assert "No hypothesis fits" not in text
+    assert (
+        "Insufficient evidence: no root cause stands out. Missing: no metrics source configured"
+        in text
+    )
+    # The metrics source is named once (in what is missing), the runbooks once.
+    assert text.count("metrics source") == 1
+    assert _contexts(message.blocks).count("No runbook corpus is configured") == 1
+
+
+def test_unconfigured_sources_are_one_context_line_of_the_message() -> None:
+    incident, snapshot, stored = _without_metrics("sample-checkout-deploy")
+    assert stored["hypotheses"]  # the change-only candidate
+    message = render_incident(incident, snapshot=snapshot, analysis=stored)
+    line = (
+        "No metrics source is configured for this tenant: root causes rest on alerts and "
+        "changes only · No runbook corpus is configured"
+    )
+    assert _contexts(message.blocks).count(line) == 1
+    assert json.dumps(message.blocks, ensure_ascii=False).count("No runbook corpus") == 1
+    configured = render_incident(
+        incident, snapshot=snapshot, analysis={**stored, "unconfigured": []}
+    )
+    assert "is configured" not in json.dumps(configured.blocks, ensure_ascii=False)
