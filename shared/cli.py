@@ -21,10 +21,15 @@ from rich.console import Console
 from rich.table import Table
 
 from shared import bootstrap
-from shared.errors import BadInput, SreCopilotError
+from shared.errors import BadInput, NotFound, SreCopilotError
+from shared.formatting import percent
+from shared.incidents import stored_analysis
 from shared.incidents.alerts import with_alerts
+from shared.incidents.analysis import snapshot_of
+from shared.models.analysis import NO_METRICS_SOURCE
 from shared.models.incident import Incident
 from shared.models.tenant import Tenant, Topology
+from shared.notify.incident_message import evidence_gaps
 from shared.ports.store import Container, Filter
 from shared.sender import read_scenario, send_bundle
 from shared.settings import Settings, load_settings
@@ -325,6 +330,56 @@ def incidents_list(
     console.print(table)
 
 
+def _analysis_view(
+    rt: bootstrap.Runtime, tenant_id: str, incident_id: str
+) -> dict[str, Any] | None:
+    """The stored analysis with what its context went without; None before one is stored."""
+    analysis = stored_analysis.load(rt.store, tenant_id, incident_id)
+    if analysis is None:
+        return None
+    try:
+        snapshot: dict[str, Any] = snapshot_of(rt, tenant_id, incident_id)
+    except NotFound:
+        snapshot = {}
+    view = analysis.to_json()
+    view.pop("incident_id", None)
+    view["sources"] = snapshot.get("sources", [])
+    view["evidence_gaps"] = list(evidence_gaps(snapshot))
+    return view
+
+
+def _print_analysis(view: dict[str, Any] | None) -> None:
+    if view is None:
+        console.print("no analysis stored yet")
+        return
+    console.print(f"[bold]Likely root causes[/bold] (model {view['model_version'] or '?'})")
+    if not view["hypotheses"]:
+        gaps = "; ".join(view["evidence_gaps"]) or "-"
+        console.print(f"  insufficient evidence; missing: {gaps}", soft_wrap=True)
+    for h in view["hypotheses"]:
+        low, high = h["confidence_range"]
+        console.print(
+            f"  #{h['rank']} {h['title']}\n     {h['category']} on {h['target']} · "
+            f"confidence {percent(h['confidence'])} ({percent(low)} to {percent(high)})",
+            soft_wrap=True,
+        )
+        for name, factor in h["factors"].items():
+            console.print(f"     {name} {factor['value']:.2f}: {factor['reason']}", soft_wrap=True)
+    for rb in view["runbooks"]:
+        console.print(f"runbook {rb['id']} {rb.get('title', '')}", soft_wrap=True)
+    for s in view["similar_incidents"]:
+        console.print(f"similar {s['id']} {s.get('title', '')} ({s['score']:.2f})", soft_wrap=True)
+    failed = [  # an unconfigured metrics source is said below, not as a failure
+        f"{s['name']}: {s.get('reason') or 'no answer'}"
+        for s in view["sources"]
+        if not s["ok"] and s.get("reason") != NO_METRICS_SOURCE
+    ]
+    for what in [*view["missing"], *failed]:
+        console.print(f"[yellow]missing:[/yellow] {what}", soft_wrap=True)
+    for name in view["unconfigured"]:
+        console.print(f"not configured: {name}")
+
+
 @incidents_app.command("show")
 @friendly
 def incidents_show(
@@ -332,7 +387,7 @@ def incidents_show(
     tenant: Annotated[str | None, typer.Option(help="Tenant of the incident.")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Show one incident with its alerts."""
+    """Show one incident with its alerts and its stored analysis."""
     rt = _runtime()
     tenant_ids = [tenant] if tenant else [t.id for t in rt.tenants.list()]
     for tid in tenant_ids:
@@ -340,9 +395,11 @@ def incidents_show(
         if doc is None:
             continue
         incident = with_alerts(rt.store, Incident.from_doc(doc))
+        view = _analysis_view(rt, tid, incident_id)
         if as_json:
             shown = incident.to_doc() | {
-                "alerts": [a.model_dump(mode="json") for a in incident.alerts]
+                "alerts": [a.model_dump(mode="json") for a in incident.alerts],
+                "analysis": view,
             }
             console.print_json(json.dumps(shown))
             return
@@ -368,6 +425,7 @@ def incidents_show(
             console.print(f"  … and {incident.alert_count - len(incident.alerts)} more alerts")
         for link in incident.source_links:
             console.print(f"  {link}")
+        _print_analysis(view)
         return
     raise BadInput(f"no incident {incident_id}" + (f" for tenant {tenant}" if tenant else ""))
 

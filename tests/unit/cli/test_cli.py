@@ -10,6 +10,13 @@ from typer.testing import CliRunner
 
 from shared import bootstrap
 from shared.cli import app
+from shared.incidents import stored_analysis
+from shared.incidents.analysis import context_key
+from shared.models.analysis import IncidentAnalysis
+from shared.ports.store import Container
+from shared.replay.bundle import load_bundle
+from shared.replay.pipeline import analyze, context_request
+from shared.settings import load_settings
 
 runner = CliRunner()
 
@@ -148,3 +155,57 @@ def test_the_shipped_sample_topology_is_accepted_and_whole() -> None:
     assert {d for s in services for d in s["depends_on"]} <= names
     bundle = json.loads((SAMPLES / "sample-checkout-deploy" / "scenario.json").read_text())
     assert services == bundle["topology"]["services"]
+
+
+def test_incidents_show_includes_the_stored_analysis() -> None:
+    assert run("tenants", "add", "acme")[0] == 0
+    bundle = load_bundle(SAMPLES / "sample-checkout-deploy")
+    result = analyze(context_request(bundle), metrics=None, index=None)
+    incident_id = "INC-260304-A1B2C3"
+    rt = bootstrap.configure(bootstrap.build(load_settings()))
+    at = "2026-03-04T14:05:00.000000Z"
+    rt.store.create(
+        Container.INCIDENTS,
+        "acme",
+        {"id": incident_id, "tenantId": "acme", "title": "t", "first_seen": at, "last_seen": at}
+        | {"created_at": at, "updated_at": at},
+    )
+    snapshot = result["context"]
+    rt.store.upsert(
+        Container.CACHE,
+        "acme",
+        {"id": context_key(incident_id), "tenantId": "acme", "snapshot": snapshot},
+    )
+    stored_analysis.save(
+        rt.store,
+        "acme",
+        IncidentAnalysis(
+            incident_id=incident_id,
+            hypotheses=tuple(result["hypotheses"]),
+            similar_incidents=tuple(snapshot["similar_incidents"]),
+            model_version="conf-1.0+w:default",
+            missing=("Claude's candidates unavailable",),
+            unconfigured=("metrics", "runbooks"),
+        ),
+    )
+    bootstrap.reset()
+
+    code, out = run("incidents", "show", incident_id, "--json")
+    assert code == 0, out
+    analysis = json.loads(out)["analysis"]
+    (top,) = analysis["hypotheses"]
+    assert (top["category"], top["target"]) == ("bad_deployment", "checkout")
+    assert set(top["factors"]) >= {"signal_strength", "human_validation"}
+    assert analysis["model_version"] == "conf-1.0+w:default"
+    assert analysis["similar_incidents"][0]["id"] == "INC-1042"
+    assert analysis["missing"] == ["Claude's candidates unavailable"]
+    assert {"name": "metrics", "ok": False, "reason": "no metrics source"} in analysis["sources"]
+    assert "no metrics source configured" in analysis["evidence_gaps"]
+
+    code, out = run("incidents", "show", incident_id)
+    assert code == 0, out
+    text = " ".join(out.split())
+    assert "#1 Release v2.3.1 of checkout" in text
+    assert "signal_strength 0.00: no measured signal supports it" in text
+    assert "similar INC-1042" in text
+    assert "missing: Claude's candidates unavailable" in text
