@@ -131,8 +131,8 @@ async def signal_incidents(
     orchestration.
     """
     for touch in touches:
-        if not touch.created and not touch.signal:
-            continue  # a wake is pending: its drain reads this change too
+        if not touch.signal:
+            continue  # a wake is pending (its drain reads this change too), or info only
         try:
             if touch.created:
                 await _start(client, tenant_id, touch.incident_id)
