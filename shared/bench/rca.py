@@ -31,6 +31,7 @@ from shared.enrichment.assemble import assemble_context
 from shared.errors import BadInput
 from shared.hypotheses.generate import generate_candidates
 from shared.scoring.engine import score_candidates
+from shared.scoring.reliability import calibration_summary
 
 Dataset = Literal["petshop", "nezha"]
 KS = (1, 3, 5)
@@ -78,6 +79,9 @@ class Outcome:
     baseline: tuple[str, ...]
     categories: tuple[str, ...]
     ms: float
+    shown: tuple[tuple[float, bool], ...] = ()
+    """The first 3 hypotheses as (confidence, right): right when its target is,
+    or (a host) carries, the true service."""
 
     def rank(self, which: Literal["ranking", "baseline"]) -> int | None:
         names = [n.lower() for n in getattr(self, which)]
@@ -157,6 +161,13 @@ def run_case(case: RcaCase) -> Outcome:
         baseline=tuple(baseline_ranking(case)),
         categories=tuple(str(h["category"]) for h in hypotheses[:3]),
         ms=ms,
+        shown=tuple(
+            (
+                float(h["confidence"]),
+                case.truth.lower() in (n.lower() for n in service_ranking([h], case)),
+            )
+            for h in hypotheses[:3]
+        ),
     )
 
 
@@ -200,6 +211,7 @@ def summarise(dataset: Dataset, outcomes: list[Outcome]) -> dict[str, Any]:
         "pipeline": _topk(outcomes, "ranking") if outcomes else {},
         "baseline": _topk(outcomes, "baseline") if outcomes else {},
         "groups": rows,
+        "calibration": calibration_summary(o.shown for o in outcomes),
         "timings": {
             "median_ms": round(statistics.median(timings), 1) if timings else None,
             "max_ms": round(max(timings), 1) if timings else None,
@@ -261,5 +273,12 @@ def render(result: Mapping[str, Any], write: Callable[[str], None]) -> None:
             f"{'all':<26} {result['cases']:>5}  {_fmt(result['pipeline']):<14}  "
             f"{_fmt(result['baseline']):<14}"
         )
+    cal = result.get("calibration") or {}
+    for k in ("top3", "top1"):
+        if cal.get(f"ece_{k}") is not None:
+            write(
+                f"calibration {k}: ECE {cal[f'ece_{k}']:.3f} (mean confidence "
+                f"{cal[f'mean_confidence_{k}']:.2f}, right {cal[f'accuracy_{k}']:.2f})"
+            )
     t = result["timings"]
     write(f"analysis time: median {t['median_ms']} ms, max {t['max_ms']} ms")

@@ -375,6 +375,8 @@ def _stats(
 
     recent = finite & (grid >= now_s - window.baseline_gap.total_seconds())
     recent_vals = values[recent] if recent.any() else values[finite]
+    recent_grid = grid[recent] if recent.any() else grid[finite]
+    peak_at = float(recent_grid[np.flatnonzero(recent_vals == np.max(recent_vals))[-1]])
 
     trend = finite & (grid >= now_s - 3 * 3600)
     slope = None
@@ -410,6 +412,7 @@ def _stats(
         onset=onset,
         prior=round(prior, 6) if prior is not None else None,
         recent_max=round(float(np.max(recent_vals)), 6),
+        recent_max_at=datetime.fromtimestamp(peak_at, tz=UTC),
         recent_min=round(float(np.min(recent_vals)), 6),
         slope_per_hour=round(slope, 6) if slope is not None else None,
         samples=int(finite.sum()),

@@ -100,6 +100,8 @@ class SignalReading(Model):
     """The level just before the onset (median of the 30 to 10 minutes before it):
     what the signal changed *from*, even when the baseline has drifted since."""
     recent_max: float | None = None
+    recent_max_at: UtcDatetime | None = None
+    """When ``recent_max`` was sampled (its latest time): a peak long past is not news."""
     recent_min: float | None = None
     slope_per_hour: float | None = None
     detail: str = ""

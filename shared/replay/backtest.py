@@ -3,7 +3,11 @@
 A hypothesis is a hit when category and target both equal the truth
 (case-insensitive); AC@k counts hits within the first k. Category-only
 accuracy shows whether misses are about *what* or about *where*. Runbook
-hit@3 counts the expected runbook among the first three.
+hit@3 counts the expected runbook among the first three. Calibration: the
+expected calibration error of the confidences shown (the first three of each
+case, then the first alone), a hypothesis being right when its target is the
+true target (``calibration``), and also when its category is the true one too
+(``calibration_strict``).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any
 from shared.errors import BadInput
 from shared.replay.bundle import EXPECTED, SCENARIO, Expected, load_bundle
 from shared.replay.pipeline import replay_bundle
+from shared.scoring.reliability import calibration_summary
 
 
 def find_bundles(folder: Path) -> list[Path]:
@@ -42,6 +47,28 @@ def _rank_of(output: Mapping[str, Any], expected: Expected, *, category_only: bo
 
 def _share(hits: list[bool]) -> float | None:
     return round(sum(hits) / len(hits), 4) if hits else None
+
+
+def _judged_confidences(
+    judged: list[dict[str, Any]], *, strict: bool
+) -> list[list[tuple[float, bool]]]:
+    """Per judged case, its shown hypotheses as (confidence, right) in rank order."""
+    out = []
+    for c in judged:
+        truth = c.get("expected")
+        if truth is None:
+            continue
+        out.append(
+            [
+                (
+                    float(h["confidence"]),
+                    h["target"].lower() == truth["target"].lower()
+                    and (not strict or h["category"].lower() == truth["category"]),
+                )
+                for h in c["hypotheses"][:3]
+            ]
+        )
+    return out
 
 
 def backtest(folder: Path | str, runbooks_dir: Path | str | None = None) -> dict[str, Any]:
@@ -107,6 +134,8 @@ def backtest(folder: Path | str, runbooks_dir: Path | str | None = None) -> dict
         "category_ac_at_1": _share([r == 1 for r in cat_ranks]),
         "category_ac_at_3": _share([r is not None for r in cat_ranks]),
         "runbook_hit_at_3": _share(runbook),
+        "calibration": calibration_summary(_judged_confidences(judged, strict=False)),
+        "calibration_strict": calibration_summary(_judged_confidences(judged, strict=True)),
         "per_category": dict(sorted(per_category.items())),
         "timings": {
             "median_replay_ms": round(statistics.median(timings), 1) if timings else None,

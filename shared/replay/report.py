@@ -13,6 +13,15 @@ def _pct(value: object) -> str:
     return f"{value:.1%}" if isinstance(value, float) else "n/a"
 
 
+def calibration_line(summary: Mapping[str, Any], k: str) -> str:
+    """ECE of the top-3 or top-1 hypotheses, beside mean confidence and share right."""
+    ece = summary[f"ece_{k}"]
+    if ece is None:
+        return f"ECE {k} n/a"
+    conf, right = summary[f"mean_confidence_{k}"], summary[f"accuracy_{k}"]
+    return f"ECE {k} {ece:.3f} (mean confidence {conf:.2f}, right {right:.2f})"
+
+
 def render_replay(result: Mapping[str, Any], console: Console) -> None:
     console.print(f"[bold]{result['scenario']}[/bold]  incident {result['incident_id']}")
     for h in result["hypotheses"]:
@@ -43,6 +52,9 @@ def render_backtest(result: Mapping[str, Any], console: Console, *, folder: str)
         ("runbook hit@3", "runbook_hit_at_3"),
     ):
         console.print(f"{label:<18} {_pct(result[key])}")
+    for label, key in (("calibration", "calibration"), ("  cat.+target", "calibration_strict")):
+        for k in ("top3", "top1"):
+            console.print(f"{label if k == 'top3' else '':<18} {calibration_line(result[key], k)}")
     timings = result["timings"]
     console.print(
         f"median replay      {timings['median_replay_ms']} ms (max {timings['max_replay_ms']} ms)"

@@ -12,7 +12,7 @@ from shared.models.hypothesis import Candidate, RootCause
 from shared.replay.bundle import load_bundle
 from shared.replay.pipeline import analyze, context_request
 from shared.scoring.engine import rank_hypotheses
-from tests.unit.hypotheses.contexts import Incident, chain, degraded, names, reading
+from tests.unit.hypotheses.contexts import Incident, ago, chain, degraded, names, reading
 
 
 def top(snapshot: ContextSnapshot) -> tuple[str, str]:
@@ -125,6 +125,41 @@ def test_memory_leak_needs_growth_or_restarts_not_just_a_high_level() -> None:
     found = names(detect_all(incident.snapshot()))
     assert ("memory_leak", "api") in found
     assert ("memory_leak", "worker") not in found
+    assert top(incident.snapshot()) == ("memory_leak", "api")
+
+
+def test_memory_peak_of_an_earlier_fault_fallen_back_long_ago_is_no_evidence() -> None:
+    # api touched 97% of its limit 100 minutes before the alert, then fell back to its
+    # baseline on its own (no restart); today's errors are someone else's.
+    stale = reading("api", "memory", 0.42, baseline=0.4, recent_max=0.97, slope=0.0)
+    incident = (
+        Incident(chain())
+        .alert("HighErrorRate", service="api")
+        .move(
+            stale.model_copy(update={"recent_max_at": ago(100)}),
+            reading("api", "restarts", 0.0, baseline=0.0),
+            degraded("api", 9),
+        )
+    )
+    assert ("memory_leak", "api") not in names(detect_all(incident.snapshot()))
+    # The same reading with the peak inside the onset window still counts.
+    fresh = incident.move(stale.model_copy(update={"recent_max_at": ago(10)}))
+    assert ("memory_leak", "api") in names(detect_all(fresh.snapshot()))
+
+
+def test_a_current_leak_is_found_however_long_ago_its_first_peak() -> None:
+    # Climbing for hours and still at 93%: the peak's age does not matter.
+    leak = reading("api", "memory", 0.93, baseline=0.5, recent_max=0.95, slope=0.12)
+    incident = (
+        Incident(chain())
+        .alert("HighErrorRate", service="api")
+        .move(
+            leak.model_copy(update={"recent_max_at": ago(90)}),
+            reading("api", "restarts", 0.0, baseline=0.0),
+            degraded("api", 9),
+        )
+    )
+    assert ("memory_leak", "api") in names(detect_all(incident.snapshot()))
     assert top(incident.snapshot()) == ("memory_leak", "api")
 
 
