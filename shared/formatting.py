@@ -96,6 +96,24 @@ def quantity(value: float | None, unit: str) -> str:
     return f"{number(value)} {unit}".strip()
 
 
+def unit_of(metric: str) -> str:
+    """The unit a Prometheus metric name declares by convention (``_ratio``, ``_seconds``,
+    ``_bytes``), or ``""``: recording-rule suffixes such as ``:rate5m`` are skipped."""
+    name = metric.split("{", 1)[0].lower()
+    parts = [p for p in name.replace(":", "_").split("_") if p and not p.startswith("rate")]
+    for word in reversed(parts):
+        if word in ("ratio", "percent"):
+            return "ratio"
+        if word in ("seconds", "second"):
+            return "s"
+        if word == "bytes":
+            return "bytes"
+        if word in ("total", "count", "sum", "bucket", "p99", "p95", "p50", "5m", "1m"):
+            continue
+        break
+    return ""
+
+
 def change(before: float | None, after: float | None, unit: str) -> str:
     """``0.2% → 38%``: both ends in the same form."""
     return f"{quantity(before, unit)} → {quantity(after, unit)}"

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from shared import formatting
 from shared.formatting import number, percent, quantity
 from shared.models.analysis import NO_METRICS_GAP, NO_METRICS_SOURCE, ContextSnapshot
 from shared.models.incident import Incident, IncidentStatus
@@ -121,10 +122,12 @@ def _what_changed(snapshot: Mapping[str, Any] | None, fallback: Sequence[Mapping
     lines = []
     for c in changes[:6]:
         minutes = c.get("minutes_before_onset")
+        # "Onset" here is the first alert; a hypothesis's own timing names the
+        # moment its service began to degrade, so both say which moment they mean.
         when = (
-            f"{round(minutes)} min before onset"
+            f"{formatting.minutes(minutes)} before the first alert"
             if isinstance(minutes, int | float) and minutes >= 0
-            else f"{round(-minutes)} min after onset"
+            else f"{formatting.minutes(-minutes)} after the first alert"
             if isinstance(minutes, int | float)
             else f"at {_hm(c.get('at'))}"
         )

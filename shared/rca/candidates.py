@@ -38,9 +38,10 @@ def category_of(reading: SignalReading) -> RootCause:
 
 def _describe(reading: SignalReading) -> str:
     name = reading.signal.removeprefix(SIGNAL_PREFIX)
+    unit = reading.unit or formatting.unit_of(name)
     labels = f"{{{reading.detail}}}" if reading.detail else ""
     return (
-        f"{name}{labels} {formatting.change(reading.baseline, reading.current, reading.unit)} "
+        f"{name}{labels} {formatting.change(reading.baseline, reading.current, unit)} "
         f"(robust z {reading.deviation:+.1f}) since {hhmm(reading.onset)}"
     )
 

@@ -15,6 +15,7 @@ say why.
 
 from __future__ import annotations
 
+from shared import formatting
 from shared.hypotheses.detectors._impact import downstream_of, impact_evidence
 from shared.hypotheses.facts import (
     Facts,
@@ -103,7 +104,8 @@ def _judge(facts: Facts, change: ChangeRecord) -> Candidate | None:
         ),
         *(metric_evidence(r, severity * plausibility) for r in readings),
         temporal_evidence(
-            f"{first.service} degraded {gap:.0f} min after the {change.kind} of {service}",
+            f"{first.service} began to degrade {formatting.minutes(gap)} after the "
+            f"{change.kind} of {service}",
             _gap_strength(gap) * (1.0 if inherited == 1.0 else 0.4),
             first.onset,
             effect=first.service,
@@ -168,7 +170,7 @@ def _unconfirmed(facts: Facts, change: ChangeRecord) -> Candidate | None:
         title = " ".join(["Release", change.version or "", "of", service]).replace("  ", " ")
     else:
         title = f"{change.kind.replace('_', ' ').capitalize()} change on {service}"
-    title += f", {gap:.0f} min before it alerted (unconfirmed: no metrics)"
+    title += f", {formatting.minutes(gap)} before it alerted (unconfirmed: no metrics)"
     return Candidate(category=category, target=service, title=title, evidence=tuple(evidence))
 
 
