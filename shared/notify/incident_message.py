@@ -115,7 +115,45 @@ def _what_is_happening(incident: Incident, snapshot: Mapping[str, Any] | None) -
     return "*What is happening*\n" + "\n".join(lines)
 
 
-def _what_changed(snapshot: Mapping[str, Any] | None, fallback: Sequence[Mapping[str, Any]]) -> str:
+_SYMPTOMS = ("error_ratio", "latency_p99")
+"""What a responder expects a bad change to move first."""
+_MOVED = 4.0
+"""The robust deviation from which a reading counts as moved (as ``key_signals``)."""
+
+
+def ruled_out(
+    change: Mapping[str, Any],
+    snapshot: Mapping[str, Any] | None,
+    hypotheses: Sequence[Mapping[str, Any]],
+) -> str:
+    """Why a change a responder would suspect is not among the causes, or ``""``.
+
+    Only when the evidence says so: its service is measured and neither its
+    error ratio nor its p99 latency moved. A change nothing measures is not
+    ruled out, and one a hypothesis already names needs no note.
+    """
+    service = str(change.get("service") or "")
+    if not service or any(str(h.get("target")) == service for h in hypotheses[:3]):
+        return ""
+    readings = [
+        r
+        for r in (snapshot or {}).get("signals", [])
+        if r.get("entity") == service
+        and r.get("signal") in _SYMPTOMS
+        and r.get("current") is not None
+        and r.get("baseline") is not None
+    ]
+    if not readings or any(abs(r.get("deviation") or 0.0) >= _MOVED for r in readings):
+        return ""
+    labels = sorted({_SIGNAL_LABELS.get(r["signal"], r["signal"]) for r in readings})
+    return f"ruled out: the {' and '.join(labels)} of {service} did not move"
+
+
+def _what_changed(
+    snapshot: Mapping[str, Any] | None,
+    fallback: Sequence[Mapping[str, Any]],
+    hypotheses: Sequence[Mapping[str, Any]] = (),
+) -> str:
     changes = list((snapshot or {}).get("changes", [])) or list(fallback)
     if not changes:
         return "*What changed*\nNo changes recorded in the 2 h before."
@@ -135,7 +173,9 @@ def _what_changed(snapshot: Mapping[str, Any] | None, fallback: Sequence[Mapping
         author = f" by {E(c['author'])}" if c.get("author") else ""
         desc = f": {E(c['description'])}" if c.get("description") else ""
         kind = E(str(c["kind"]).replace("_", " "))
-        lines.append(f"• {kind} of *{E(c['service'])}*{version}, {when}{author}{desc}")
+        verdict = ruled_out(c, snapshot, hypotheses) if hypotheses else ""
+        note = f" — _{E(verdict)}_" if verdict else ""
+        lines.append(f"• {kind} of *{E(c['service'])}*{version}, {when}{author}{desc}{note}")
     if len(changes) > 6:
         lines.append(f"• … and {len(changes) - 6} more")
     return "*What changed*\n" + "\n".join(lines)
@@ -303,9 +343,9 @@ def render_incident(
         {"type": "header", "text": {"type": "plain_text", "text": clip(header, HEADER_LIMIT)}},
         _context(f"Status *{status}* · started {started} · {incident.alert_count} alert(s)"),
         _section(_what_is_happening(incident, snapshot)),
-        _section(_what_changed(snapshot, changes)),
     ]
     hypotheses = list((analysis or {}).get("hypotheses") or [])
+    blocks.append(_section(_what_changed(snapshot, changes, hypotheses)))
     model_version = str((analysis or {}).get("model_version") or "")
     interactive = incident.status is not IncidentStatus.RESOLVED
     if analysis is not None:
