@@ -42,7 +42,7 @@ from urllib.parse import quote, unquote
 from aiohttp import web
 
 from devhost import history as h
-from devhost.instances import StartRejected
+from devhost.instances import ACTIVE, StartRejected
 from devhost.orchestrations import OrchestrationEngine
 
 RunBlocking = Callable[[Callable[[], Any]], Awaitable[Any]]
@@ -214,16 +214,22 @@ class DurableApi:
                 return _error(501, f"The local host does not support {operation}.")
         return _error(404, f"No Durable API for {method} {WEBHOOK_PATH}{subpath}.")
 
+    async def _payload(self, request: web.Request, too_large: str) -> str | web.Response | None:
+        """The request's JSON payload text, or the 413/400 answer that refuses it."""
+        body = await self._read(request)
+        if body is None:
+            return _error(413, too_large)
+        try:
+            return payload_text(body)
+        except ValueError as exc:
+            return _error(400, f"Invalid JSON content: {exc}")
+
     async def _start(
         self, request: web.Request, name: str, instance_id: str | None
     ) -> web.StreamResponse:
-        body = await self._read(request)
-        if body is None:
-            return _error(413, "The input is too large.")
-        try:
-            input_text = payload_text(body)
-        except ValueError as exc:
-            return _error(400, f"Invalid JSON content: {exc}")
+        input_text = await self._payload(request, "The input is too large.")
+        if isinstance(input_text, web.StreamResponse):
+            return input_text
         version = request.query.get("version")
         try:
             iid = await self._run(
@@ -246,7 +252,7 @@ class DurableApi:
         if status is None:
             return _error(404, f"No instance with ID {instance_id} found.")
         runtime = status["runtimeStatus"]
-        if runtime in ("Pending", "Running", "ContinuedAsNew", "Suspended"):
+        if runtime in ACTIVE:
             return _json(202, status, {"Location": str(request.url), "Retry-After": "5"})
         if runtime == "Failed" and _flag(query.get("returnInternalServerErrorOnFailure"), False):
             return _json(500, status)
@@ -276,13 +282,9 @@ class DurableApi:
     ) -> web.StreamResponse:
         if request.content_type.lower() != "application/json":
             return _error(400, "Only application/json request content is supported")
-        body = await self._read(request)
-        if body is None:
-            return _error(413, "The event data is too large.")
-        try:
-            input_text = payload_text(body)
-        except ValueError as exc:
-            return _error(400, f"Invalid JSON content: {exc}")
+        input_text = await self._payload(request, "The event data is too large.")
+        if isinstance(input_text, web.StreamResponse):
+            return input_text
         outcome = await self._run(lambda: self._engine.raise_event(instance_id, event, input_text))
         return _outcome(outcome, instance_id)
 

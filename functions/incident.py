@@ -76,7 +76,6 @@ class Step(TypedDict, total=False):
     proposal: dict[str, Any] | None
     missing: list[str]
     item: dict[str, Any]
-    event: dict[str, Any] | None
     events: list[dict[str, Any]]
     done: list[str]
     replies: list[dict[str, str]]
@@ -265,7 +264,7 @@ def incident_orchestrator(
             settle = None
             analysed, missing = yield from _analyse(context, ref)
             event = {"kind": "alerts", "payload": {}, "id": f"alerts-r{analysed}"}
-            state = yield from _deliver(context, {**ref, "event": event, "missing": missing})
+            state = yield from _deliver(context, {**ref, "events": [event], "missing": missing})
         elif winner == retry:
             retry = None
             state = yield from _deliver(context, ref)
@@ -380,7 +379,6 @@ def deliver_incident_message(step: Step) -> dict[str, Any]:
         runtime(),
         step["tenant_id"],
         step["incident_id"],
-        event=step.get("event"),
         events=step.get("events", []),
         done=step.get("done", []),
         replies=step.get("replies", []),

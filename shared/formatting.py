@@ -9,7 +9,6 @@ never use scientific notation ("1,340 req/s"), and clock times are UTC.
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
 
 _BYTE_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
 
@@ -117,8 +116,3 @@ def unit_of(metric: str) -> str:
 def change(before: float | None, after: float | None, unit: str) -> str:
     """``0.2% → 38%``: both ends in the same form."""
     return f"{quantity(before, unit)} → {quantity(after, unit)}"
-
-
-def clock(moment: datetime) -> str:
-    """``14:02 UTC``."""
-    return moment.astimezone(UTC).strftime("%H:%M UTC")

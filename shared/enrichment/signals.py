@@ -26,7 +26,7 @@ import numpy.typing as npt
 
 from shared.models.analysis import Scope, SignalReading, SourceStatus
 from shared.ports.metrics import MetricsSource, QueryResult
-from shared.rca.series import series_readings
+from shared.rca.series import place_on_grid, series_readings
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -226,19 +226,15 @@ def _aligned(
 ) -> dict[tuple[str, str], FloatArray]:
     """Series keyed by (entity, join value) as arrays on the step grid (NaN: no sample)."""
     out: dict[tuple[str, str], FloatArray] = {}
-    start = grid[0]
     for series in result.series:
         entity = series.labels.get(spec.key_label)
         if not entity or not series.samples:
             continue
         join = series.labels.get(spec.join_label, "") if spec.join_label else ""
-        data = np.asarray(series.samples, dtype=np.float64)
-        idx = np.rint((data[:, 0] - start) / step).astype(np.int64)
-        keep = (idx >= 0) & (idx < grid.size)
         arr = out.get((entity, join))
         if arr is None:
             arr = out[(entity, join)] = np.full(grid.size, np.nan)
-        arr[idx[keep]] = data[keep, 1]
+        place_on_grid(series.samples, grid, step, arr)
     return out
 
 

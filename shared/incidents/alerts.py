@@ -31,8 +31,6 @@ class Recorded:
 
     added: int = 0
     """Alerts new to the incident."""
-    changed: int = 0
-    """Alerts new or with a new status or text."""
     settles: bool = False
     """An alert was delivered resolved or acknowledged: the incident's status needs deciding."""
 
@@ -57,7 +55,7 @@ def record(
     however many deliveries race; a retried delivery finds its alerts recorded
     and adds nothing.
     """
-    added = changed = 0
+    added = 0
     for alert in alerts:
         wanted = member(incident_id, alert)
         for _ in range(_ATTEMPTS):
@@ -68,7 +66,6 @@ def record(
                 except Conflict:
                     continue
                 added += 1
-                changed += 1
                 break
             etag = str(current.pop("_etag"))
             known = IncidentAlert.from_doc(current)
@@ -78,12 +75,11 @@ def record(
                 store.replace(Container.INCIDENT_ALERTS, tenant_id, wanted.to_doc(), etag=etag)
             except PreconditionFailed:
                 continue
-            changed += 1
             break
         else:
             raise PreconditionFailed(f"alert {alert.id} of {incident_id} is contended")
     settles = any(a.status is not AlertStatus.FIRING for a in alerts)
-    return Recorded(added=added, changed=changed, settles=settles)
+    return Recorded(added=added, settles=settles)
 
 
 def any_with_status(

@@ -13,6 +13,7 @@ from typing import Any
 from shared.bootstrap import Runtime
 from shared.feedback.learning import record_resolution
 from shared.incidents import stored_analysis
+from shared.models.analysis import IncidentAnalysis
 from shared.models.audit import AuditRecord
 from shared.models.base import doc_id, iso
 from shared.models.incident import Incident, IncidentStatus
@@ -59,6 +60,7 @@ def apply_action(
     incident = Incident.from_doc(stored)
     if kind == "resolve" and action.get("category") and action.get("target"):
         category, target = str(action["category"]), str(action["target"])
+        analysis = stored_analysis.load(rt.store, tenant_id, incident_id)
         record_resolution(
             rt.store,
             tenant_id,
@@ -69,8 +71,8 @@ def apply_action(
             target=target,
             started_at=incident.first_seen,
             resolved_at=incident.resolved_at or now,
-            summary=_summary(rt, tenant_id, incident_id, category, target),
-            runbook=_runbook_used(rt, tenant_id, incident_id),
+            summary=_summary(analysis, category, target),
+            runbook=_runbook_used(analysis),
             resolved_by=user,
         )
     record = AuditRecord(
@@ -88,15 +90,13 @@ def apply_action(
     return incident.status.value
 
 
-def _summary(rt: Runtime, tenant_id: str, incident_id: str, category: str, target: str) -> str:
-    analysis = stored_analysis.load(rt.store, tenant_id, incident_id)
+def _summary(analysis: IncidentAnalysis | None, category: str, target: str) -> str:
     for h in analysis.hypotheses if analysis else ():
         if h["category"] == category and str(h["target"]).lower() == target.lower():
             return str(h["title"])
     return f"{category} on {target}"
 
 
-def _runbook_used(rt: Runtime, tenant_id: str, incident_id: str) -> str | None:
-    analysis = stored_analysis.load(rt.store, tenant_id, incident_id)
+def _runbook_used(analysis: IncidentAnalysis | None) -> str | None:
     runbooks = analysis.runbooks if analysis else ()
     return str(runbooks[0]["id"]) if runbooks else None

@@ -71,15 +71,14 @@ def post_or_update(
     rt: Runtime,
     tenant_id: str,
     incident_id: str,
-    event: Mapping[str, Any] | None = None,
     *,
     events: Sequence[Mapping[str, Any]] = (),
     missing: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Deliver the current message (post once, then update in place).
 
-    Each of ``event`` and ``events`` (``kind``, ``payload``, ``id``) adds one
-    line to the message's thread; its id makes a retried activity post that
+    Each of ``events`` (``kind``, ``payload``, ``id``) adds one line to the
+    message's thread; its id makes a retried activity post that
     line once only. A burst of clicks costs one message update, not one each.
     ``missing`` names what the analysis could not get (shown on the message).
     """
@@ -88,7 +87,7 @@ def post_or_update(
     message = _compose(rt, incident, missing)
     chat = rt.chat_for(tenant)
     posted = deliver(rt.store, chat, message, channel=tenant.slack_channel_id)
-    for line in [*([event] if event is not None else []), *events]:
+    for line in events:
         marker = {
             "id": doc_id("timeline:", f"{incident_id}:{line['id']}"),
             "tenantId": tenant_id,

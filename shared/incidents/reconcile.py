@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from shared.incidents.work import WAKE_REPEAT, announced
+from shared.incidents.work import announced, wake_needed
 from shared.models.alert import Severity
 from shared.ports.store import Container, DocumentStore, Filter
 from shared.tenants.registry import TenantRegistry
@@ -39,9 +39,8 @@ def open_incidents(
             if not announced(Severity(doc.get("severity", Severity.WARNING))):
                 continue
             requested = doc.get("wake_requested_at")
-            overdue = False
-            if requested:
-                overdue = now - datetime.fromisoformat(str(requested)) >= WAKE_REPEAT
+            # A pending wake that would be sent again now may have been lost.
+            overdue = bool(requested) and wake_needed(datetime.fromisoformat(str(requested)), now)
             found.append(OpenIncident(tenant.id, str(doc["id"]), overdue))
     return found
 

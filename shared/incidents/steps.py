@@ -31,14 +31,13 @@ def deliver(
     tenant_id: str,
     incident_id: str,
     *,
-    event: Mapping[str, Any] | None = None,
     events: Sequence[Mapping[str, Any]] = (),
     done: Sequence[str] = (),
     replies: Sequence[Mapping[str, str]] = (),
     missing: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Post or update the message, answer the clicking users, mark their items done."""
-    state = post_or_update(rt, tenant_id, incident_id, event, events=events, missing=missing)
+    state = post_or_update(rt, tenant_id, incident_id, events=events, missing=missing)
     for reply in replies:
         # Best effort: the message itself is updated.
         rt.replies.respond(reply["url"], reply["text"])

@@ -32,6 +32,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from shared.errors import Conflict
 from shared.models.alert import Severity
 from shared.models.base import TenantDocument, UtcDatetime, doc_id, iso
 from shared.ports.store import Container, DocumentStore, Filter, update_with_retry
@@ -95,10 +96,11 @@ def enqueue(
         reply=None if reply is None else dict(reply),
         created_at=now,
     )
-    existing = store.get(Container.WORK, tenant_id, item.id)
-    if existing is not None:
-        return WorkItem.from_doc(existing)
-    store.upsert(Container.WORK, tenant_id, item.to_doc())
+    try:
+        store.create(Container.WORK, tenant_id, item.to_doc())
+    except Conflict:  # the same click again (a sender's retry): the stored item stands
+        existing = store.get(Container.WORK, tenant_id, item.id)
+        return item if existing is None else WorkItem.from_doc(existing)
     return item
 
 

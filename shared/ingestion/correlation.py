@@ -56,8 +56,6 @@ class IncidentTouch:
     """Start (``created``) or wake its orchestration. False for an incident of info
     alerts only, which has none (``shared.incidents.work.announced``), and when a
     wake is pending already."""
-    event_id: str = ""
-    """Names the change for the orchestration, which handles each one once."""
 
 
 INCIDENT_ID = re.compile(r"INC-[0-9]{6}-[0-9A-F]{6}")
@@ -362,7 +360,9 @@ class Correlator:
                 update["wake_requested_at"] = at
             return merged.model_copy(update=update).to_doc()
 
-        stored = update_with_retry(self._store, Container.INCIDENTS, tenant_id, incident_id, mutate)
+        stored = update_with_retry(
+            self._store, Container.INCIDENTS, tenant_id, incident_id, mutate, current=current
+        )
         if stored is None or outcome.get("resolved"):
             return None
         status = outcome.get("status") or IncidentStatus(stored["status"])
@@ -429,13 +429,15 @@ class Correlator:
             try:
                 # Every alert of the delivery, recorded now or by an attempt that
                 # died before creating the incident.
-                doc = self._new(tenant_id, winner, firing, at, added=len({a.id for a in firing}))
-                self._store.create(Container.INCIDENTS, tenant_id, doc)
+                incident = self._new(
+                    tenant_id, winner, firing, at, added=len({a.id for a in firing})
+                )
+                self._store.create(Container.INCIDENTS, tenant_id, incident.to_doc())
                 return IncidentTouch(
                     incident_id=winner,
                     created=True,
                     status=IncidentStatus.OPEN,
-                    signal=announced(Incident.from_doc(doc).severity),
+                    signal=announced(incident.severity),
                 )
             except Conflict:
                 touched = self._attach(tenant_id, winner, alerts, at, recorded=recorded)
@@ -454,7 +456,7 @@ class Correlator:
     @staticmethod
     def _new(
         tenant_id: str, incident_id: str, alerts: Sequence[Alert], at: datetime, *, added: int
-    ) -> dict[str, Any]:
+    ) -> Incident:
         seed = Incident(
             id=incident_id,
             tenant_id=tenant_id,
@@ -464,4 +466,4 @@ class Correlator:
             created_at=at,
             updated_at=at,
         )
-        return summarise(seed, alerts, at, added=added, status=IncidentStatus.OPEN).to_doc()
+        return summarise(seed, alerts, at, added=added, status=IncidentStatus.OPEN)

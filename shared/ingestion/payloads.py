@@ -11,7 +11,6 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from shared.errors import BadInput
-from shared.json_input import parse_json as _parse_json
 
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
@@ -125,11 +124,6 @@ class ChangeWire(_Wire):
     description: str = Field(default="", max_length=4000)
     author: str | None = None
     url: str | None = None
-
-
-def parse_json(body: bytes) -> Any:
-    """Decode a JSON body (bounded depth, valid text), or say where it breaks."""
-    return _parse_json(body, what="body")
 
 
 def validate[M: BaseModel](model: type[M], data: Any, *, what: str) -> M:

@@ -11,7 +11,6 @@ duplicate.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import hashlib
 import secrets
 from collections.abc import Callable, Iterator, Mapping
@@ -33,7 +32,8 @@ from shared.incidents.work import announced
 from shared.ingestion import auth
 from shared.ingestion.correlation import Correlator, IncidentTouch
 from shared.ingestion.normalisers import Normalised, normalise_alertmanager, normalise_pagerduty
-from shared.ingestion.payloads import ChangeWire, parse_json, validate
+from shared.ingestion.payloads import ChangeWire, validate
+from shared.json_input import parse_json
 from shared.models.base import doc_id, iso
 from shared.models.change import ChangeEvent, ChangeKind
 from shared.models.events import RawEvent, RawEventOutcome
@@ -210,7 +210,7 @@ class IngestService:
         touches: list[IncidentTouch] = []
         touch = self._correlator.apply(tenant_id, normalised.alerts, now, tenant.topology)
         if touch is not None:
-            touches.append(dataclasses.replace(touch, event_id=raw.id))
+            touches.append(touch)
         for note in normalised.notes:
             noted = self._attach_note(tenant_id, note, now)
             if noted is not None:

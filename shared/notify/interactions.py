@@ -52,6 +52,7 @@ from shared.models.base import TenantDocument, UtcDatetime, iso
 from shared.models.incident import Incident, IncidentStatus
 from shared.models.tenant import Tenant
 from shared.notify.actions import ActionKind
+from shared.notify.mrkdwn import escape as _escape
 from shared.notify.slack_requests import CommandName, InteractionAction, SlashCommand
 from shared.ports.store import Container, DocumentStore, Filter, update_with_retry
 from shared.tenants.registry import TenantRegistry
@@ -451,10 +452,9 @@ def _why(deps: InteractionDeps, tenant: Tenant, incident_id: str) -> CommandRepl
         return _reply(f"No incident `{_escape(incident_id)}` for {_escape(tenant.name)}.")
     title = _escape(str(incident_doc.get("title") or "")) if incident_doc else ""
     head = f"*Why: `{_escape(incident_id)}`* {title}".rstrip()
-    hypotheses = list(analysis.hypotheses) if analysis else None
-    if not isinstance(hypotheses, list) or not hypotheses:
+    if analysis is None or not analysis.hypotheses:
         return _reply(f"{head}\nNo analysis is stored for this incident yet.")
-    sections = [head] + [_hypothesis_text(h) for h in hypotheses if isinstance(h, dict)]
+    sections = [head] + [_hypothesis_text(h) for h in analysis.hypotheses]
     return _reply("\n\n".join(sections))
 
 
@@ -497,8 +497,3 @@ def _hypothesis(action: InteractionAction) -> str:
 
 def _said(verdict: str | None) -> str:
     return {"likely": "*likely*", "not_it": "*not it*"}.get(verdict or "", str(verdict))
-
-
-def _escape(text: str) -> str:
-    """Slack mrkdwn's three control characters."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

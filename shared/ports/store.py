@@ -115,15 +115,20 @@ def update_with_retry(
     mutate: Callable[[Document], Document | None],
     *,
     attempts: int = 50,
+    current: Document | None = None,
 ) -> Document | None:
     """Read-modify-write under the ETag until it sticks.
 
     ``mutate`` gets the current document (without ``_etag``) and returns the new
     one, or None to leave it as it is. Returns the stored result, or None when
-    the document does not exist.
+    the document does not exist. ``current``: the document as the caller just
+    read it (with its ``_etag``), used for the first attempt instead of a
+    second read; a stale one costs a retry, as any concurrent write does.
     """
+    known = None if current is None else dict(current)
     for _ in range(attempts):
-        current = store.get(container, tenant_id, doc_id)
+        current = known if known is not None else store.get(container, tenant_id, doc_id)
+        known = None
         if current is None:
             return None
         etag = current.pop("_etag")

@@ -23,6 +23,7 @@ symptom it would explain is discounted.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -169,15 +170,6 @@ def rank_services(snapshot: ContextSnapshot) -> list[Ranked]:
         score = rank[n] * (0.5 if late else 1.0)
         ranked.append(Ranked(service=n, score=score, anomaly=anomaly, explains=explains, late=late))
     best = max((r.score for r in ranked), default=0.0) or 1.0
-    ranked = [
-        Ranked(
-            service=r.service,
-            score=r.score / best,
-            anomaly=r.anomaly,
-            explains=r.explains,
-            late=r.late,
-        )
-        for r in ranked
-    ]
+    ranked = [dataclasses.replace(r, score=r.score / best) for r in ranked]
     ranked.sort(key=lambda r: (-r.score, r.service))
     return ranked

@@ -109,13 +109,14 @@ def detect_changes(matrix: FloatArray, grid: FloatArray, now: float) -> list[Cha
     columns = np.arange(recent_cols.size)
     best_level = np.zeros(rows)
     best_k = np.zeros(rows, dtype=np.int64)
+    z_filled = np.nan_to_num(z)
+    # A change already under way at the window's first sample began before the
+    # incident's onset window: stale, whatever its size.
+    first = np.argmax(distinct, axis=1)
     for sign in (1.0, -1.0):
-        excess = np.where(distinct, sign * np.nan_to_num(z) - BAND_Z, 0.0)
+        excess = np.where(distinct, sign * z_filled - BAND_Z, 0.0)
         tails = np.cumsum(excess[:, ::-1], axis=1)[:, ::-1]
         k = np.argmax(tails, axis=1)
-        # A change already under way at the window's first sample began before the
-        # incident's onset window: stale, whatever its size.
-        first = np.argmax(distinct, axis=1)
         ok = (tails[np.arange(rows), k] > 0) & (k > first)
         after = np.where(distinct & (columns[None, :] >= k[:, None]), z, np.nan)
         with warnings.catch_warnings():
@@ -125,18 +126,17 @@ def detect_changes(matrix: FloatArray, grid: FloatArray, now: float) -> list[Cha
         better = ok & (np.abs(level) > np.abs(best_level))
         best_level = np.where(better, level, best_level)
         best_k = np.where(better, k, best_k)
-    last = np.array(
-        [row[np.isfinite(row)][-1] if np.isfinite(row).any() else np.nan for row in recent]
-    )
     for i in np.flatnonzero(usable & (best_level != 0)):
-        if np.sign(last[i] - median[i]) != np.sign(best_level[i]):
+        # Only the rows with a change need their latest sample (usable rows have one).
+        current = recent[i][np.isfinite(recent[i])][-1]
+        if np.sign(current - median[i]) != np.sign(best_level[i]):
             continue  # back on the other side of the baseline by now: over
         since = recent[i, best_k[i] :]
         since = since[np.isfinite(since)]
         found[i] = Change(
             baseline=float(median[i]),
             spread=float(spread[i]),
-            current=float(last[i]),
+            current=float(current),
             size=float(best_level[i]),
             onset_index=int(recent_cols[best_k[i]]),
             high=float(np.max(since)),
@@ -154,6 +154,19 @@ def _identity(labels: Mapping[str, str]) -> tuple[str, str]:
     name = labels.get("__name__", "")
     rest = ",".join(f"{k}={v}" for k, v in sorted(labels.items()) if k not in ("__name__",))
     return name, rest
+
+
+def place_on_grid(
+    samples: Iterable[tuple[float, float]], grid: FloatArray, step: float, out: FloatArray
+) -> None:
+    """Write each ``(time, value)`` sample into ``out`` at its nearest grid slot.
+
+    Samples outside the grid are dropped; a later sample wins a shared slot.
+    """
+    data = np.asarray(samples, dtype=np.float64)
+    idx = np.rint((data[:, 0] - grid[0]) / step).astype(np.int64)
+    keep = (idx >= 0) & (idx < grid.size)
+    out[idx[keep]] = data[keep, 1]
 
 
 def series_readings(
@@ -175,10 +188,7 @@ def series_readings(
     ]
     matrix = np.full((len(kept), grid.size), np.nan)
     for row, series in enumerate(kept):
-        data = np.asarray(series.samples, dtype=np.float64)
-        idx = np.rint((data[:, 0] - grid[0]) / step).astype(np.int64)
-        keep = (idx >= 0) & (idx < grid.size)
-        matrix[row, idx[keep]] = data[keep, 1]
+        place_on_grid(series.samples, grid, step, matrix[row])
     out: list[tuple[float, SignalReading]] = []
     for series, change, values in zip(
         kept, detect_changes(matrix, grid, now_s), matrix, strict=True

@@ -45,7 +45,7 @@ PHRASE = {
     "request_rate": "lost traffic",
 }
 PLAUSIBILITY = {"deployment": 0.9, "config": 0.85, "feature_flag": 0.9, "infrastructure": 0.5}
-SYMPTOM_SIGNALS = ("error_ratio", "latency_p99", "probe_success", "request_rate")
+SYMPTOM_SIGNALS = tuple(PHRASE)
 UNCONFIRMED = 0.5
 """How much an alert's start counts, next to a measured onset, as the change's effect."""
 
@@ -91,17 +91,8 @@ def _judge(facts: Facts, change: ChangeRecord) -> Candidate | None:
         affected = callers
     gap = minutes(first.onset, change.at)
     plausibility = PLAUSIBILITY.get(change.kind, 0.5)
-    what = f"{change.kind} of {service}"
-    if change.version:
-        what += f" {change.previous_version or '?'} -> {change.version}"
     evidence: list[Evidence] = [
-        Evidence(
-            kind=EvidenceKind.CHANGE,
-            summary=f"{what} at {hhmm(change.at)}: {change.description}".strip(": "),
-            source=change.id,
-            at=change.at,
-            strength=plausibility,
-        ),
+        _change_evidence(change),
         *(metric_evidence(r, severity * plausibility) for r in readings),
         temporal_evidence(
             f"{first.service} began to degrade {formatting.minutes(gap)} after the "
@@ -119,16 +110,31 @@ def _judge(facts: Facts, change: ChangeRecord) -> Candidate | None:
     effect = f"raised its {PHRASE.get(readings[0].signal, readings[0].signal)}"
     if own is None:
         effect = f"broke its callers ({', '.join(c.service for c in affected[:3])})"
-    if category is RootCause.BAD_DEPLOYMENT:
-        title = " ".join(["Release", change.version or "", "of", service, effect]).replace(
-            "  ", " "
-        )
-    else:
-        kind = change.kind.replace("_", " ")
-        title = f"{kind.capitalize()} change on {service} {effect}" + (
-            f": {change.description}" if change.description else ""
-        )
+    title = f"{_title_head(change, category)} {effect}"
+    if category is not RootCause.BAD_DEPLOYMENT and change.description:
+        title += f": {change.description}"
     return Candidate(category=category, target=service, title=title, evidence=tuple(evidence))
+
+
+def _change_evidence(change: ChangeRecord) -> Evidence:
+    """The change itself, as every candidate it leads to cites it."""
+    what = f"{change.kind} of {change.service}"
+    if change.version:
+        what += f" {change.previous_version or '?'} -> {change.version}"
+    return Evidence(
+        kind=EvidenceKind.CHANGE,
+        summary=f"{what} at {hhmm(change.at)}: {change.description}".strip(": "),
+        source=change.id,
+        at=change.at,
+        strength=PLAUSIBILITY.get(change.kind, 0.5),
+    )
+
+
+def _title_head(change: ChangeRecord, category: RootCause) -> str:
+    """ "Release v2.3.1 of checkout" or "Config change on checkout"."""
+    if category is RootCause.BAD_DEPLOYMENT:
+        return " ".join(["Release", change.version or "", "of", change.service]).replace("  ", " ")
+    return f"{change.kind.replace('_', ' ').capitalize()} change on {change.service}"
 
 
 def _unmeasured(facts: Facts, service: str) -> bool:
@@ -145,17 +151,8 @@ def _unconfirmed(facts: Facts, change: ChangeRecord) -> Candidate | None:
         return None  # measured and healthy (a distractor), or not what alerted
     first = min(a.starts_at for a in alerted)
     gap = minutes(first, change.at)
-    what = f"{change.kind} of {service}"
-    if change.version:
-        what += f" {change.previous_version or '?'} -> {change.version}"
     evidence = [
-        Evidence(
-            kind=EvidenceKind.CHANGE,
-            summary=f"{what} at {hhmm(change.at)}: {change.description}".strip(": "),
-            source=change.id,
-            at=change.at,
-            strength=PLAUSIBILITY.get(change.kind, 0.5),
-        ),
+        _change_evidence(change),
         temporal_evidence(
             f"{service} alerted {gap:.0f} min after the {change.kind}; "
             "no metrics to tell whether the change degraded it",
@@ -166,11 +163,8 @@ def _unconfirmed(facts: Facts, change: ChangeRecord) -> Candidate | None:
         *facts.alert_evidence(service),
     ]
     category = CATEGORY.get(change.kind, RootCause.CONFIG_CHANGE)
-    if category is RootCause.BAD_DEPLOYMENT:
-        title = " ".join(["Release", change.version or "", "of", service]).replace("  ", " ")
-    else:
-        title = f"{change.kind.replace('_', ' ').capitalize()} change on {service}"
-    title += f", {formatting.minutes(gap)} before it alerted (unconfirmed: no metrics)"
+    title = f"{_title_head(change, category)}, {formatting.minutes(gap)} before it alerted"
+    title += " (unconfirmed: no metrics)"
     return Candidate(category=category, target=service, title=title, evidence=tuple(evidence))
 
 
