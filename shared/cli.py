@@ -500,6 +500,36 @@ def bench_rca(
         render(result, typer.echo)
 
 
+@bench_app.command("storms")
+@friendly
+def bench_storms(
+    folder: Annotated[Path, typer.Argument(help="Folder of storm files with .expected.json.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Alert storms grouped into incidents: noise reduction, pairwise precision/recall, alerts/s."""
+    from shared.bench.storms import bench, render
+
+    result = bench(folder)
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+    else:
+        render(result, typer.echo)
+
+
+@app.command()
+@friendly
+def correlate(
+    storm: Annotated[Path, typer.Argument(help="A storm file (SPEC 'Alert storms').")],
+    as_json: Annotated[bool, typer.Option("--json", help="Add why each alert joined.")] = False,
+) -> None:
+    """Group a storm's alerts into incidents, with the same decisions as live ingestion."""
+    from shared.correlation.storm import correlate as run_correlation
+    from shared.correlation.storm import read_storm
+
+    result = run_correlation(read_storm(storm))
+    typer.echo(json.dumps(result.to_json(reasons=as_json), indent=2 if as_json else None))
+
+
 @app.command()
 @friendly
 def calibrate(

@@ -1,0 +1,500 @@
+"""Which open group a firing alert joins, and why: the one decision of correlation.
+
+An alert joins a group when something the group already holds would cause
+it, close enough in time (onsets, ``startsAt``, not arrival times):
+
+============== ======================================================= =====
+relation       the alert ...                                           weight
+============== ======================================================= =====
+``same_host``  names a host the group has host alerts on                 4
+``same_service`` is on a service the group already holds               4
+``calls``      is on a service that calls one the group holds as a       3
+               cause (its own alert, or one it joined by a dependency)
+``on_host``    is a symptom of a service running on a host the group     2
+               holds as down (or a storage alert, for a filling disk)
+``called_by``  is on a dependency of a service the group holds, and      2
+               began about when that one did: the likelier cause joins
+               its effects
+``calls``      ... through a shared dependency (one most of the          1
+               topology calls, such as DNS): weak, since anything
+               calls it
+============== ======================================================= =====
+
+The best-weighted candidate wins; ties go to the group whose related alert
+began closest in time, then to the group with more labels in common
+(namespace, team, alert name), then to the older group. With no candidate the
+alert opens a group of its own. Rules that keep two real incidents apart,
+since merging them is worse than leaving one split:
+
+- never across tenants: each tenant has its own groups;
+- time bounds every relation: an alert may begin at most ``lead`` before the
+  alert it relates to and at most ``reach`` after that one's latest onset, so
+  a certificate warning that fired hours earlier joins nothing fresh, and a
+  fresh alert joins nothing that went quiet long ago;
+- only causes propagate: a service that joined because its host is down does
+  not pull in its callers (a dead node's services fail; their callers'
+  errors have other likely causes), and chronic alerts (``kinds``) neither
+  join nor gather anything by relation;
+- a service's own alerts join through ``same_service`` only where that service
+  is a cause or an effect already, never across to a second group's service.
+
+Every join records the relation, the alert it relates to and the time
+between their onsets, so a reader can follow the chain.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from shared.correlation.kinds import AlertKind, kind_of
+from shared.models.alert import Alert
+from shared.models.tenant import Topology
+
+
+class Relation(StrEnum):
+    OPENED = "opened"
+    SAME_ALERT = "same_alert"
+    SAME_HOST = "same_host"
+    SAME_SERVICE = "same_service"
+    CALLS = "calls"
+    ON_HOST = "on_host"
+    CALLED_BY = "called_by"
+
+
+@dataclass(frozen=True, slots=True)
+class Params:
+    """The few numbers correlation runs on; defaults chosen across storms, never for one."""
+
+    lead: timedelta = timedelta(minutes=2)
+    """How long before the alert it relates to an alert may begin (rule evaluation,
+    ``for:`` clauses and scrape intervals shift onsets by about a minute)."""
+    reach: timedelta = timedelta(minutes=6)
+    """How long after its cause's first onset an effect may begin (a service's own
+    alerts: after its latest)."""
+    shared_reach: timedelta = timedelta(minutes=3, seconds=30)
+    """The same through a shared dependency: an outage of DNS reaches every caller
+    at once, so a caller failing much later has a cause of its own."""
+    shared_share: float = 0.25
+    """A dependency called by at least this share of the topology's services is
+    shared infrastructure: calling it is weak evidence."""
+    label_keys: tuple[str, ...] = ("namespace", "team", "alertname")
+    """Labels compared to break ties between equally good groups."""
+
+
+@dataclass(frozen=True, slots=True)
+class Join:
+    """Why one alert is in its group: the relation and the alert it relates to."""
+
+    fingerprint: str
+    group_id: str
+    relation: Relation
+    related: str | None = None
+    """Fingerprint of the alert in the group this one relates to (None when it opened it)."""
+    via: str | None = None
+    """The service or host the relation runs through."""
+    seconds: float = 0.0
+    """This alert's onset minus the related alert's."""
+    merged: tuple[str, ...] = ()
+    """Groups this alert showed to be the same incident, now part of ``group_id``: it
+    is the dependency their first services call, and began with them."""
+
+    @property
+    def reason(self) -> str:
+        """One line a responder reads."""
+        where = f" {self.via}" if self.via else ""
+        if self.relation is Relation.OPENED:
+            return "opened the group"
+        if self.relation is Relation.SAME_ALERT:
+            return "the same alert again"
+        text = {
+            Relation.SAME_HOST: f"same host{where}",
+            Relation.SAME_SERVICE: f"same service{where}",
+            Relation.CALLS: f"its service calls{where}",
+            Relation.ON_HOST: f"runs on{where}, which is failing",
+            Relation.CALLED_BY: f"its service is a dependency of{where}",
+        }[self.relation]
+        merged = f"; merged {', '.join(self.merged)}" if self.merged else ""
+        return f"{text} (alert {self.related}, onset {self.seconds:+.0f} s){merged}"
+
+    def to_json(self) -> dict[str, object]:
+        out: dict[str, object] = {"alert": self.fingerprint, "relation": self.relation.value}
+        if self.related is not None:
+            out |= {"related": self.related, "via": self.via, "seconds": round(self.seconds, 1)}
+        if self.merged:
+            out["merged"] = list(self.merged)
+        out["reason"] = self.reason
+        return out
+
+
+class TopologyIndex:
+    """The tenant's topology as lookups correlation makes per alert."""
+
+    def __init__(self, topology: Topology, *, shared_share: float = 0.25) -> None:
+        callers: dict[str, set[str]] = {}
+        for svc in topology.services:
+            for dep in svc.depends_on:
+                callers.setdefault(dep, set()).add(svc.name)
+        self.depends_on: dict[str, frozenset[str]] = {
+            s.name: frozenset(s.depends_on) for s in topology.services
+        }
+        self.callers: dict[str, frozenset[str]] = {k: frozenset(v) for k, v in callers.items()}
+        self.hosts_of: dict[str, frozenset[str]] = {
+            s.name: frozenset(s.instances) for s in topology.services
+        }
+        size = max(len(topology.services), 1)
+        # Above a handful of callers only: in a small topology every service is "most".
+        self.shared: frozenset[str] = frozenset(
+            name for name, who in callers.items() if len(who) >= max(5, shared_share * size)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    """What correlation reads of an alert."""
+
+    fingerprint: str
+    service: str | None
+    host: str | None
+    kind: AlertKind
+    onset: float
+    labels: Mapping[str, str]
+
+
+def facts_of(alert: Alert) -> _Facts:
+    host_only = alert.service is None and alert.instance is not None
+    return _Facts(
+        fingerprint=alert.fingerprint,
+        service=alert.service,
+        host=alert.instance,
+        kind=kind_of(alert.name, on_host_only=host_only),
+        onset=alert.starts_at.timestamp(),
+        labels={**alert.labels, "alertname": alert.name},
+    )
+
+
+@dataclass(slots=True)
+class _Span:
+    """When one service or host first and last began an alert in a group, and which."""
+
+    first: float
+    last: float
+    fingerprint: str
+    kind: AlertKind
+
+    def widen(self, onset: float, fingerprint: str) -> None:
+        if onset < self.first:
+            self.first, self.fingerprint = onset, fingerprint
+        self.last = max(self.last, onset)
+
+
+@dataclass(slots=True)
+class _Group:
+    id: str
+    order: int
+    first: float
+    last: float
+    causes: dict[str, _Span] = field(default_factory=dict)
+    """Services whose failure may explain others (``calls`` and ``called_by`` run through them)."""
+    effects: dict[str, _Span] = field(default_factory=dict)
+    """Services here because their host failed: no caller of theirs joins through them."""
+    hosts: dict[str, _Span] = field(default_factory=dict)
+    labels: dict[str, set[str]] = field(default_factory=dict)
+    joins: list[Join] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """A finished group: its alerts (fingerprints, in order of joining) and why each joined."""
+
+    id: str
+    tenant_id: str
+    alerts: tuple[str, ...]
+    joins: tuple[Join, ...]
+
+    def to_json(self, *, reasons: bool = False) -> dict[str, object]:
+        out: dict[str, object] = {"id": self.id, "alerts": list(self.alerts)}
+        if reasons:
+            out["reasons"] = [j.to_json() for j in self.joins]
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    weight: int
+    gap: float
+    shared_labels: int
+    group: _Group
+    join: Join
+    as_cause: bool
+
+    def key(self) -> tuple[int, float, int, int]:
+        return (-self.weight, self.gap, -self.shared_labels, self.group.order)
+
+
+class Grouper:
+    """Groups one stream of alerts, alert by alert, in the order they arrive.
+
+    The same instance serves every tenant and never mixes them. ``assign`` is
+    the decision the live ingestion path and ``correlate`` both make; a
+    fingerprint already seen returns its first decision (re-deliveries and
+    resolutions go where the alert went).
+    """
+
+    def __init__(
+        self,
+        topologies: Mapping[str, Topology] | Callable[[str], Topology],
+        *,
+        params: Params | None = None,
+        new_id: Callable[[str], str] | None = None,
+    ) -> None:
+        self._params = params or Params()
+        self._lead = self._params.lead.total_seconds()
+        self._reach = self._params.reach.total_seconds()
+        self._shared_reach = self._params.shared_reach.total_seconds()
+        self._topology_of = topologies if callable(topologies) else topologies.__getitem__
+        self._indexes: dict[str, TopologyIndex] = {}
+        self._open: dict[str, list[_Group]] = {}
+        self._all: dict[str, list[_Group]] = {}
+        self._seen: dict[tuple[str, str], Join] = {}
+        self._counter = itertools.count(1)
+        self._new_id = new_id or (lambda tenant: f"G{next(self._counter):04d}")
+
+    def assign(self, alert: Alert) -> Join:
+        """The group ``alert`` belongs to, opening one if none fits, and why."""
+        tenant = alert.tenant_id
+        known = self._seen.get((tenant, alert.fingerprint))
+        if known is not None:
+            return Join(
+                fingerprint=alert.fingerprint,
+                group_id=known.group_id,
+                relation=Relation.SAME_ALERT,
+            )
+        facts = facts_of(alert)
+        index = self._index(tenant)
+        groups = self._live(tenant, facts.onset)
+        candidates: list[_Candidate] = []
+        if facts.kind is not AlertKind.CHRONIC:  # chronic alerts join nothing by relation
+            for group in groups:
+                candidate = self._best_relation(group, facts, index)
+                if candidate is not None:
+                    candidates.append(candidate)
+        best = min(candidates, key=_Candidate.key) if candidates else None
+        if best is None:
+            group = _Group(
+                id=self._new_id(tenant),
+                order=len(self._all.get(tenant, ())),
+                first=facts.onset,
+                last=facts.onset,
+            )
+            self._open.setdefault(tenant, []).append(group)
+            self._all.setdefault(tenant, []).append(group)
+            join = Join(fingerprint=facts.fingerprint, group_id=group.id, relation=Relation.OPENED)
+            self._add(group, facts, join, as_cause=True)
+        else:
+            absorbed = [
+                c.group
+                for c in candidates
+                if c is not best
+                and best.join.relation is Relation.CALLED_BY
+                and c.join.relation is Relation.CALLED_BY
+                and self._opened_by_caller(c.group, facts, index)
+            ]
+            join = best.join
+            if absorbed:
+                join = replace(join, merged=tuple(g.id for g in absorbed))
+                for other in absorbed:
+                    self._merge(tenant, best.group, other)
+            self._add(best.group, facts, join, as_cause=best.as_cause)
+        self._seen[(tenant, facts.fingerprint)] = join
+        return join
+
+    def _opened_by_caller(self, group: _Group, alert: _Facts, index: TopologyIndex) -> bool:
+        """Whether ``alert`` is on a dependency of the service that opened ``group``, at its start.
+
+        Then the group's first alert was an early effect of this one's cause, and
+        the group is part of the incident this alert belongs to.
+        """
+        opener = group.joins[0]
+        root = next(
+            (s for s, span in group.causes.items() if span.fingerprint == opener.fingerprint),
+            None,
+        )
+        lead = self._lead
+        return (
+            root is not None
+            and alert.service is not None
+            and alert.service in index.depends_on.get(root, ())
+            and abs(alert.onset - group.first) <= lead
+        )
+
+    def _merge(self, tenant: str, into: _Group, other: _Group) -> None:
+        """Fold ``other`` into ``into``: a common cause showed them to be one incident."""
+        for join in other.joins:
+            moved = replace(join, group_id=into.id)
+            into.joins.append(moved)
+            self._seen[(tenant, join.fingerprint)] = moved
+        into.first, into.last = min(into.first, other.first), max(into.last, other.last)
+        for mine, theirs in (
+            (into.causes, other.causes),
+            (into.effects, other.effects),
+            (into.hosts, other.hosts),
+        ):
+            for key, span in theirs.items():
+                if key in mine:
+                    mine[key].widen(span.first, span.fingerprint)
+                    mine[key].last = max(mine[key].last, span.last)
+                else:
+                    mine[key] = span
+        for key, values in other.labels.items():
+            into.labels.setdefault(key, set()).update(values)
+        self._open[tenant] = [g for g in self._open[tenant] if g is not other]
+        self._all[tenant] = [g for g in self._all[tenant] if g is not other]
+
+    def groups(self, tenant_id: str) -> list[Group]:
+        """Every group of the tenant so far, oldest first."""
+        return [
+            Group(
+                id=g.id,
+                tenant_id=tenant_id,
+                alerts=tuple(j.fingerprint for j in g.joins),
+                joins=tuple(g.joins),
+            )
+            for g in self._all.get(tenant_id, [])
+        ]
+
+    def _index(self, tenant: str) -> TopologyIndex:
+        index = self._indexes.get(tenant)
+        if index is None:
+            index = TopologyIndex(self._topology_of(tenant), shared_share=self._params.shared_share)
+            self._indexes[tenant] = index
+        return index
+
+    def _live(self, tenant: str, onset: float) -> list[_Group]:
+        """Groups an alert beginning at ``onset`` could still join; the rest are closed.
+
+        Arrival order roughly follows onset, so a group quiet for twice the
+        reach will not take another alert: it leaves the open list for good.
+        """
+        groups = self._open.get(tenant, [])
+        horizon = onset - 2 * self._reach
+        if groups and groups[0].last < horizon:
+            groups = [g for g in groups if g.last >= horizon]
+            self._open[tenant] = groups
+        return groups
+
+    def _best_relation(
+        self, group: _Group, alert: _Facts, index: TopologyIndex
+    ) -> _Candidate | None:
+        lead, reach, shared_reach = self._lead, self._reach, self._shared_reach
+        t = alert.onset
+        if t < group.first - lead or t > group.last + reach:
+            return None
+        found: list[tuple[int, Relation, _Span, str, bool]] = []
+        service, host = alert.service, alert.host
+        if service is None:
+            span = group.hosts.get(host) if host is not None else None
+            if span is not None and span.first - lead <= t <= span.first + reach:
+                found.append((4, Relation.SAME_HOST, span, str(host), False))
+        else:
+            causes = group.causes
+            own = causes.get(service) or group.effects.get(service)
+            if own is not None and own.first - lead <= t <= own.last + reach:
+                found.append((4, Relation.SAME_SERVICE, own, service, service in causes))
+            if alert.kind is AlertKind.SYMPTOM:
+                for dep in index.depends_on.get(service, ()):
+                    span = causes.get(dep)
+                    if span is None or t < span.first - lead:
+                        continue
+                    if dep in index.shared:
+                        if t <= span.first + shared_reach:
+                            found.append((1, Relation.CALLS, span, dep, False))
+                    elif t <= span.first + reach:
+                        found.append((3, Relation.CALLS, span, dep, True))
+                for caller in index.callers.get(service, ()):
+                    span = causes.get(caller)
+                    if span is not None and span.first - lead <= t <= span.first + lead:
+                        found.append((2, Relation.CALLED_BY, span, caller, True))
+            # A shared dependency failing is a cause of its own: joined to a host's
+            # trouble, it would pull every service of the topology in after it.
+            if group.hosts and service not in index.shared:
+                for on in index.hosts_of.get(service, ()):
+                    span = group.hosts.get(on)
+                    if span is None or not span.first - lead <= t <= span.first + reach:
+                        continue
+                    if (span.kind is AlertKind.HOST_DOWN and alert.kind is AlertKind.SYMPTOM) or (
+                        span.kind is AlertKind.STORAGE and alert.kind is AlertKind.STORAGE
+                    ):
+                        found.append((2, Relation.ON_HOST, span, on, False))
+        if not found:
+            return None
+        weight, relation, span, via, cause = min(
+            found, key=lambda f: (-f[0], abs(alert.onset - f[2].first), f[3])
+        )
+        join = Join(
+            fingerprint=alert.fingerprint,
+            group_id=group.id,
+            relation=relation,
+            related=span.fingerprint,
+            via=via,
+            seconds=alert.onset - span.first,
+        )
+        gap = min(abs(alert.onset - span.first), abs(alert.onset - span.last))
+        return _Candidate(weight, gap, self._shared_labels(group, alert), group, join, cause)
+
+    def _shared_labels(self, group: _Group, alert: _Facts) -> int:
+        return sum(
+            1
+            for key in self._params.label_keys
+            if key in alert.labels and alert.labels[key] in group.labels.get(key, ())
+        )
+
+    def _add(self, group: _Group, alert: _Facts, join: Join, *, as_cause: bool) -> None:
+        group.joins.append(join)
+        group.first = min(group.first, alert.onset)
+        group.last = max(group.last, alert.onset)
+        for key in self._params.label_keys:
+            if key in alert.labels:
+                group.labels.setdefault(key, set()).add(alert.labels[key])
+        if alert.kind is AlertKind.CHRONIC:
+            return
+        if alert.service is not None:
+            target = group.causes if as_cause else group.effects
+            if alert.service in group.causes:
+                target = group.causes
+            span = target.get(alert.service)
+            if span is None:
+                target[alert.service] = _Span(
+                    alert.onset, alert.onset, alert.fingerprint, alert.kind
+                )
+            else:
+                span.widen(alert.onset, alert.fingerprint)
+        elif alert.host is not None:
+            span = group.hosts.get(alert.host)
+            if span is None:
+                group.hosts[alert.host] = _Span(
+                    alert.onset, alert.onset, alert.fingerprint, alert.kind
+                )
+            else:
+                span.widen(alert.onset, alert.fingerprint)
+                if alert.kind is AlertKind.HOST_DOWN:
+                    span.kind = AlertKind.HOST_DOWN
+
+
+def firing_once(alerts: Iterable[Alert]) -> list[Alert]:
+    """Each fingerprint's first firing alert, in arrival order (what ``assign`` decides on)."""
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for alert in alerts:
+        key = (alert.tenant_id, alert.fingerprint)
+        if alert.is_firing and key not in seen:
+            seen.add(key)
+            out.append(alert)
+    return out
+
+
+def onset(moment: datetime) -> float:
+    return moment.timestamp()
