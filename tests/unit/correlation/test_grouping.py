@@ -1,0 +1,186 @@
+"""The correlation decision: host, dependency path, time, tenants, reasons, order."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from shared.correlation.grouping import Grouper, Relation
+from shared.models.alert import Alert, AlertSource, AlertStatus
+from shared.models.tenant import Service, Topology
+
+T0 = datetime(2026, 3, 4, 14, 0, tzinfo=UTC)
+
+TOPOLOGY = Topology(
+    services=(
+        Service(name="web", depends_on=("checkout", "dns"), instances=("node-1",)),
+        Service(name="checkout", depends_on=("orders-db", "dns"), instances=("node-2",)),
+        Service(name="orders-db", depends_on=("dns",), instances=("node-3",)),
+        Service(name="search", depends_on=("dns",), instances=("node-1",)),
+        Service(name="mail", depends_on=("dns",), instances=("node-4",)),
+        Service(name="auth", depends_on=("dns",), instances=("node-4",)),
+        Service(name="dns", instances=("node-5",)),
+    )
+)
+
+
+def alert(
+    fp: str,
+    name: str,
+    at: float,
+    *,
+    service: str | None = None,
+    host: str | None = None,
+    tenant: str = "acme",
+) -> Alert:
+    starts = T0 + timedelta(seconds=at)
+    labels = {"alertname": name, **({"service": service} if service else {})}
+    return Alert(
+        id=f"{fp}@{int(starts.timestamp())}",
+        tenant_id=tenant,
+        source=AlertSource.ALERTMANAGER,
+        fingerprint=fp,
+        status=AlertStatus.FIRING,
+        name=name,
+        labels=labels,
+        service=service,
+        instance=host,
+        starts_at=starts,
+    )
+
+
+def grouped(alerts: list[Alert], tenant: str = "acme") -> list[set[str]]:
+    grouper = Grouper({"acme": TOPOLOGY, "globex": TOPOLOGY})
+    for a in alerts:
+        grouper.assign(a)
+    return [set(g.alerts) for g in grouper.groups(tenant)]
+
+
+def test_a_dead_host_gathers_its_own_alerts_and_its_services_symptoms() -> None:
+    groups = grouped(
+        [
+            alert("n1", "KubeNodeNotReady", 0, host="node-1"),
+            alert("n2", "TargetDown", 20, host="node-1"),
+            alert("p1", "KubePodNotReady", 40, service="web"),
+            alert("p2", "HighLatency", 60, service="search"),
+            alert("other", "TargetDown", 30, host="node-4"),
+        ]
+    )
+    assert {"n1", "n2", "p1", "p2"} in groups
+    assert {"other"} in groups
+
+
+def test_a_host_that_is_not_down_does_not_gather_its_services() -> None:
+    groups = grouped(
+        [
+            alert("nic", "NodeNetworkReceiveErrs", 0, host="node-1"),
+            alert("web", "HighErrorRate", 30, service="web"),
+        ]
+    )
+    assert groups == [{"nic"}, {"web"}]
+
+
+def test_a_failing_dependency_gathers_its_callers_along_the_path() -> None:
+    groups = grouped(
+        [
+            alert("db", "HighErrorRate", 0, service="orders-db"),
+            alert("co", "HighErrorRate", 70, service="checkout"),
+            alert("web", "HighErrorRate", 150, service="web"),
+            alert("web-pod", "KubePodNotReady", 200, service="web"),
+        ]
+    )
+    assert groups == [{"db", "co", "web", "web-pod"}]
+
+
+def test_a_path_not_yet_lit_does_not_join() -> None:
+    # web calls checkout, which calls orders-db: web is two hops away and nothing
+    # between has failed, so web's alert has no path to the database's group.
+    groups = grouped(
+        [
+            alert("db", "HighErrorRate", 0, service="orders-db"),
+            alert("web", "HighErrorRate", 30, service="web"),
+        ]
+    )
+    assert groups == [{"db"}, {"web"}]
+
+
+def test_an_alert_from_eight_hours_earlier_does_not_join_a_fresh_incident() -> None:
+    cert = alert("cert", "HighLatency", -8 * 3600, service="orders-db")
+    fresh = [
+        alert("co", "HighErrorRate", 0, service="checkout"),
+        alert("web", "HighErrorRate", 60, service="web"),
+    ]
+    # Delivered first (it keeps being re-sent) or last: either way it stays apart.
+    assert grouped([cert, *fresh]) == [{"cert"}, {"co", "web"}]
+    assert grouped([*fresh, cert]) == [{"co", "web"}, {"cert"}]
+
+
+def test_chronic_alerts_neither_join_nor_gather() -> None:
+    groups = grouped(
+        [
+            alert("db", "HighErrorRate", 0, service="orders-db"),
+            alert("cert", "CertificateExpiringSoon", 20, service="checkout"),
+            alert("hpa", "KubeHpaMaxedOut", 30, service="orders-db"),
+        ]
+    )
+    assert groups == [{"db"}, {"cert"}, {"hpa"}]
+
+
+def test_never_across_tenants() -> None:
+    grouper = Grouper({"acme": TOPOLOGY, "globex": TOPOLOGY})
+    grouper.assign(alert("db", "HighErrorRate", 0, service="orders-db"))
+    join = grouper.assign(alert("co", "HighErrorRate", 60, service="checkout", tenant="globex"))
+    assert join.relation is Relation.OPENED
+    assert [g.alerts for g in grouper.groups("acme")] == [("db",)]
+    assert [g.alerts for g in grouper.groups("globex")] == [("co",)]
+
+
+def test_every_join_records_why() -> None:
+    grouper = Grouper({"acme": TOPOLOGY})
+    grouper.assign(alert("db", "HighErrorRate", 0, service="orders-db"))
+    join = grouper.assign(alert("co", "HighErrorRate", 70, service="checkout"))
+    assert join.relation is Relation.CALLS
+    assert (join.related, join.via, join.seconds) == ("db", "orders-db", 70.0)
+    assert "calls orders-db" in join.reason
+    (group,) = grouper.groups("acme")
+    assert [j.relation for j in group.joins] == [Relation.OPENED, Relation.CALLS]
+    again = grouper.assign(alert("co", "HighErrorRate", 70, service="checkout"))
+    assert again.relation is Relation.SAME_ALERT and again.group_id == group.id
+
+
+def test_a_shared_dependency_is_its_own_cause_and_reaches_its_callers_at_once() -> None:
+    groups = grouped(
+        [
+            alert("node", "KubeNodeNotReady", 0, host="node-5"),
+            alert("dns", "CoreDNSErrorsHigh", 60, service="dns"),
+            alert("mail", "HighErrorRate", 70, service="mail"),
+            alert("auth", "HighErrorRate", 80, service="auth"),
+            alert("late", "HighErrorRate", 600, service="search"),
+        ]
+    )
+    assert {"node"} in groups
+    assert {"dns", "mail", "auth"} in groups
+    assert {"late"} in groups
+
+
+def test_a_cause_arriving_after_its_first_effects_merges_them() -> None:
+    grouper = Grouper({"acme": TOPOLOGY})
+    grouper.assign(alert("web", "HighErrorRate", 0, service="web"))
+    grouper.assign(alert("mail", "HighErrorRate", 2, service="mail"))
+    join = grouper.assign(alert("dns", "CoreDNSErrorsHigh", 5, service="dns"))
+    assert join.relation is Relation.CALLED_BY and len(join.merged) == 1
+    assert [set(g.alerts) for g in grouper.groups("acme")] == [{"web", "mail", "dns"}]
+
+
+def test_the_same_alerts_twice_give_the_same_groups() -> None:
+    alerts = [
+        alert("n1", "KubeNodeNotReady", 0, host="node-1"),
+        alert("db", "HighErrorRate", 5, service="orders-db"),
+        alert("p1", "KubePodNotReady", 40, service="web"),
+        alert("co", "HighErrorRate", 70, service="checkout"),
+    ]
+    first = Grouper({"acme": TOPOLOGY})
+    second = Grouper({"acme": TOPOLOGY})
+    for a in alerts:
+        first.assign(a)
+        second.assign(a)
+    assert first.groups("acme") == second.groups("acme")
