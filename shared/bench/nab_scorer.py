@@ -202,7 +202,8 @@ class Scorer:
         wins = w[in_rows][by_window]
         vals = value[by_window]
         starts = np.flatnonzero(np.r_[True, wins[1:] != wins[:-1]]) if len(wins) else wins
-        for s, e in zip(starts, [*starts[1:], len(wins)], strict=True):
+        ends = np.r_[starts[1:], len(wins)] if len(wins) else wins
+        for s, e in zip(starts, ends, strict=True):
             run = np.maximum.accumulate(vals[s:e])
             vals[s:e] = np.diff(run, prepend=-cost.fn)
         gain[in_rows[by_window]] = vals
