@@ -530,6 +530,28 @@ def correlate(
     typer.echo(json.dumps(result.to_json(reasons=as_json), indent=2 if as_json else None))
 
 
+@bench_app.command("nab")
+@friendly
+def bench_nab(
+    nab_dir: Annotated[Path, typer.Argument(help="NAB's folder (data/, labels/).")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the per-file results CSVs.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    workers: Annotated[int, typer.Option(help="Processes running the detector.")] = 2,
+) -> None:
+    """Anomaly detection on NAB: standard, low-FP and low-FN scores beside the scoreboard."""
+    from shared.bench.nab import bench, data_present, file_progress, render
+
+    if not data_present(nab_dir):
+        typer.echo(f"skipped: no NAB data under {nab_dir}")
+        return
+    with file_progress(console, "NAB", enabled=not as_json) as advance:
+        result = bench(nab_dir, out, workers=workers, on_file=advance)
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+    else:
+        render(result, typer.echo)
+
+
 @app.command()
 @friendly
 def calibrate(
