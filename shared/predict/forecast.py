@@ -146,7 +146,7 @@ def forecast(
     spread: tuple[float | None, float | None] | None = None
     releases = [j for j in jumps if j.release]
     if len(releases) >= 2:
-        cycles = _cycles(bins, releases, hours, horizon_h)
+        cycles = _cycles(bins, jumps, segs, fit, horizon_h)
         base = replace(base, model="cycles", reason=cycles.reason)
         if cycles.in_cycle:
             spread = _bootstrap(fit, horizon_h, np.random.default_rng(seed))
@@ -202,9 +202,39 @@ def _fit_segment(bins: Bins, seg: Segment, min_bins: int) -> _Fit:
     assert chosen is not None  # every family explains a suffix within an infinite limit
     s, fits, rss = chosen
     n = int(table.count[s])
-    bic = {f: n * math.log(max(rss[f] / n, 1e-300)) + PARAMS[f] * math.log(n) for f in fits}
+    n_eff = _effective_points(t[s:], yc[s:], n)
+    bic = {f: _bic(rss[f], n, n_eff, PARAMS[f]) for f in fits}
     family = min(bic, key=lambda f: bic[f])
-    return _Fit(fits[family].shifted(anchor), t[s:], y[s:], float(t[s]))
+    if family == "curved":
+        # A bend, or a fill that began (or stopped) at one moment? The broken line
+        # competes on the same suffix; if it wins, the regime starts at its knot.
+        knot, hinge_rss = trend.fit_hinge(t[s:], yc[s:], min_bins)
+        if _bic(hinge_rss, n, n_eff, 4) < bic["curved"]:
+            k0 = s + knot
+            line, _ = trend.suffix_fits(trend.design("linear", t[k0:]), yc[k0:], 0)
+            fitted = Trend("linear", (float(line[0, 0]), float(line[0, 1])))
+            return _Fit(fitted.shifted(anchor), t[k0:], y[k0:], float(t[k0]))
+    chosen_trend = fits[family].shifted(anchor).reaching(-float(t[s]))
+    return _Fit(chosen_trend, t[s:], y[s:], float(t[s]))
+
+
+def _bic(rss: float, n: int, n_eff: float, params: int) -> float:
+    """BIC counted on the effective number of independent points."""
+    return n_eff * math.log(max(rss / n, 1e-300)) + params * math.log(n_eff)
+
+
+def _effective_points(t: Floats, y: Floats, n: int) -> float:
+    """Points worth of evidence: residuals that wander together count as fewer.
+
+    ``n (1 - rho) / (1 + rho)`` with ``rho`` the lag-one autocorrelation of the
+    straight line's residuals; without it, wandering noise reads as a bend.
+    """
+    line, _ = trend.suffix_fits(trend.design("linear", t), y, 0)
+    resid = y - trend.design("linear", t) @ line[0]
+    denom = float(resid @ resid)
+    rho = float(resid[1:] @ resid[:-1]) / denom if denom > 0 else 0.0
+    rho = min(max(rho, 0.0), 0.9)
+    return max(n * (1.0 - rho) / (1.0 + rho), 3.0)
 
 
 def _explained_at(
@@ -245,50 +275,85 @@ class _Cycles:
     """The current cycle reaches zero first: its own fit says when."""
 
 
-def _cycles(bins: Bins, releases: list[Jump], in_cycle: float | None, horizon_h: float) -> _Cycles:
-    """A sawtooth: fills in this cycle, or when the cleanups' low points reach zero."""
-    release_t = np.array([bins.t[j.after] for j in releases])
-    troughs = np.array([bins.y[j.before] for j in releases])
-    peaks = np.array([bins.y[j.after] for j in releases])
+def _cycles(
+    bins: Bins, jumps: tuple[Jump, ...], segs: tuple[Segment, ...], fit: _Fit, horizon_h: float
+) -> _Cycles:
+    """A sawtooth: full in this cycle, in a later one, or kept clear by its cleanups."""
+    edges = [_edge(bins, segs[i], segs[i + 1], j) for i, j in enumerate(jumps) if j.release]
+    release_t = np.array([e[0] for e in edges])
+    troughs = np.array([e[1] for e in edges])
+    peaks = np.array([e[2] for e in edges])
     period = float(np.median(np.diff(release_t)))
     amplitude = float(np.median(peaks - troughs))
     # Cleanups triggered at a level leave low points that agree; scheduled ones do not.
     level_triggered = troughs.size < 3 or regimes.robust_scale(troughs) <= 0.1 * amplitude
-    cycle = f"{len(releases)} cleanups about every {period:.1f} h"
+    cycle = f"{len(edges)} cleanups about every {period:.1f} h"
+    in_cycle = trend.first_crossing(fit.trend, horizon_h)
     if in_cycle is not None:
         due = float(release_t[-1]) + period
         if in_cycle < due and (not level_triggered or float(np.min(troughs)) <= 0.0):
             return _Cycles(
                 in_cycle, None, f"{cycle}; this cycle reaches zero before the next is due", True
             )
-    # The low point each cleanup starts from: if it sinks, the disk fills when it reaches zero.
-    when = _sinking(release_t, troughs, horizon_h)
-    if when is None:
+    pace = fit.trend.slope_now()
+    if level_triggered or pace >= 0:
         floor = max(float(np.min(troughs)), 0.0) * 100
         return _Cycles(None, None, f"{cycle} keep it above {floor:.0f}% free")
-    others = (
-        [
-            _sinking(np.delete(release_t, i), np.delete(troughs, i), horizon_h)
-            for i in range(troughs.size)
-        ]
-        if troughs.size >= 3
-        else [when]
-    )
+    when = _later_cycle(release_t, peaks, period, pace, horizon_h)
+    if when is None:
+        return _Cycles(None, None, f"{cycle} free more than is written between them")
+    others = [
+        _later_cycle(np.delete(release_t, i), np.delete(peaks, i), period, pace, horizon_h)
+        for i in range(peaks.size)
+    ]
     finite = [w for w in others if w is not None]
     spread = (min(finite, default=when), max(finite) if len(finite) == len(others) else None)
-    return _Cycles(when, spread, f"{cycle}; the low points before each sink towards zero")
+    return _Cycles(when, spread, f"{cycle}, each freeing less than was written since the last")
 
 
-def _sinking(release_t: Floats, troughs: Floats, horizon_h: float) -> float | None:
-    """Hours until the line through the cycles' low points reaches zero."""
-    if troughs.size >= 3:
-        slope = _theil_sen(release_t, troughs)
+def _edge(bins: Bins, before: Segment, after: Segment, jump: Jump) -> tuple[float, float, float]:
+    """When a cleanup happened, the level it started from and the level it left.
+
+    Each side's line is read at the moment of the step: a bin that straddles it
+    holds a mix of both levels.
+    """
+    at = 0.5 * float(bins.t[jump.before] + bins.t[jump.after])
+    return (
+        at,
+        _line_at(bins, before, at, float(bins.y[jump.before])),
+        _line_at(bins, after, at, float(bins.y[jump.after])),
+    )
+
+
+def _line_at(bins: Bins, seg: Segment, at: float, fallback: float) -> float:
+    if len(seg) < 3:
+        return fallback
+    t, y = bins.t[seg.start : seg.end], bins.y[seg.start : seg.end]
+    coef, _ = trend.suffix_fits(trend.design("linear", t), y, 0)
+    return float(coef[0, 0] + coef[0, 1] * at)
+
+
+def _later_cycle(
+    release_t: Floats, peaks: Floats, period: float, pace: float, horizon_h: float
+) -> float | None:
+    """Hours until a later cycle reaches zero: each starts where the cleanups' peaks
+    trend and falls at the current pace until the next cleanup is due."""
+    if peaks.size >= 3:
+        slope = _theil_sen(release_t, peaks)
+    elif peaks.size == 2:
+        slope = float(peaks[1] - peaks[0]) / max(float(release_t[1] - release_t[0]), 1e-9)
     else:
-        slope = float(troughs[-1] - troughs[0]) / max(float(release_t[-1] - release_t[0]), 1e-9)
-    low = float(np.median(troughs - slope * release_t))
-    if slope >= 0 or -low / slope > horizon_h:
-        return None
-    return max(-low / slope, 0.0)
+        slope = 0.0
+    intercept = float(np.median(peaks - slope * release_t))
+    start = float(release_t[-1]) + period
+    while start <= horizon_h:
+        peak = intercept + slope * start
+        if peak <= 0:
+            return max(start, 0.0)
+        if peak + pace * period <= 0:
+            return max(start - peak / pace, 0.0)
+        start += period
+    return None
 
 
 def _theil_sen(x: Floats, y: Floats) -> float:
@@ -314,7 +379,7 @@ def _bootstrap(
     first = rng.integers(0, max(n // 3, 1), size=BOOTSTRAP)
     weights = (np.arange(n)[None, :] >= first[:, None]).astype(np.float64)
     coef, k, _ = trend.fit_many(base.family, t, ys, weights, base.k)
-    when = trend.crossings(base.family, coef, k, horizon_h)
+    when = trend.crossings(base.family, coef, k, horizon_h, reach=base.reach)
     lo, hi = np.quantile(when, QUANTILES, method="inverted_cdf")
     return (
         float(lo) if math.isfinite(lo) else None,

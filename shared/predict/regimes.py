@@ -126,12 +126,15 @@ def find_jumps(bins: Bins) -> tuple[Jump, ...]:
     d = np.diff(bins.y)
     if d.size < 5:
         return ()
-    half = 3
-    padded = np.pad(d, half, mode="edge")
+    dt = np.diff(bins.t)
+    half = 6
+    padded = np.pad(d / dt, half, mode="edge")
     local = np.median(sliding_window_view(padded, 2 * half + 1), axis=1)
-    r = d - local
+    r = d - local * dt  # what the local pace does not explain, across gaps too
     scale = max(robust_scale(r), NOISE_FLOOR)
-    big = (np.abs(r) > JUMP_Z * scale) & (np.abs(r) > JUMP_MIN)
+    # Across a gap the local pace is extrapolated further, so its error weighs more.
+    stretch = 1.0 + (dt / float(np.median(dt)) - 1.0) / np.sqrt(2 * half + 1)
+    big = (np.abs(r) > JUMP_Z * scale * stretch) & (np.abs(r) > JUMP_MIN)
     jumps: list[Jump] = []
     i = 0
     while i < d.size:

@@ -20,6 +20,7 @@ the capacity.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -53,9 +54,11 @@ class Trend:
     family: Family
     coef: tuple[float, ...]
     k: float = 0.0
+    reach: float = math.inf
+    """Hours ahead an acceleration is followed: as far as it was seen, then its rate holds."""
 
     def __call__(self, t: Floats) -> Floats:
-        values: Floats = design(self.family, t, self.k) @ np.asarray(self.coef)
+        values: Floats = design(self.family, t, self.k, self.reach) @ np.asarray(self.coef)
         return values
 
     def slope_now(self) -> float:
@@ -66,20 +69,33 @@ class Trend:
 
     def shifted(self, offset: float) -> Trend:
         """The same shape, ``offset`` higher."""
-        return Trend(self.family, (self.coef[0] + offset, *self.coef[1:]), self.k)
+        return Trend(self.family, (self.coef[0] + offset, *self.coef[1:]), self.k, self.reach)
+
+    def reaching(self, reach: float) -> Trend:
+        return Trend(self.family, self.coef, self.k, reach)
 
 
-def _bend(t: Floats, k: float) -> Floats:
-    return np.expm1(k * t) / k if k != 0.0 else t
+def _bend(t: Floats, k: float, reach: float = math.inf) -> Floats:
+    """``(exp(k t) - 1) / k``; past ``reach`` an acceleration goes on at the rate it reached.
+
+    A bend seen over two hours says little about the next twenty: extrapolating
+    an exponential far beyond the span that showed it pages for nothing.
+    """
+    if k == 0.0:
+        return t
+    if k < 0 or not math.isfinite(reach) or not np.any(t > reach):
+        return np.expm1(k * t) / k
+    inside = np.minimum(t, reach)
+    return np.expm1(k * inside) / k + math.exp(k * reach) * np.maximum(t - reach, 0.0)
 
 
-def design(family: Family, t: Floats, k: float = 0.0) -> Floats:
+def design(family: Family, t: Floats, k: float = 0.0, reach: float = math.inf) -> Floats:
     """The design matrix of a family at times ``t``."""
     one = np.ones_like(t)
     if family == "linear":
         return np.column_stack([one, t])
     if family == "curved":
-        return np.column_stack([one, _bend(t, k)])
+        return np.column_stack([one, _bend(t, k, reach)])
     return np.column_stack([one, t, np.sin(OMEGA * t), np.cos(OMEGA * t)])
 
 
@@ -226,7 +242,12 @@ def fit_curved(t: Floats, y: Floats, k_hint: float) -> tuple[Trend, float]:
 
 
 def crossings(
-    family: Family, coef: Floats, k: Floats, horizon_h: float, level: float = 0.0
+    family: Family,
+    coef: Floats,
+    k: Floats,
+    horizon_h: float,
+    level: float = 0.0,
+    reach: float = math.inf,
 ) -> Floats:
     """Hours from now until each trend first reaches ``level``; ``inf`` beyond the horizon."""
     if family == "linear":
@@ -237,7 +258,7 @@ def crossings(
         return np.where(when <= horizon_h, when, np.inf)
     grid = np.arange(0.0, horizon_h + STEP_H / 2, STEP_H)
     if family == "curved":
-        bend = np.stack([_bend(grid, float(kk)) for kk in k])  # (B, G)
+        bend = np.stack([_bend(grid, float(kk), reach) for kk in k])  # (B, G)
         values = coef[:, :1] + coef[:, 1:2] * bend
     else:
         values = np.einsum("bp,gp->bg", coef, design("daily", grid))
@@ -256,6 +277,35 @@ def crossings(
 def first_crossing(trend: Trend, horizon_h: float, level: float = 0.0) -> float | None:
     """Hours from now until ``trend`` first reaches ``level``, or None within the horizon."""
     when = crossings(
-        trend.family, np.asarray([trend.coef]), np.asarray([trend.k]), horizon_h, level
+        trend.family,
+        np.asarray([trend.coef]),
+        np.asarray([trend.k]),
+        horizon_h,
+        level,
+        trend.reach,
     )[0]
     return float(when) if np.isfinite(when) else None
+
+
+def fit_hinge(t: Floats, y: Floats, min_after: int) -> tuple[int, float]:
+    """The best broken line (one slope, then another from a knot): knot index and RSS.
+
+    The rival of a bend: a fill that began (or stopped) at one moment looks curved
+    to the curved family when the noise is loud enough. The knot is searched on
+    every point leaving at least ``min_after`` after it.
+    """
+    n = t.size
+    knots = np.arange(1, max(n - min_after, 1))
+    if knots.size == 0:
+        return 0, np.inf
+    x = np.empty((knots.size, n, 3))
+    x[:, :, 0] = 1.0
+    x[:, :, 1] = t
+    x[:, :, 2] = np.maximum(t[None, :] - t[knots][:, None], 0.0)
+    a = np.einsum("knp,knq->kpq", x, x)
+    b = np.einsum("knp,n->kp", x, y)
+    a += 1e-12 * (np.trace(a, axis1=1, axis2=2)[:, None, None] + 1e-30) * np.eye(3)
+    coef = np.linalg.solve(a, b[..., None])[..., 0]
+    rss = np.sum((y[None, :] - np.einsum("knp,kp->kn", x, coef)) ** 2, axis=1)
+    best = int(np.argmin(rss))
+    return int(knots[best]), float(rss[best])
