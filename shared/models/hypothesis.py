@@ -118,7 +118,11 @@ class Hypothesis(Model):
     target: str = Field(min_length=1)
     title: str
     confidence: float = Field(ge=0.0, le=1.0)
+    """How likely this is the root cause, weighed against the other candidates."""
     confidence_range: tuple[float, float]
+    score: float | None = Field(default=None, ge=0.0, le=1.0)
+    """The five factors' weighted sum: the support of the evidence for it alone
+    (None in analyses stored before confidences competed)."""
     factors: dict[str, FactorScore]
     evidence: tuple[Evidence, ...] = ()
     model_version: str = Field(min_length=1)

@@ -226,6 +226,9 @@ def _hypothesis_blocks(
         )
     blocks = [_section("\n".join(lines))]
     context = factors_line(hypothesis.get("factors", {}))
+    if hypothesis.get("score") is not None:
+        # The confidence is this support weighed against the other candidates'.
+        context = f"support {number(float(hypothesis['score']))} ({context}) vs other candidates"
     marks = _feedback_marks(feedback, category, target)
     if marks:
         context += f" · marked: {marks}"

@@ -61,6 +61,8 @@ class Ranked:
     explains: tuple[str, ...]
     """Anomalous callers on its path from the alerting service."""
     late: bool
+    share: float = 0.0
+    """Its share of the whole walk (0..1; the shares of all nodes sum to 1)."""
 
 
 def series_strength(reading: SignalReading) -> float:
@@ -168,7 +170,16 @@ def rank_services(snapshot: ContextSnapshot) -> list[Ranked]:
         explains = tuple(sorted(c for c in _reachable([n], callers) - {n} if c in anomalies))
         late = _later_than_callers(anomaly, [anomalies[c] for c in callers[n] if c in anomalies])
         score = rank[n] * (0.5 if late else 1.0)
-        ranked.append(Ranked(service=n, score=score, anomaly=anomaly, explains=explains, late=late))
+        ranked.append(
+            Ranked(
+                service=n,
+                score=score,
+                anomaly=anomaly,
+                explains=explains,
+                late=late,
+                share=rank[n] * (0.5 if late else 1.0),
+            )
+        )
     best = max((r.score for r in ranked), default=0.0) or 1.0
     ranked = [dataclasses.replace(r, score=r.score / best) for r in ranked]
     ranked.sort(key=lambda r: (-r.score, r.service))

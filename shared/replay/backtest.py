@@ -5,9 +5,10 @@ A hypothesis is a hit when category and target both equal the truth
 accuracy shows whether misses are about *what* or about *where*. Runbook
 hit@3 counts the expected runbook among the first three. Calibration: the
 expected calibration error of the confidences shown (the first three of each
-case, then the first alone), a hypothesis being right when its target is the
-true target (``calibration``), and also when its category is the true one too
-(``calibration_strict``).
+case, then the first alone), a hypothesis being right when it names the true
+category on the true target, as it claims (``calibration``), and, beside it,
+when only its target is the true one (``calibration_target``: a second
+hypothesis on the right service with the wrong mechanism counts there).
 """
 
 from __future__ import annotations
@@ -134,8 +135,8 @@ def backtest(folder: Path | str, runbooks_dir: Path | str | None = None) -> dict
         "category_ac_at_1": _share([r == 1 for r in cat_ranks]),
         "category_ac_at_3": _share([r is not None for r in cat_ranks]),
         "runbook_hit_at_3": _share(runbook),
-        "calibration": calibration_summary(_judged_confidences(judged, strict=False)),
-        "calibration_strict": calibration_summary(_judged_confidences(judged, strict=True)),
+        "calibration": calibration_summary(_judged_confidences(judged, strict=True)),
+        "calibration_target": calibration_summary(_judged_confidences(judged, strict=False)),
         "per_category": dict(sorted(per_category.items())),
         "timings": {
             "median_replay_ms": round(statistics.median(timings), 1) if timings else None,

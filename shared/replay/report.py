@@ -52,7 +52,7 @@ def render_backtest(result: Mapping[str, Any], console: Console, *, folder: str)
         ("runbook hit@3", "runbook_hit_at_3"),
     ):
         console.print(f"{label:<18} {_pct(result[key])}")
-    for label, key in (("calibration", "calibration"), ("  cat.+target", "calibration_strict")):
+    for label, key in (("calibration", "calibration"), ("  target only", "calibration_target")):
         for k in ("top3", "top1"):
             console.print(f"{label if k == 'top3' else '':<18} {calibration_line(result[key], k)}")
     timings = result["timings"]

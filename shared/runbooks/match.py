@@ -1,7 +1,7 @@
 """The runbook step: the best runbooks for the ranked hypotheses (a pure step).
 
 Each hypothesis asks the index for its runbooks; a runbook's score is its best
-match weighted by that hypothesis' confidence relative to the leader's, so
+match weighted by that hypothesis' score (its support) relative to the leader's, so
 the leading hypothesis' runbooks come first and an alternative's main runbook
 still makes the list when the leader has few.
 """
@@ -33,10 +33,13 @@ def match_runbooks(
     parsed = [Hypothesis.model_validate(h) for h in hypotheses]
     if not parsed:
         return []
-    lead = max(h.confidence for h in parsed) or 1.0
+    # Weighted by support (the score), not the competing confidence: a runner-up's
+    # runbook is worth showing even when its share of the likelihood is small.
+    support = [h.score if h.score is not None else h.confidence for h in parsed]
+    lead = max(support) or 1.0
     best: dict[str, tuple[float, str]] = {}
-    for hypothesis in parsed:
-        weight = hypothesis.confidence / lead if lead > 0 else 1.0
+    for hypothesis, own in zip(parsed, support, strict=True):
+        weight = own / lead if lead > 0 else 1.0
         for hit in index.search(query_for(hypothesis), top=top):
             value = hit.score * weight
             if hit.id not in best or value > best[hit.id][0]:

@@ -11,7 +11,7 @@ when it predicts unseen verdicts better::
     seeded split                 train / held-out, stratified by verdict
     logistic regression          on train; coefficients -> raw weights
     bounded_weights              sum to 1, each within ±0.05 of the default
-    held-out log-loss            of the confidence itself (the weighted sum):
+    held-out log-loss            of the score itself (the weighted sum):
                                  adopt only if the proposal's is strictly lower
 
 Why these choices:
@@ -28,9 +28,11 @@ Why these choices:
   of the defaults then keeps every factor in play anyway.
 - The bound keeps one noisy week from rewriting the model: weights drift at
   most 0.05 from the documented defaults, however many runs adopt.
-- Log-loss of the confidence (not of the logistic model) is the judge, because
-  the confidence is what responders see and what the product claims is a
-  probability.
+- Log-loss of the score (not of the logistic model) is the judge: the score is
+  what the weights make and what orders the hypotheses responders see. (The
+  confidence shown is the score after the candidates compete,
+  ``shared.scoring.engine.compete``; it depends on the other candidates, which a
+  single verdict does not record.)
 
 Known limit: "strictly lower" is a weak bar. On verdicts that are pure noise
 a proposal wins about half the time (simulated: 45% at 60 verdicts, 33% at
@@ -63,7 +65,12 @@ from shared.models.audit import AuditRecord
 from shared.models.base import iso
 from shared.models.hypothesis import FACTOR_NAMES
 from shared.ports.store import Container, DocumentStore, Filter
-from shared.scoring.engine import DEFAULT_WEIGHTS, MODEL_VERSION, normalise_weights
+from shared.scoring.engine import (
+    DEFAULT_WEIGHTS,
+    FACTOR_COMPATIBLE,
+    MODEL_VERSION,
+    normalise_weights,
+)
 
 ACTOR = "calibration"
 ADOPTED_ACTION = "scoring.weights_adopted"
@@ -206,7 +213,7 @@ def _value(factor: Any) -> float | None:
 
 def _same_formulas(model_version: Any) -> bool:
     """Stored as ``conf-1.0+w:w3``: the part before ``+`` names the factor formulas."""
-    return str(model_version or "").split("+", 1)[0] == MODEL_VERSION
+    return str(model_version or "").split("+", 1)[0] in FACTOR_COMPATIBLE
 
 
 def split(labels: Sequence[int], *, holdout: float, seed: int) -> tuple[list[int], list[int]]:

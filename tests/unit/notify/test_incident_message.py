@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from shared.enrichment.assemble import assemble_context
-from shared.formatting import quantity
+from shared.formatting import number, quantity
 from shared.ingestion.correlation import merge_alerts
 from shared.models.incident import Incident, IncidentStatus
 from shared.notify.actions import parse_action_id
@@ -99,6 +99,8 @@ def test_message_for_every_scenario_is_within_slack_limits(folder: Path) -> None
     top = stored["hypotheses"][0]
     assert top["title"][:40] in rendered
     assert f"{top['confidence']:.0%}" in rendered
+    # The confidence competes; the support it came from is shown beside the factors.
+    assert f"support {number(top['score'])} (" in rendered
     assert "Claude unavailable (failed)" in rendered  # the flag when the LLM failed
     assert incident.id in message.text
 

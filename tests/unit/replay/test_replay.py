@@ -15,6 +15,7 @@ from shared.errors import BadInput
 from shared.replay.backtest import backtest, find_bundles
 from shared.replay.bundle import load_bundle
 from shared.replay.pipeline import analyze, context_request, replay_bundle, runbook_index
+from shared.scoring.engine import MODEL_VERSION
 from tests.fixtures.intelligence.builder import (
     RUNBOOKS,
     BundleSpec,
@@ -154,7 +155,7 @@ def test_analyze_exposes_every_step_result_as_json(tmp_path: Path) -> None:
     assert set(result) == {"context", "candidates", "hypotheses", "runbooks"}
     assert json.loads(json.dumps(result)) == result
     assert any(c["origin"] == "llm" for c in result["candidates"])
-    assert result["hypotheses"][0]["model_version"] == "conf-1.0"
+    assert result["hypotheses"][0]["model_version"] == MODEL_VERSION
 
 
 def test_one_replay_is_fast(tmp_path: Path) -> None:

@@ -22,7 +22,10 @@ from shared.models.hypothesis import (
 from shared.scoring.engine import (
     DEFAULT_WEIGHTS,
     MODEL_VERSION,
+    SHARPNESS,
+    UNSEEN_SCORE,
     Acceptance,
+    compete,
     evidence_quality,
     normalise_weights,
     rank_hypotheses,
@@ -31,6 +34,7 @@ from shared.scoring.engine import (
     signal_strength,
     soft_or,
     temporal_correlation,
+    uncovered_share,
 )
 
 NOW = datetime(2026, 3, 4, 14, 5, tzinfo=UTC)
@@ -293,3 +297,109 @@ def test_hypothesis_refuses_a_range_that_misses_its_confidence() -> None:
     data["confidence_range"] = [hyp.confidence + 0.01, 1.0]
     with pytest.raises(ValueError, match="confidence_range"):
         Hypothesis.model_validate(data)
+
+
+def scored(value: float, target: str = "api", spread: float = 0.1) -> Hypothesis:
+    """A hypothesis whose score is ``value`` (as ``score`` leaves it before competing)."""
+    return Hypothesis(
+        rank=1,
+        category=RootCause.CPU_SATURATION,
+        target=target,
+        title="t",
+        confidence=value,
+        confidence_range=(max(0.0, value - spread), min(1.0, value + spread)),
+        score=value,
+        factors={n: {"value": value, "reason": "r"} for n in FACTOR_NAMES},
+        model_version=MODEL_VERSION,
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(0.0, 1.0), min_size=1, max_size=8), st.floats(0.0, 1.0))
+def test_competing_confidences_are_a_distribution_in_score_order(
+    scores: list[float], uncovered: float
+) -> None:
+    out = compete([scored(v, f"s{i}") for i, v in enumerate(scores)], uncovered)
+    # Exclusive causes: together they are at most as likely as "one of them" is.
+    assert sum(h.confidence for h in out) <= (1.0 - uncovered) + 0.002 * len(out)
+    by_score = sorted(out, key=lambda h: -(h.score or 0.0))
+    confidences = [h.confidence for h in by_score]
+    assert confidences == sorted(confidences, reverse=True)
+    for h in out:
+        low, high = h.confidence_range
+        assert 0.0 <= low <= h.confidence <= high <= 1.0
+
+
+def test_a_rival_with_as_much_support_halves_the_confidence() -> None:
+    alone = compete([scored(0.8)])[0].confidence
+    tied = compete([scored(0.8, "a"), scored(0.8, "b")])
+    assert alone > 0.9  # well supported and unrivalled: nearly sure
+    assert tied[0].confidence == tied[1].confidence
+    assert tied[0].confidence == pytest.approx(
+        0.8**SHARPNESS / (2 * 0.8**SHARPNESS + UNSEEN_SCORE**SHARPNESS), abs=1e-3
+    )
+    assert tied[0].confidence < alone / 1.8
+
+
+def test_weak_lone_evidence_stays_unlikely_and_a_clear_lead_is_sure() -> None:
+    assert compete([scored(0.35)])[0].confidence < 0.15  # an unseen cause is likelier
+    lead = compete([scored(0.78, "a"), scored(0.45, "b"), scored(0.2, "c")])
+    assert lead[0].confidence > 0.9
+    assert lead[1].confidence < 0.1
+
+
+def test_anomalies_no_candidate_covers_take_their_share() -> None:
+    full = compete([scored(0.7, "a"), scored(0.6, "b")])
+    part = compete([scored(0.7, "a"), scored(0.6, "b")], uncovered=0.4)
+    for f, p in zip(full, part, strict=True):
+        assert p.confidence == pytest.approx(0.6 * f.confidence, abs=2e-3)
+        assert p.score == f.score
+
+
+def test_uncovered_share_counts_changed_services_outside_the_candidates() -> None:
+    def reading(service: str, z: float) -> dict[str, object]:
+        return {
+            "signal": "series:errors_total",
+            "entity": service,
+            "scope": "service",
+            "source": "prometheus",
+            "baseline": 1.0,
+            "current": 1.0 + z,
+            "deviation": z,
+            "onset": NOW.isoformat(),
+        }
+
+    snap = ContextSnapshot.model_validate(
+        {
+            **snapshot().model_dump(mode="json", by_alias=True),
+            "signals": [reading("front", 20.0), reading("cart", 40.0), reading("db", 40.0)],
+            "neighbourhood": {
+                "focus_services": ["front"],
+                "services": {
+                    "front": {"name": "front", "depends_on": ["cart", "db"]},
+                    "cart": {"name": "cart", "depends_on": []},
+                    "db": {"name": "db", "depends_on": []},
+                },
+                "hosts": {"node-1": ["db"]},
+            },
+        }
+    )
+    assert uncovered_share(snap, ["front", "cart", "db"]) == pytest.approx(0.0)
+    assert uncovered_share(snap, ["front", "cart", "node-1"]) == pytest.approx(0.0)
+    rest = uncovered_share(snap, ["cart"])
+    assert 0.0 < rest < 1.0
+    assert uncovered_share(snap, []) == pytest.approx(1.0)
+    assert uncovered_share(snapshot(), ["api"]) == 0.0
+
+
+def test_ranking_keeps_the_score_order_and_reports_the_score() -> None:
+    cands = [
+        candidate(
+            [Evidence(kind=EvidenceKind.METRIC, summary="m", strength=s)], RootCause.CPU_SATURATION
+        ).model_copy(update={"target": f"svc{i}"})
+        for i, s in enumerate((0.9, 0.5, 0.7))
+    ]
+    ranked = rank_hypotheses(cands, snapshot())
+    assert [h.target for h in ranked] == ["svc0", "svc2", "svc1"]
+    assert all(h.score is not None and h.score > h.confidence for h in ranked[1:])
+    assert sum(h.confidence for h in ranked) <= 1.0 + 1e-9
