@@ -554,6 +554,42 @@ def bench_nab(
 
 @app.command()
 @friendly
+def forecast(
+    series: Annotated[Path, typer.Argument(help="A capacity series (SPEC 'Capacity series').")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the SPEC's JSON object.")] = False,
+) -> None:
+    """When a filesystem will be full: time to exhaustion with its P10-P90 range."""
+    from shared.predict.series import read_series, spec_output
+    from shared.predict.text import forecast_line
+
+    loaded = read_series(series)
+    result = loaded.forecast()
+    if as_json:
+        typer.echo(json.dumps(spec_output(loaded.id, result)))
+    else:
+        typer.echo(forecast_line(loaded, result))
+
+
+@bench_app.command("forecast")
+@friendly
+def bench_forecast(
+    folder: Annotated[Path, typer.Argument(help="Folder of capacity series with .expected.json.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Capacity forecasts: right-share beside predict_linear (1 h, 6 h), time per series."""
+    from shared.bench.forecast import bench, render
+    from shared.bench.nab import file_progress
+
+    with file_progress(console, "forecasts", enabled=not as_json) as advance:
+        result = bench(folder, on_case=advance)
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+    else:
+        render(result, typer.echo)
+
+
+@app.command()
+@friendly
 def calibrate(
     tenant: Annotated[str, typer.Option(help="Tenant whose feedback to learn from.")],
     min_feedback: Annotated[int, typer.Option(help="Verdicts needed before fitting.")] = 20,
