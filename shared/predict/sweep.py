@@ -1,0 +1,201 @@
+"""The forecast sweep: every filesystem of a tenant, and what is worth saying about it.
+
+``sweep`` reads the last 24 hours of free bytes (and sizes) through the
+metrics port, forecasts each filesystem, and decides what to post, remembering
+what it said in the document store so that the same prediction is never
+posted twice:
+
+- a disk that will be full within the tenant's horizon (12 h by default) is
+  posted once (``new``);
+- while it stays at risk, silence, except one follow-up when it worsens a lot
+  (now due in less than half the time the last post left, ``worse``);
+- one follow-up when the risk passes (not filling, or beyond 1.5 times the
+  horizon so a forecast hovering at the edge does not flap, ``clear``).
+
+It returns values (``SweepResult``); posting them (Slack, a chart) and running
+it on a timer belong to the caller, so a timer trigger, ``predict run`` and a
+test share this code. Pure apart from the two ports it is handed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+
+from shared.models.base import doc_id, iso
+from shared.ports.metrics import MetricsSource, Series
+from shared.ports.store import Container, DocumentStore
+from shared.predict.forecast import Forecast, Status, forecast
+from shared.predict.text import headline
+
+FREE = 'node_filesystem_avail_bytes{fstype!~"tmpfs|overlay|squashfs|ramfs"}'
+SIZE = 'node_filesystem_size_bytes{fstype!~"tmpfs|overlay|squashfs|ramfs"}'
+HISTORY = timedelta(hours=24)
+STEP = timedelta(seconds=60)
+HORIZON_H = 12.0
+CLEAR_FACTOR = 1.5
+"""The risk has passed only beyond this multiple of the horizon (no flapping at its edge)."""
+WORSE_FACTOR = 0.5
+"""A follow-up when the time left falls below this share of what the last post said."""
+STATE_PREFIX = "forecast-state:"
+STATE_TTL_S = 7 * 24 * 3600
+"""State of a filesystem no longer seen expires after a week."""
+
+
+class Action(StrEnum):
+    NEW = "new"
+    WORSE = "worse"
+    CLEAR = "clear"
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """One filesystem's forecast, named as an SRE names it."""
+
+    key: str
+    """``instance|mountpoint``: what de-duplication is keyed on."""
+    where: str
+    labels: Mapping[str, str]
+    size_bytes: float | None
+    forecast: Forecast
+
+    @property
+    def text(self) -> str:
+        return headline(self.where, self.forecast)
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    """Something to tell the channel, with the previous word on it if any."""
+
+    action: Action
+    prediction: Prediction
+    previous_hours_left: float | None = None
+
+    @property
+    def text(self) -> str:
+        head = self.prediction.text
+        if self.action is Action.WORSE and self.previous_hours_left is not None:
+            return f"{head}; worse than the {self.previous_hours_left:.1f} h said earlier"
+        if self.action is Action.CLEAR:
+            return f"{head}; the risk posted earlier has passed"
+        return head
+
+
+@dataclass(frozen=True, slots=True)
+class SweepResult:
+    tenant_id: str
+    at: datetime
+    predictions: tuple[Prediction, ...] = ()
+    posts: tuple[Post, ...] = ()
+    errors: tuple[str, ...] = field(default=())
+
+
+def sweep(
+    tenant_id: str,
+    metrics: MetricsSource,
+    store: DocumentStore,
+    now: datetime,
+    *,
+    horizon_h: float = HORIZON_H,
+) -> SweepResult:
+    """Forecast every filesystem of the tenant and decide, with memory, what to post."""
+    free = metrics.query_range(FREE, now - HISTORY, now, STEP)
+    if not free.ok:
+        return SweepResult(tenant_id, now, errors=(f"free bytes: {free.error}",))
+    sizes = metrics.query_range(SIZE, now - timedelta(minutes=15), now, STEP)
+    size_of = {_key(s.labels): s.samples[-1][1] for s in sizes.series if s.samples}
+    predictions = tuple(_predict(s, size_of.get(_key(s.labels)), now) for s in free.series)
+    posts = tuple(
+        post
+        for p in sorted(predictions, key=lambda p: p.key)
+        if (post := _decide(store, tenant_id, p, now, horizon_h)) is not None
+    )
+    errors = tuple(free.warnings) + ((f"sizes: {sizes.error}",) if not sizes.ok else ())
+    return SweepResult(tenant_id, now, predictions, posts, errors)
+
+
+def _key(labels: Mapping[str, str]) -> str:
+    return f"{labels.get('instance', '')}|{labels.get('mountpoint', labels.get('device', ''))}"
+
+
+def _predict(series: Series, size: float | None, now: datetime) -> Prediction:
+    array = np.asarray(series.samples, dtype=np.float64).reshape(-1, 2)
+    result = forecast(array[:, 0], array[:, 1], now=now, capacity=size)
+    labels = dict(series.labels)
+    mount = labels.get("mountpoint") or labels.get("device") or series.name
+    host = labels.get("instance")
+    where = f"{mount} on {host}" if host else mount
+    return Prediction(_key(labels), where, labels, size, result)
+
+
+def _at_risk(result: Forecast, within_h: float) -> bool:
+    return (
+        result.status in (Status.FILLING, Status.FULL)
+        and result.hours_left is not None
+        and result.hours_left <= within_h
+    )
+
+
+def _decide(
+    store: DocumentStore, tenant_id: str, p: Prediction, now: datetime, horizon_h: float
+) -> Post | None:
+    state_id = doc_id(STATE_PREFIX, p.key)
+    state = store.get(Container.CACHE, tenant_id, state_id) or {}
+    active = bool(state.get("active"))
+    result = p.forecast
+    if result.status is Status.INSUFFICIENT:
+        return None
+    if _at_risk(result, horizon_h) and result.exhausted_at is not None:
+        if not active:
+            _remember(store, tenant_id, state_id, p, now, worsened=False)
+            return Post(Action.NEW, p)
+        said = datetime.fromisoformat(str(state["exhausted_at"]))
+        left_then = (said - now).total_seconds() / 3600.0
+        hours = result.hours_left or 0.0
+        if not state.get("worsened") and left_then > 0.5 and hours < WORSE_FACTOR * left_then:
+            _remember(store, tenant_id, state_id, p, now, worsened=True)
+            return Post(Action.WORSE, p, previous_hours_left=round(left_then, 1))
+        return None
+    if active and not _at_risk(result, CLEAR_FACTOR * horizon_h):
+        store.upsert(Container.CACHE, tenant_id, {**_clean(state), "active": False})
+        return Post(Action.CLEAR, p)
+    return None
+
+
+def _remember(
+    store: DocumentStore,
+    tenant_id: str,
+    state_id: str,
+    p: Prediction,
+    now: datetime,
+    *,
+    worsened: bool,
+) -> None:
+    at = p.forecast.exhausted_at
+    assert at is not None
+    store.upsert(
+        Container.CACHE,
+        tenant_id,
+        {
+            "id": state_id,
+            "tenantId": tenant_id,
+            "kind": "forecast-state",
+            "key": p.key,
+            "active": True,
+            "worsened": worsened,
+            "exhausted_at": iso(at),
+            "posted_at": iso(now),
+            "ttl": STATE_TTL_S,
+        },
+    )
+
+
+def _clean(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored document without the store's own fields, ready to write back."""
+    return {k: v for k, v in doc.items() if not k.startswith("_")}
