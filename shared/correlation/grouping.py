@@ -1,30 +1,42 @@
 """Which open group a firing alert joins, and why: the one decision of correlation.
 
-An alert joins a group when something the group already holds would cause
-it, close enough in time (onsets, ``startsAt``, not arrival times):
+An alert joins the group whose cause explains it best, close enough in time
+(onsets, ``startsAt``, not arrival times). What explains an alert depends on
+its kind (``kinds``): a dead host takes the one replica of each service it
+runs and slows those services; a failing dependency shows first in its
+callers' errors and latency, their pods' readiness after; a crash loop is
+the pod's own process; a volume fills by itself.
 
-============== ======================================================= =====
-relation       the alert ...                                           weight
-============== ======================================================= =====
-``same_host``  names a host the group has host alerts on                 4
-``same_service`` is on a service the group already holds               4
-``calls``      is on a service that calls one the group holds as a       3
-               cause (its own alert, or one it joined by a dependency)
-``on_host``    is a symptom of a service running on a host the group     2
-               holds as down (or a storage alert, for a filling disk)
-``called_by``  is on a dependency of a service the group holds, and      2
-               began about when that one did: the likelier cause joins
-               its effects
-``calls``      ... through a shared dependency (one most of the          1
-               topology calls, such as DNS): weak, since anything
-               calls it
-============== ======================================================= =====
+=============== ====================================================== ======
+relation        the alert ...                                          weight
+=============== ====================================================== ======
+``same_host``   names a host the group has host alerts on                 4
+``same_service`` is on a service failing in the group (a pod not          4
+                ready: 3, level with a dead host; a crash loop: only
+                where that service is the group's cause)
+``calls``       is a symptom of a service calling one the group holds     3
+                as a cause (a pod not ready: 2, weaker than its host)
+``on_host``     is a pod not ready on a host the group holds as down,     3
+                the first of that service there (a dead host takes one
+                replica); a replica count short, up to ``slow_reach``
+``on_host``     is a symptom of a service on a host the group holds as    2
+                down; a volume filling on a host filling up: 4
+``called_by``   is a symptom of a dependency of a service the group       2
+                holds, begun about when that one did: the likelier
+                cause joins its effects
+``calls``       ... through a shared dependency (one most of the          1
+                topology calls, such as DNS): weak, since anything
+                calls it
+=============== ====================================================== ======
 
 The best-weighted candidate wins; ties go to the group whose related alert
 began closest in time, then to the group with more labels in common
-(namespace, team, alert name), then to the older group. With no candidate the
-alert opens a group of its own. Rules that keep two real incidents apart,
-since merging them is worse than leaving one split:
+(namespace, team, alert name), then to the older group. One exception: when
+the winner only continues a service's failure in one group (``same_service``)
+and a dependency or host of that service began failing in another group after
+the service's latest alert in the first, the fresher cause takes it. With no
+candidate the alert opens a group of its own. Rules that keep two real
+incidents apart, since merging them is worse than leaving one split:
 
 - never across tenants: each tenant has its own groups;
 - time bounds every relation: an alert may begin at most ``lead`` before the
@@ -33,8 +45,9 @@ since merging them is worse than leaving one split:
   fresh alert joins nothing that went quiet long ago;
 - only causes propagate: a service that joined because its host is down does
   not pull in its callers (a dead node's services fail; their callers'
-  errors have other likely causes), and chronic alerts (``kinds``) neither
-  join nor gather anything by relation;
+  errors have other likely causes), and a service there because its host died
+  takes its later symptoms no more strongly than the host would; chronic
+  alerts, crash loops and replica counts (``kinds``) gather nothing;
 - a service's own alerts join through ``same_service`` only where that service
   is a cause or an effect already, never across to a second group's service.
 
@@ -54,6 +67,9 @@ from shared.correlation.kinds import AlertKind, kind_of
 from shared.models.alert import Alert
 from shared.models.tenant import Topology
 
+_GATHER_NOTHING = frozenset({AlertKind.CHRONIC, AlertKind.CRASH, AlertKind.REPLICAS})
+"""Kinds no other alert relates to: they say nothing about what else is failing."""
+
 
 class Relation(StrEnum):
     OPENED = "opened"
@@ -71,7 +87,10 @@ class Params:
 
     The defaults were chosen by cross-checking the public storms: a grid of
     values chosen on two storms and measured on the third picked these same
-    values for each of the three held-out storms.
+    values for each of the three held-out storms (checked again with the
+    readiness, replica and fresher-cause rules: ``reach`` 4 min and
+    ``shared_reach`` 2.5 min won every fold, ``lead`` 30 s and 60 s tied,
+    ``slow_reach`` 10 to 20 min tied; its value is kube-prometheus' ``for:``).
     """
 
     lead: timedelta = timedelta(minutes=1)
@@ -80,6 +99,9 @@ class Params:
     reach: timedelta = timedelta(minutes=4)
     """How long after its cause's first onset an effect may begin (a service's own
     alerts: after its latest)."""
+    slow_reach: timedelta = timedelta(minutes=15)
+    """How long after a host went down its services may report replicas missing: those
+    rules wait out rescheduling (``for: 15m`` in kube-prometheus)."""
     shared_reach: timedelta = timedelta(minutes=2, seconds=30)
     """The same through a shared dependency: an outage of DNS reaches every caller
     at once, so a caller failing much later has a cause of its own."""
@@ -174,7 +196,7 @@ def facts_of(alert: Alert) -> _Facts:
     return _Facts(
         fingerprint=alert.fingerprint,
         service=alert.service,
-        host=alert.instance,
+        host=alert.instance or alert.labels.get("node"),
         kind=kind_of(alert.name, on_host_only=host_only),
         onset=alert.starts_at.timestamp(),
         labels={**alert.labels, "alertname": alert.name},
@@ -204,9 +226,19 @@ class _Group:
     last: float
     causes: dict[str, _Span] = field(default_factory=dict)
     """Services whose failure may explain others (``calls`` and ``called_by`` run through them)."""
+    roots: set[str] = field(default_factory=set)
+    """Causes that opened the group or joined as the likelier cause of it (``called_by``)."""
     effects: dict[str, _Span] = field(default_factory=dict)
-    """Services here because their host failed: no caller of theirs joins through them."""
+    """Services here because their host or a shared dependency failed: no caller of
+    theirs joins through them."""
+    on_dead_host: set[str] = field(default_factory=set)
+    """Effects that are here because their host failed, which explains only some of
+    their alerts."""
+    taken: set[tuple[str, str]] = field(default_factory=set)
+    """(service, host): the replica a dead host took has already said it is not ready."""
     hosts: dict[str, _Span] = field(default_factory=dict)
+    volumes: dict[str, _Span] = field(default_factory=dict)
+    """Services with a volume filling: only other storage alerts relate to them."""
     labels: dict[str, set[str]] = field(default_factory=dict)
     joins: list[Join] = field(default_factory=list)
 
@@ -227,6 +259,10 @@ class Group:
         return out
 
 
+_Found = tuple[int, Relation, _Span, str, bool]
+"""A relation found: weight, relation, the span it runs to, through what, joins as a cause."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Candidate:
     weight: int
@@ -235,6 +271,8 @@ class _Candidate:
     group: _Group
     join: Join
     as_cause: bool
+    began: float
+    """When the cause related to began (for ``same_service``: the service's latest onset)."""
 
     def key(self) -> tuple[int, float, int, int]:
         return (-self.weight, self.gap, -self.shared_labels, self.group.order)
@@ -260,6 +298,7 @@ class Grouper:
         self._lead = self._params.lead.total_seconds()
         self._reach = self._params.reach.total_seconds()
         self._shared_reach = self._params.shared_reach.total_seconds()
+        self._slow_reach = self._params.slow_reach.total_seconds()
         self._topology_of = topologies if callable(topologies) else topologies.__getitem__
         self._indexes: dict[str, TopologyIndex] = {}
         self._open: dict[str, list[_Group]] = {}
@@ -287,7 +326,7 @@ class Grouper:
                 candidate = self._best_relation(group, facts, index)
                 if candidate is not None:
                     candidates.append(candidate)
-        best = min(candidates, key=_Candidate.key) if candidates else None
+        best = _choose(candidates) if candidates else None
         if best is None:
             group = _Group(
                 id=self._new_id(tenant),
@@ -347,6 +386,7 @@ class Grouper:
             (into.causes, other.causes),
             (into.effects, other.effects),
             (into.hosts, other.hosts),
+            (into.volumes, other.volumes),
         ):
             for key, span in theirs.items():
                 if key in mine:
@@ -356,6 +396,9 @@ class Grouper:
                     mine[key] = span
         for key, values in other.labels.items():
             into.labels.setdefault(key, set()).update(values)
+        into.roots |= other.roots
+        into.on_dead_host |= other.on_dead_host
+        into.taken |= other.taken
         self._open[tenant] = [g for g in self._open[tenant] if g is not other]
         self._all[tenant] = [g for g in self._all[tenant] if g is not other]
 
@@ -382,10 +425,11 @@ class Grouper:
         """Groups an alert beginning at ``onset`` could still join; the rest are closed.
 
         Arrival order roughly follows onset, so a group quiet for twice the
-        reach will not take another alert: it leaves the open list for good.
+        reach (or the slow reach of a missing replica) will not take another
+        alert: it leaves the open list for good.
         """
         groups = self._open.get(tenant, [])
-        horizon = onset - 2 * self._reach
+        horizon = onset - max(2 * self._reach, self._slow_reach)
         if groups and groups[0].last < horizon:
             groups = [g for g in groups if g.last >= horizon]
             self._open[tenant] = groups
@@ -394,46 +438,22 @@ class Grouper:
     def _best_relation(
         self, group: _Group, alert: _Facts, index: TopologyIndex
     ) -> _Candidate | None:
-        lead, reach, shared_reach = self._lead, self._reach, self._shared_reach
+        lead, reach = self._lead, self._reach
         t = alert.onset
-        if t < group.first - lead or t > group.last + reach:
+        slow = alert.kind is AlertKind.REPLICAS
+        if t < group.first - lead or t > group.last + (self._slow_reach if slow else reach):
             return None
-        found: list[tuple[int, Relation, _Span, str, bool]] = []
-        service, host = alert.service, alert.host
+        service = alert.service
         if service is None:
-            span = group.hosts.get(host) if host is not None else None
-            if span is not None and span.first - lead <= t <= span.first + reach:
-                found.append((4, Relation.SAME_HOST, span, str(host), False))
+            found = self._host_relations(group, alert)
+        elif alert.kind is AlertKind.CRASH:
+            found = self._crash_relations(group, alert, service)
+        elif slow:
+            found = self._replica_relations(group, alert, service, index)
+        elif alert.kind is AlertKind.STORAGE:
+            found = self._volume_relations(group, alert, service, index)
         else:
-            causes = group.causes
-            own = causes.get(service) or group.effects.get(service)
-            if own is not None and own.first - lead <= t <= own.last + reach:
-                found.append((4, Relation.SAME_SERVICE, own, service, service in causes))
-            if alert.kind is AlertKind.SYMPTOM:
-                for dep in index.depends_on.get(service, ()):
-                    span = causes.get(dep)
-                    if span is None or t < span.first - lead:
-                        continue
-                    if dep in index.shared:
-                        if t <= span.first + shared_reach:
-                            found.append((1, Relation.CALLS, span, dep, False))
-                    elif t <= span.first + reach:
-                        found.append((3, Relation.CALLS, span, dep, True))
-                for caller in index.callers.get(service, ()):
-                    span = causes.get(caller)
-                    if span is not None and span.first - lead <= t <= span.first + lead:
-                        found.append((2, Relation.CALLED_BY, span, caller, True))
-            # A shared dependency failing is a cause of its own: joined to a host's
-            # trouble, it would pull every service of the topology in after it.
-            if group.hosts and service not in index.shared:
-                for on in index.hosts_of.get(service, ()):
-                    span = group.hosts.get(on)
-                    if span is None or not span.first - lead <= t <= span.first + reach:
-                        continue
-                    if (span.kind is AlertKind.HOST_DOWN and alert.kind is AlertKind.SYMPTOM) or (
-                        span.kind is AlertKind.STORAGE and alert.kind is AlertKind.STORAGE
-                    ):
-                        found.append((2, Relation.ON_HOST, span, on, False))
+            found = self._service_relations(group, alert, service, index)
         if not found:
             return None
         weight, relation, span, via, cause = min(
@@ -448,7 +468,123 @@ class Grouper:
             seconds=alert.onset - span.first,
         )
         gap = min(abs(alert.onset - span.first), abs(alert.onset - span.last))
-        return _Candidate(weight, gap, self._shared_labels(group, alert), group, join, cause)
+        began = span.last if relation is Relation.SAME_SERVICE else span.first
+        return _Candidate(weight, gap, self._shared_labels(group, alert), group, join, cause, began)
+
+    def _host_relations(self, group: _Group, alert: _Facts) -> list[_Found]:
+        """A host's own alert: it joins the group holding that host's other alerts."""
+        span = group.hosts.get(alert.host) if alert.host is not None else None
+        if span is not None and span.first - self._lead <= alert.onset <= span.first + self._reach:
+            return [(4, Relation.SAME_HOST, span, str(alert.host), False)]
+        return []
+
+    def _crash_relations(self, group: _Group, alert: _Facts, service: str) -> list[_Found]:
+        """A crash loop belongs with its service only where that service is the cause."""
+        own = group.causes.get(service)
+        if (
+            own is not None
+            and service in group.roots
+            and own.first - self._lead <= alert.onset <= own.last + self._reach
+        ):
+            return [(4, Relation.SAME_SERVICE, own, service, True)]
+        return []
+
+    def _replica_relations(
+        self, group: _Group, alert: _Facts, service: str, index: TopologyIndex
+    ) -> list[_Found]:
+        """Replicas lost and not replaced: a host of the service died (the rule fires late)."""
+        t, lead = alert.onset, self._lead
+        found: list[_Found] = []
+        for on in index.hosts_of.get(service, ()):
+            span = group.hosts.get(on)
+            if (
+                span is not None
+                and span.kind is AlertKind.HOST_DOWN
+                and span.first - lead <= t <= span.first + self._slow_reach
+            ):
+                found.append((3, Relation.ON_HOST, span, on, False))
+        own = group.causes.get(service) or group.effects.get(service)
+        if own is not None and own.first - lead <= t <= own.last + self._reach:
+            found.append((2, Relation.SAME_SERVICE, own, service, False))
+        return found
+
+    def _volume_relations(
+        self, group: _Group, alert: _Facts, service: str, index: TopologyIndex
+    ) -> list[_Found]:
+        """A volume filling: its service's other volumes, or a host of it filling up.
+
+        A failing dependency or a dead host does not fill a disk.
+        """
+        t, lead, reach = alert.onset, self._lead, self._reach
+        found: list[_Found] = []
+        own = group.volumes.get(service)
+        if own is not None and own.first - lead <= t <= own.last + reach:
+            found.append((4, Relation.SAME_SERVICE, own, service, False))
+        for on in index.hosts_of.get(service, ()):
+            span = group.hosts.get(on)
+            if (
+                span is not None
+                and span.kind is AlertKind.STORAGE
+                and span.first - lead <= t <= span.first + reach
+            ):
+                found.append((4, Relation.ON_HOST, span, on, False))
+        return found
+
+    def _service_relations(
+        self, group: _Group, alert: _Facts, service: str, index: TopologyIndex
+    ) -> list[_Found]:
+        """A symptom or a pod not ready on ``service``: which cause in ``group`` would
+        raise it, and how strongly the alert's kind points there."""
+        lead, reach, shared_reach = self._lead, self._reach, self._shared_reach
+        t, kind = alert.onset, alert.kind
+        readiness = kind is AlertKind.READINESS
+        found: list[_Found] = []
+        causes = group.causes
+        own = causes.get(service)
+        if own is not None and own.first - lead <= t <= own.last + reach:
+            # A pod not ready while its service fails is as well explained by its
+            # host dying: then the nearer onset decides.
+            found.append((3 if readiness else 4, Relation.SAME_SERVICE, own, service, True))
+        effect = group.effects.get(service)
+        if effect is not None and effect.first - lead <= t <= effect.last + reach:
+            if service not in group.on_dead_host:
+                found.append((4, Relation.SAME_SERVICE, effect, service, False))
+            elif not readiness:
+                # Here because its host died: the host explains its symptoms no
+                # better than any service's on it, so no more than ``on_host`` does.
+                found.append((2, Relation.SAME_SERVICE, effect, service, False))
+        for dep in index.depends_on.get(service, ()):
+            span = causes.get(dep)
+            if span is None or t < span.first - lead:
+                continue
+            if dep in index.shared:
+                if t <= span.first + shared_reach:
+                    found.append((1, Relation.CALLS, span, dep, False))
+            elif t <= span.first + reach:
+                # A failing dependency shows in the service's requests first;
+                # a pod's readiness is weaker evidence of it than a dead host.
+                found.append((2 if readiness else 3, Relation.CALLS, span, dep, True))
+        if not readiness:
+            for caller in index.callers.get(service, ()):
+                span = causes.get(caller)
+                if span is not None and span.first - lead <= t <= span.first + lead:
+                    found.append((2, Relation.CALLED_BY, span, caller, True))
+        # A shared dependency failing is a cause of its own: joined to a host's
+        # trouble, it would pull every service of the topology in after it.
+        if group.hosts and service not in index.shared:
+            for on in index.hosts_of.get(service, ()):
+                span = group.hosts.get(on)
+                if span is None or not span.first - lead <= t <= span.first + reach:
+                    continue
+                if span.kind is AlertKind.HOST_DOWN and kind is AlertKind.SYMPTOM:
+                    found.append((2, Relation.ON_HOST, span, on, False))
+                elif (
+                    span.kind is AlertKind.HOST_DOWN
+                    and readiness
+                    and (service, on) not in group.taken  # a dead host takes one replica
+                ):
+                    found.append((3, Relation.ON_HOST, span, on, False))
+        return found
 
     def _shared_labels(self, group: _Group, alert: _Facts) -> int:
         return sum(
@@ -464,9 +600,23 @@ class Grouper:
         for key in self._params.label_keys:
             if key in alert.labels:
                 group.labels.setdefault(key, set()).add(alert.labels[key])
-        if alert.kind is AlertKind.CHRONIC:
+        if alert.kind in _GATHER_NOTHING:
             return
-        if alert.service is not None:
+        if alert.service is not None and alert.kind is AlertKind.STORAGE:
+            span = group.volumes.get(alert.service)
+            if span is None:
+                group.volumes[alert.service] = _Span(
+                    alert.onset, alert.onset, alert.fingerprint, alert.kind
+                )
+            else:
+                span.widen(alert.onset, alert.fingerprint)
+        elif alert.service is not None:
+            if join.relation in (Relation.OPENED, Relation.CALLED_BY):
+                group.roots.add(alert.service)
+            if join.relation is Relation.ON_HOST and alert.kind is not AlertKind.STORAGE:
+                group.on_dead_host.add(alert.service)
+                if alert.kind is AlertKind.READINESS:
+                    group.taken.add((alert.service, str(join.via)))
             target = group.causes if as_cause else group.effects
             if alert.service in group.causes:
                 target = group.causes
@@ -487,6 +637,28 @@ class Grouper:
                 span.widen(alert.onset, alert.fingerprint)
                 if alert.kind is AlertKind.HOST_DOWN:
                     span.kind = AlertKind.HOST_DOWN
+
+
+def _choose(candidates: list[_Candidate]) -> _Candidate:
+    """The best candidate, unless a fresher cause explains a service's alert better.
+
+    A service already failing in one group may fail again for a new reason:
+    when one of its dependencies, or its host, began failing in another group
+    after the service's own latest alert in the first, that newer cause
+    explains the new alert better than a continuation does.
+    """
+    best = min(candidates, key=_Candidate.key)
+    if best.join.relation is not Relation.SAME_SERVICE:
+        return best
+    fresher = [
+        c
+        for c in candidates
+        if c.group is not best.group
+        and c.weight >= 2  # not through a shared dependency: anything calls it
+        and c.join.relation in (Relation.CALLS, Relation.ON_HOST)
+        and c.began > best.began
+    ]
+    return min(fresher, key=_Candidate.key) if fresher else best
 
 
 def firing_once(alerts: Iterable[Alert]) -> list[Alert]:

@@ -184,3 +184,79 @@ def test_the_same_alerts_twice_give_the_same_groups() -> None:
         first.assign(a)
         second.assign(a)
     assert first.groups("acme") == second.groups("acme")
+
+
+def test_a_dead_host_takes_one_replica_a_failing_dependency_the_rest() -> None:
+    # web runs on node-1 and calls checkout: both fail at once, two incidents.
+    groups = grouped(
+        [
+            alert("node", "KubeNodeNotReady", 0, host="node-1"),
+            alert("co", "HighErrorRate", 5, service="checkout"),
+            alert("pod-1", "KubePodNotReady", 60, service="web"),  # before web's errors
+            alert("web", "HighErrorRate", 90, service="web"),
+            alert("pod-2", "KubePodNotReady", 120, service="web"),  # node-1's replica is taken
+        ]
+    )
+    assert groups == [{"node", "pod-1"}, {"co", "web", "pod-2"}]
+
+
+def test_a_pod_goes_to_its_dead_host_when_that_is_the_nearer_onset() -> None:
+    groups = grouped(
+        [
+            alert("co", "HighErrorRate", 0, service="checkout"),
+            alert("web", "HighErrorRate", 60, service="web"),
+            alert("node", "KubeNodeNotReady", 200, host="node-1"),
+            alert("pod", "KubePodNotReady", 210, service="web"),
+        ]
+    )
+    assert groups == [{"co", "web"}, {"node", "pod"}]
+
+
+def test_replicas_short_join_the_dead_host_late_and_gather_nothing() -> None:
+    groups = grouped(
+        [
+            alert("node", "KubeNodeNotReady", 0, host="node-1"),
+            alert("pod", "KubePodNotReady", 60, service="web"),
+            alert("short", "KubeDeploymentReplicasMismatch", 420, service="search"),
+            alert("late", "HighErrorRate", 450, service="search"),
+        ]
+    )
+    assert groups == [{"node", "pod", "short"}, {"late"}]
+
+
+def test_a_crash_loop_belongs_only_where_its_service_is_the_cause() -> None:
+    groups = grouped(
+        [
+            alert("loop", "KubePodCrashLooping", -30, service="mail"),  # gathers nothing
+            alert("dns", "CoreDNSErrorsHigh", 0, service="dns"),
+            alert("mail", "HighErrorRate", 20, service="mail"),
+            alert("dns-loop", "KubePodCrashLooping", 120, service="dns"),
+            alert("mail-loop", "KubePodCrashLooping", 130, service="mail"),
+        ]
+    )
+    assert groups == [{"loop"}, {"dns", "mail", "dns-loop"}, {"mail-loop"}]
+
+
+def test_a_volume_filling_joins_its_host_filling_not_its_services_errors() -> None:
+    groups = grouped(
+        [
+            alert("web", "HighErrorRate", 0, service="web"),
+            alert("fs", "NodeFilesystemSpaceFillingUp", 30, host="node-1"),
+            alert("pvc", "KubePersistentVolumeFillingUp", 90, service="web"),
+        ]
+    )
+    assert groups == [{"web"}, {"fs", "pvc"}]
+
+
+def test_a_fresher_cause_takes_a_service_that_had_gone_quiet() -> None:
+    # checkout fails with dns; three minutes after its last alert there, orders-db
+    # begins failing: checkout's next alert is orders-db's doing.
+    groups = grouped(
+        [
+            alert("dns", "CoreDNSErrorsHigh", 0, service="dns"),
+            alert("co", "HighErrorRate", 20, service="checkout"),
+            alert("db", "HighErrorRate", 200, service="orders-db"),
+            alert("co-lat", "HighLatency", 250, service="checkout"),
+        ]
+    )
+    assert groups == [{"dns", "co"}, {"db", "co-lat"}]
