@@ -33,6 +33,7 @@ from shared.notify.incident_message import evidence_gaps
 from shared.ports.store import Container, Filter
 from shared.sender import read_scenario, send_bundle
 from shared.settings import Settings, load_settings
+from shared.triage.impact import order_key
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 tenants_app = typer.Typer(no_args_is_help=True, help="Add and list tenants.")
@@ -262,7 +263,7 @@ def send(
         raise typer.Exit(1)
 
 
-def _incident_row(inc: Incident) -> dict[str, Any]:
+def _incident_row(inc: Incident, impact: dict[str, Any] | None) -> dict[str, Any]:
     return {
         "id": inc.id,
         "tenant": inc.tenant_id,
@@ -273,6 +274,7 @@ def _incident_row(inc: Incident) -> dict[str, Any]:
         "alerts": inc.alert_count,
         "first_seen": inc.first_seen.isoformat(),
         "last_seen": inc.last_seen.isoformat(),
+        "impact": impact,
     }
 
 
@@ -300,9 +302,12 @@ def _readable_incident(doc: dict[str, Any]) -> Incident | None:
 def incidents_list(
     tenant: Annotated[str | None, typer.Option(help="Only this tenant.")] = None,
     status: Annotated[str | None, typer.Option(help="open, acknowledged or resolved.")] = None,
+    by_impact: Annotated[
+        bool, typer.Option("--by-impact", help="Highest impact first, as /sre status.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """List incidents, newest first."""
+    """List incidents, newest first (or by impact), with what each costs users."""
     rt = _runtime()
     tenant_ids = [tenant] if tenant else [t.id for t in rt.tenants.list()]
     filters = [Filter("status", "=", status)] if status else []
@@ -313,16 +318,28 @@ def incidents_list(
             Container.INCIDENTS, tid, filters, order_by="first_seen", descending=True
         )
         incidents.extend(i for d in docs if (i := _readable_incident(d)) is not None)
-    if as_json:
-        console.print_json(json.dumps([_incident_row(i) for i in incidents]))
-        return
-    table = Table("id", "tenant", "status", "severity", "title", "alerts", "first seen")
+    impacts: dict[str, dict[str, Any] | None] = {}
     for inc in incidents:
+        analysis = stored_analysis.load(rt.store, inc.tenant_id, inc.id)
+        impacts[inc.id] = analysis.impact if analysis is not None else None
+    if by_impact:
+        incidents.sort(
+            key=lambda i: order_key(
+                (impacts[i.id] or {}).get("score"), i.first_seen.isoformat(), i.id
+            )
+        )
+    if as_json:
+        console.print_json(json.dumps([_incident_row(i, impacts[i.id]) for i in incidents]))
+        return
+    table = Table("id", "tenant", "status", "severity", "impact", "title", "alerts", "first seen")
+    for inc in incidents:
+        impact = impacts[inc.id]
         table.add_row(
             inc.id,
             inc.tenant_id,
             inc.status.value,
             inc.severity.value,
+            f"{impact['level']} {impact['score']:g}" if impact else "-",
             inc.title,
             str(inc.alert_count),
             inc.first_seen.strftime("%Y-%m-%d %H:%M"),

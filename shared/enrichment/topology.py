@@ -75,6 +75,7 @@ def build_neighbourhood(
             callers=callers_t.get(s.name, ()),
             instances=tuple(s.instances),
             tier=s.tier,
+            slo=s.slo,
         )
         for s in topology.services
     }

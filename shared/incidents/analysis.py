@@ -10,7 +10,7 @@ it decided on, so every later explanation and audit sees exactly that:
     assemble        the context snapshot, stored with the incident
     detect          the deterministic detectors' candidates
     propose         Claude's candidates, when configured (it never decides)
-    score           the confidence engine + runbooks; the stored analysis
+    score           the confidence engine + runbooks + impact; the stored analysis
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from shared.models.incident import Incident
 from shared.ports.store import Container
 from shared.runbooks.match import match_runbooks
 from shared.scoring.engine import MODEL_VERSION, score_candidates
+from shared.triage.impact import assess
 
 log = logging.getLogger("sre_copilot.analysis")
 
@@ -187,7 +188,8 @@ def score(
         for k in ("status", "error", "dropped", "tokens", "cached", "explanation")
     }
     unconfigured: list[Literal["metrics", "runbooks"]] = []
-    if not ContextSnapshot.model_validate(snapshot).metrics_configured:
+    parsed = ContextSnapshot.model_validate(snapshot)
+    if not parsed.metrics_configured:
         unconfigured.append("metrics")
     if index is None:
         unconfigured.append("runbooks")
@@ -201,6 +203,7 @@ def score(
         at=rt.clock.now(),
         missing=tuple(missing),
         unconfigured=tuple(unconfigured),
+        impact=assess(parsed).to_json(),
     )
     stored_analysis.save(rt.store, tenant_id, analysis)
     return {"hypotheses": len(hypotheses), "model_version": analysis.model_version}

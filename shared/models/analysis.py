@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from shared.models.base import Model, UtcDatetime
+from shared.models.tenant import Slo
 
 CONTEXT_SCHEMA = "context@1"
 
@@ -62,6 +63,7 @@ class ServiceNode(Model):
     callers: tuple[str, ...] = ()
     instances: tuple[str, ...] = ()
     tier: int | None = None
+    slo: Slo | None = None
 
 
 class Neighbourhood(Model):
@@ -243,6 +245,8 @@ class IncidentAnalysis(Model):
     """The parts of the analysis the orchestration could not get."""
     unconfigured: tuple[Literal["metrics", "runbooks"], ...] = ()
     """Sources the tenant has not set up: not failures, but the message says so."""
+    impact: dict[str, Any] | None = None
+    """What the incident costs users (``shared.triage.impact.Impact.to_json``)."""
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form renderers and calibration read."""

@@ -7,14 +7,26 @@ from pydantic import Field, SecretStr, field_serializer
 from shared.models.base import Model, TenantDocument
 
 
+class Slo(Model):
+    """A service's objectives: the share of requests that must succeed, and how
+    fast the 99th percentile must be (either may be left out)."""
+
+    availability: float | None = Field(default=None, gt=0.0, lt=1.0)
+    latency_p99_seconds: float | None = Field(default=None, gt=0.0)
+
+
 class Service(Model):
-    """A node of the service topology: what it calls and where it runs."""
+    """A node of the service topology: what it calls and where it runs.
+
+    ``tier`` 1 is what users touch directly, higher tiers are further from them.
+    """
 
     name: str = Field(min_length=1)
     team: str | None = None
     tier: int | None = None
     depends_on: tuple[str, ...] = ()
     instances: tuple[str, ...] = ()
+    slo: Slo | None = None
 
 
 class Topology(Model):

@@ -345,8 +345,17 @@ def render_incident(
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": clip(header, HEADER_LIMIT)}},
         _context(f"Status *{status}* · started {started} · {incident.alert_count} alert(s)"),
-        _section(_what_is_happening(incident, snapshot)),
     ]
+    impact = (analysis or {}).get("impact")
+    if isinstance(impact, Mapping) and impact.get("urgency"):
+        # Service names come from alert labels: escaped like all alert text.
+        blocks.append(
+            _context(
+                f"Impact *{E(str(impact.get('level', '?')))}* "
+                f"({number(float(impact.get('score') or 0.0))}/100): {E(str(impact['urgency']))}"
+            )
+        )
+    blocks.append(_section(_what_is_happening(incident, snapshot)))
     hypotheses = list((analysis or {}).get("hypotheses") or [])
     blocks.append(_section(_what_changed(snapshot, changes, hypotheses)))
     model_version = str((analysis or {}).get("model_version") or "")

@@ -38,6 +38,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -56,6 +57,7 @@ from shared.notify.mrkdwn import escape as _escape
 from shared.notify.slack_requests import CommandName, InteractionAction, SlashCommand
 from shared.ports.store import Container, DocumentStore, Filter, update_with_retry
 from shared.tenants.registry import TenantRegistry
+from shared.triage.impact import order_key
 
 log = logging.getLogger("sre_copilot.slack.interactions")
 
@@ -66,6 +68,8 @@ ACTION_RECORD_TTL_SECONDS = 30 * 24 * 3600
 """How long an acknowledgement or resolve request is remembered for dedup."""
 
 STATUS_LIMIT = 20
+STATUS_SCAN = 50
+"""Open incidents ``/sre status`` weighs by impact (the most recently active ones)."""
 SECTION_LIMIT = 3000
 
 Verdict = Literal["likely", "not_it"]
@@ -405,24 +409,45 @@ def handle_command(deps: InteractionDeps, command: SlashCommand) -> CommandReply
 
 
 def _status(deps: InteractionDeps, tenant: Tenant) -> CommandReply:
+    """Open incidents, highest impact first (``shared.triage.impact``)."""
     docs = deps.store.query(
         Container.INCIDENTS,
         tenant.id,
         [Filter("status", "!=", IncidentStatus.RESOLVED.value)],
         order_by="last_seen",
         descending=True,
-        limit=STATUS_LIMIT + 1,
+        limit=STATUS_SCAN + 1,
     )
     if not docs:
         return _reply(f"No open incidents for {_escape(tenant.name)}. :white_check_mark:")
-    lines = [line for doc in docs[:STATUS_LIMIT] if (line := _incident_line(doc)) is not None]
-    more = f"\n…and more; showing the latest {STATUS_LIMIT}." if len(docs) > STATUS_LIMIT else ""
+    weighed = []
+    for doc in docs[:STATUS_SCAN]:
+        analysis = stored_analysis.load(deps.store, tenant.id, str(doc.get("id")))
+        impact = analysis.impact if analysis is not None else None
+        score = impact.get("score") if impact else None
+        key = order_key(
+            float(score) if isinstance(score, int | float) else None,
+            str(doc.get("first_seen") or ""),
+            str(doc.get("id")),
+        )
+        weighed.append((key, doc, impact))
+    weighed.sort(key=lambda item: item[0])
+    lines = [
+        line
+        for _, doc, impact in weighed[:STATUS_LIMIT]
+        if (line := _incident_line(doc, impact)) is not None
+    ]
+    more = (
+        f"\n…and more; showing the {STATUS_LIMIT} with the highest impact."
+        if len(docs) > STATUS_LIMIT
+        else ""
+    )
     shown = min(len(docs), STATUS_LIMIT)
     head = f"*Open incidents for {_escape(tenant.name)}* ({shown}{'+' if more else ''})"
     return _reply(head + "\n" + "\n".join(lines) + more)
 
 
-def _incident_line(doc: dict[str, Any]) -> str | None:
+def _incident_line(doc: dict[str, Any], impact: Mapping[str, Any] | None = None) -> str | None:
     """One line of ``/sre status``; None for a document that no longer reads as an incident.
 
     Such a document (a time stored before ingestion refused out-of-range times,
@@ -435,10 +460,15 @@ def _incident_line(doc: dict[str, Any]) -> str | None:
         return None
     where = ", ".join(incident.services or incident.instances) or "unknown service"
     since = incident.first_seen.strftime("%Y-%m-%d %H:%M UTC")
+    urgency = ""
+    if impact and impact.get("urgency"):
+        urgency = (
+            f"\n   impact {_escape(str(impact.get('level')))}: {_escape(str(impact['urgency']))}"
+        )
     return (
         f"• `{_escape(incident.id)}` *{incident.severity.value.upper()}* "
         f"{_escape(incident.title)}"
-        f" ({_escape(where)}; {incident.status.value} since {since})"
+        f" ({_escape(where)}; {incident.status.value} since {since}){urgency}"
     )
 
 

@@ -33,6 +33,8 @@ def test_demo_once_saves_a_full_message_per_incident(home: Path) -> None:
     assert saved, console.export_text()
     blocks = [json.loads(p.read_text())["blocks"] for p in saved]
     assert any("Likely root causes" in json.dumps(b) for b in blocks)
+    # The live analysis weighs what the incident costs users (shared.triage).
+    assert any("Impact *" in json.dumps(b) and "affects " in json.dumps(b) for b in blocks)
     assert "202 tenants/demo-" in console.export_text()
 
 

@@ -209,3 +209,33 @@ def test_incidents_show_includes_the_stored_analysis() -> None:
     assert "signal_strength 0.00: no measured signal supports it" in text
     assert "similar INC-1042" in text
     assert "missing: Claude's candidates unavailable" in text
+
+
+def test_incidents_list_by_impact_puts_the_costliest_first() -> None:
+    assert run("tenants", "add", "acme")[0] == 0
+    rt = bootstrap.configure(bootstrap.build(load_settings()))
+    for n, (incident_id, score) in enumerate(
+        (("INC-260304-AAAAAA", 20.0), ("INC-260304-BBBBBB", 80.0), ("INC-260304-CCCCCC", None))
+    ):
+        at = f"2026-03-04T14:0{n}:00.000000Z"  # the newest is the one not yet analysed
+        rt.store.create(
+            Container.INCIDENTS,
+            "acme",
+            {"id": incident_id, "tenantId": "acme", "title": "t", "first_seen": at}
+            | {"last_seen": at, "created_at": at, "updated_at": at},
+        )
+        if score is not None:
+            impact = {"score": score, "level": "high", "urgency": "affects checkout"}
+            stored_analysis.save(
+                rt.store, "acme", IncidentAnalysis(incident_id=incident_id, impact=impact)
+            )
+    bootstrap.reset()
+
+    code, out = run("incidents", "list", "--json")
+    assert code == 0, out
+    assert [r["id"][-1] for r in json.loads(out)] == ["C", "B", "A"]  # newest first
+    code, out = run("incidents", "list", "--json", "--by-impact")
+    assert code == 0, out
+    rows = json.loads(out)
+    assert [r["id"][-1] for r in rows] == ["B", "A", "C"]
+    assert rows[0]["impact"]["score"] == 80.0 and rows[2]["impact"] is None

@@ -18,11 +18,13 @@ import pytest
 from shared.enrichment.assemble import assemble_context
 from shared.formatting import number, quantity
 from shared.ingestion.correlation import merge_alerts
+from shared.models.analysis import ContextSnapshot
 from shared.models.incident import Incident, IncidentStatus
 from shared.notify.actions import parse_action_id
 from shared.notify.incident_message import MAX_BLOCKS, clip, render_incident
 from shared.replay.bundle import find_runbooks_dir, load_bundle
 from shared.replay.pipeline import analyze, context_request, runbook_index
+from shared.triage.impact import assess
 
 REPO = Path(__file__).parents[3]
 KIT = REPO.parent / "shared" / "scenarios" / "public" / "incidents"
@@ -57,6 +59,7 @@ def incident_and_analysis(folder: Path) -> tuple[Incident, dict[str, Any], dict[
         "similar_incidents": result["context"]["similar_incidents"],
         "model_version": "conf-1.0+w:default",
         "llm": {"status": "failed"},
+        "impact": assess(ContextSnapshot.model_validate(result["context"])).to_json(),
     }
     return incident, result["context"], stored
 
@@ -101,6 +104,8 @@ def test_message_for_every_scenario_is_within_slack_limits(folder: Path) -> None
     assert f"{top['confidence']:.0%}" in rendered
     # The confidence competes; the support it came from is shown beside the factors.
     assert f"support {number(top['score'])} (" in rendered
+    impact = stored["impact"]
+    assert f"Impact *{impact['level']}* ({number(impact['score'])}/100): affects " in rendered
     assert "Claude unavailable (failed)" in rendered  # the flag when the LLM failed
     assert incident.id in message.text
 

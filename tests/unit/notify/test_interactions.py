@@ -12,6 +12,8 @@ import pytest
 
 from shared.adapters.store.sqlite import SqliteStore
 from shared.clock import FixedClock
+from shared.incidents import stored_analysis
+from shared.models.analysis import IncidentAnalysis
 from shared.models.incident import Incident, IncidentStatus
 from shared.models.tenant import Tenant
 from shared.notify.actions import ActionKind
@@ -271,6 +273,33 @@ def test_status_lists_the_open_incidents_of_this_workspace_only(deps: Deps) -> N
     assert "Checkout &lt;5xx&gt; &amp; latency" in reply.text
     assert reply.blocks[0]["type"] == "section"
     assert reply.blocks[0]["text"]["text"] == reply.text
+
+
+def test_status_puts_the_highest_impact_first_whatever_arrived_last(deps: Deps) -> None:
+    impacts = {"INC-LOW": 12.0, "INC-HIGH": 81.5, "INC-MID": 45.0}
+    for incident_id, score in impacts.items():
+        incident(deps, incident_id, incident_id.lower(), IncidentStatus.OPEN)
+        stored_analysis.save(
+            deps.store,
+            "acme",
+            IncidentAnalysis(
+                incident_id=incident_id,
+                impact={
+                    "score": score,
+                    "level": "high",
+                    "urgency": f"affects <checkout> {score}",
+                },
+            ),
+        )
+    incident(deps, "INC-NEW", "not analysed yet", IncidentStatus.OPEN)
+
+    first = handle_command(deps, command(CommandName.STATUS)).text
+    again = handle_command(deps, command(CommandName.STATUS)).text
+
+    order = [i for i in ("INC-HIGH", "INC-MID", "INC-LOW", "INC-NEW") if i in first]
+    assert sorted(order, key=first.index) == ["INC-HIGH", "INC-MID", "INC-LOW", "INC-NEW"]
+    assert "impact high: affects &lt;checkout&gt; 81.5" in first
+    assert first == again
 
 
 def test_status_without_open_incidents(deps: Deps) -> None:
