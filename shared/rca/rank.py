@@ -22,6 +22,9 @@ Ideas taken from published work, and where:
   service with a changed caller is judged on its fault signature alone (its
   latency, errors or saturation getting worse); the load evidence counts only
   where no caller changed (the entry service: a surge comes from outside).
+  Client-side latency (the calls a service makes, an edge's latency in
+  MicroRCA's attributed graph) is its dependencies' behaviour seen from it:
+  it never counts as the service's own change.
 
 Candidates are the alerting services, everything they depend on at any
 depth, and the services on alerting hosts: the alerting service itself can
@@ -46,11 +49,11 @@ ALPHA = 0.85
 BACKWARD = 0.2
 """Weight of walking back to a caller: lets mass escape a wrong turn."""
 ITERATIONS = 60
-LOAD_SHARE = 0.0
-"""Weight of load-driven evidence for a service under a changed caller."""
 LOAD_WORDS = ("request", "workload", "throughput", "network_", "syscall")
 """Series names that measure the load a service receives (traffic, in CIRCA's terms)."""
 HIGH_IS_GOOD_WORDS = ("success", "availab")
+OUTBOUND_WORDS = ("client", "outbound")
+"""Series names that measure the calls a service makes (its dependencies, seen from it)."""
 """Series names whose fall, not rise, is the fault's direction."""
 LATE_MINUTES = 2.0
 """A candidate whose change began this long after its caller's is likely its effect."""
@@ -65,7 +68,9 @@ class ServiceAnomaly:
     onset: datetime | None
     readings: tuple[SignalReading, ...]
     own_score: float = 0.0
-    """The score from its fault signature only (no load-driven evidence)."""
+    """The score from its fault signature only (no load-driven or outbound evidence)."""
+    local_score: float = 0.0
+    """The score without outbound evidence (its fault signature and the load it receives)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +101,13 @@ def load_driven(reading: SignalReading) -> bool:
     return worse * reading.deviation < 0
 
 
+def outbound(reading: SignalReading) -> bool:
+    """Whether a series measures the calls a service makes (client-side latency):
+    the dependency's behaviour seen from the caller, not the caller's own."""
+    name = reading.signal.removeprefix(SIGNAL_PREFIX).lower()
+    return any(w in name for w in OUTBOUND_WORDS)
+
+
 def _combined(items: Sequence[SignalReading]) -> float:
     """The strongest change, topped up by the next two (breadth of it)."""
     strengths = [series_strength(r) for r in items[:3]]
@@ -111,7 +123,8 @@ def service_anomalies(readings: Iterable[SignalReading]) -> dict[str, ServiceAno
     out = {}
     for service, items in grouped.items():
         items.sort(key=lambda r: (-abs(r.deviation), r.signal, r.detail))
-        own = [r for r in items if not load_driven(r)]
+        local = [r for r in items if not outbound(r)]
+        own = [r for r in local if not load_driven(r)]
         onsets = [r.onset for r in items[:3] if r.onset is not None]
         out[service] = ServiceAnomaly(
             service=service,
@@ -119,6 +132,7 @@ def service_anomalies(readings: Iterable[SignalReading]) -> dict[str, ServiceAno
             onset=min(onsets) if onsets else None,
             readings=tuple(items),
             own_score=_combined(own),
+            local_score=_combined(local),
         )
     return out
 
@@ -171,9 +185,7 @@ def rank_services(snapshot: ContextSnapshot) -> list[Ranked]:
         if a is None:
             continue
         under_change = any(c in anomalies for c in callers[n])
-        raw[n] = (
-            a.own_score + LOAD_SHARE * max(0.0, a.score - a.own_score) if under_change else a.score
-        )
+        raw[n] = a.own_score if under_change else a.local_score
     top = max(raw.values(), default=1.0) or 1.0
     weight = {n: raw.get(n, 0.0) / top for n in nodes}
 

@@ -189,3 +189,14 @@ def test_which_changes_are_load_driven() -> None:
     assert not load_driven(reading("service:error_ratio:rate5m", 9.0))
     assert not load_driven(reading("pod_success_ratio", -9.0))
     assert load_driven(reading("pod_success_ratio", 9.0))
+
+
+def test_slow_outbound_calls_are_not_the_callers_own_fault() -> None:
+    """a's client-side latency jumps (what it calls got slow) and c's own latency
+    rises a little: the slow calls point away from a, so c ranks first."""
+    series = [
+        _series("pod_client_latency_seconds", "a", _step(_noise(26, 0.05, 0.001), 3, 2.0)),
+        _series("svc_latency_seconds", "c", _step(_noise(27, 0.05, 0.002), 3, 0.02)),
+    ]
+    ranked = _ranked(_context(series, CHAIN))
+    assert ranked[0] == "c"
