@@ -12,7 +12,19 @@ Ideas taken from published work, and where:
   WWW'21 for the personalised random walk from the anomalous entry);
 * "a cause comes before what it explains": onset order along the path from
   the alerting service (the ordering argument of CauseInfer / Sieve, and the
-  anomaly traversal of the PetShop paper's baseline).
+  anomaly traversal of the PetShop paper's baseline);
+* which way each kind of change travels over the call graph (the structural
+  graph of CIRCA, Li et al. KDD'22: traffic flows from a caller to what it
+  calls, latency and errors flow back from a dependency to its callers). A
+  change in the load a service receives (requests, network or syscall volume)
+  and any move in the benign direction (latency, usage or errors falling,
+  success rising) is what less or more demand from its callers looks like: a
+  service with a changed caller is judged on its fault signature alone (its
+  latency, errors or saturation getting worse); the load evidence counts only
+  where no caller changed (the entry service: a surge comes from outside).
+  Client-side latency (the calls a service makes, an edge's latency in
+  MicroRCA's attributed graph) is its dependencies' behaviour seen from it:
+  it never counts as the service's own change.
 
 Candidates are the alerting services, everything they depend on at any
 depth, and the services on alerting hosts: the alerting service itself can
@@ -37,6 +49,12 @@ ALPHA = 0.85
 BACKWARD = 0.2
 """Weight of walking back to a caller: lets mass escape a wrong turn."""
 ITERATIONS = 60
+LOAD_WORDS = ("request", "workload", "throughput", "network_", "syscall")
+"""Series names that measure the load a service receives (traffic, in CIRCA's terms)."""
+HIGH_IS_GOOD_WORDS = ("success", "availab")
+OUTBOUND_WORDS = ("client", "outbound")
+"""Series names that measure the calls a service makes (its dependencies, seen from it)."""
+"""Series names whose fall, not rise, is the fault's direction."""
 LATE_MINUTES = 2.0
 """A candidate whose change began this long after its caller's is likely its effect."""
 
@@ -49,6 +67,10 @@ class ServiceAnomaly:
     score: float
     onset: datetime | None
     readings: tuple[SignalReading, ...]
+    own_score: float = 0.0
+    """The score from its fault signature only (no load-driven or outbound evidence)."""
+    local_score: float = 0.0
+    """The score without outbound evidence (its fault signature and the load it receives)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +92,32 @@ def series_strength(reading: SignalReading) -> float:
     return math.log1p(abs(reading.deviation))
 
 
+def load_driven(reading: SignalReading) -> bool:
+    """Whether a change is what a change in demand looks like rather than a fault:
+    the load received (requests, network, syscalls), or a move in the benign
+    direction (latency, usage or errors falling; success rising)."""
+    name = reading.signal.removeprefix(SIGNAL_PREFIX).lower()
+    if any(w in name for w in LOAD_WORDS):
+        return True
+    worse = -1.0 if any(w in name for w in HIGH_IS_GOOD_WORDS) else 1.0
+    return worse * reading.deviation < 0
+
+
+def outbound(reading: SignalReading) -> bool:
+    """Whether a series measures the calls a service makes (client-side latency):
+    the dependency's behaviour seen from the caller, not the caller's own."""
+    name = reading.signal.removeprefix(SIGNAL_PREFIX).lower()
+    return any(w in name for w in OUTBOUND_WORDS)
+
+
+def _combined(items: Sequence[SignalReading]) -> float:
+    """The strongest change, topped up by the next two (breadth of it)."""
+    strengths = [series_strength(r) for r in items[:3]]
+    return strengths[0] + 0.25 * sum(strengths[1:]) if strengths else 0.0
+
+
 def service_anomalies(readings: Iterable[SignalReading]) -> dict[str, ServiceAnomaly]:
-    """Per service: the strongest change, topped up by the next two (breadth of it)."""
+    """Per service: its combined change, over all series and over its fault signature."""
     grouped: dict[str, list[SignalReading]] = {}
     for r in readings:
         if r.signal.startswith(SIGNAL_PREFIX):
@@ -79,14 +125,16 @@ def service_anomalies(readings: Iterable[SignalReading]) -> dict[str, ServiceAno
     out = {}
     for service, items in grouped.items():
         items.sort(key=lambda r: (-abs(r.deviation), r.signal, r.detail))
-        strengths = [series_strength(r) for r in items]
-        score = strengths[0] + 0.25 * sum(strengths[1:3])
+        local = [r for r in items if not outbound(r)]
+        own = [r for r in local if not load_driven(r)]
         onsets = [r.onset for r in items[:3] if r.onset is not None]
         out[service] = ServiceAnomaly(
             service=service,
-            score=score,
+            score=_combined(items),
             onset=min(onsets) if onsets else None,
             readings=tuple(items),
+            own_score=_combined(own),
+            local_score=_combined(local),
         )
     return out
 
@@ -132,8 +180,16 @@ def rank_services(snapshot: ContextSnapshot) -> list[Ranked]:
         for d in depends.get(n, ()):
             if d in callers:
                 callers[d].append(n)
-    top = max((a.score for a in anomalies.values()), default=1.0) or 1.0
-    weight = {n: (anomalies[n].score / top if n in anomalies else 0.0) for n in nodes}
+    # Load-driven evidence of a service under a changed caller is that caller's doing.
+    raw: dict[str, float] = {}
+    for n in nodes:
+        a = anomalies.get(n)
+        if a is None:
+            continue
+        under_change = any(c in anomalies for c in callers[n])
+        raw[n] = a.own_score if under_change else a.local_score
+    top = max(raw.values(), default=1.0) or 1.0
+    weight = {n: raw.get(n, 0.0) / top for n in nodes}
 
     # Transition weights: down to dependencies by their anomaly, a little back to
     # callers, and a self-loop for how much more anomalous a node is than what it calls.

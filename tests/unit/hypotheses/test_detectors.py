@@ -348,3 +348,20 @@ def test_a_change_to_an_alerting_service_nothing_measures_is_a_weak_candidate() 
     assert signal["reason"] == "no measured signal supports it (no metrics source configured)"
     assert "no metrics to tell" in only["factors"]["temporal_correlation"]["reason"]
     assert only["confidence"] < 0.5 < measured["hypotheses"][0]["confidence"]
+
+
+def test_a_dependency_failure_older_than_the_onset_window_loses_its_timing() -> None:
+    """db failed 50 minutes ago, long before the incident's window: its lead over
+    the callers is stale evidence; the same failure 10 minutes ago is not."""
+
+    def timing(onset: float) -> float:
+        incident = (
+            Incident(chain())
+            .alert("HighErrorRate", service="web")
+            .move(degraded("db", onset, 0.6), degraded("api", onset - 1), degraded("web", 2))
+        )
+        found = {c.key: c for c in detect_all(incident.snapshot())}
+        cand = found[("dependency_failure", "db")]
+        return max(e.strength for e in cand.evidence if e.kind.value == "temporal")
+
+    assert timing(50) < 0.5 * timing(10)

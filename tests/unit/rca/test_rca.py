@@ -16,9 +16,9 @@ import pytest
 from shared.adapters.metrics.scenario_file import ScenarioFileMetrics, StoredSeries
 from shared.enrichment.assemble import assemble_context
 from shared.hypotheses.generate import generate_candidates
-from shared.models.analysis import ContextSnapshot
+from shared.models.analysis import ContextSnapshot, SignalReading
 from shared.models.hypothesis import RootCause
-from shared.rca.rank import rank_services
+from shared.rca.rank import load_driven, rank_services
 from shared.rca.series import ONSET_WINDOW, detect_change
 
 NOW = datetime(2026, 3, 4, 14, 0, tzinfo=UTC)
@@ -147,3 +147,56 @@ def test_a_bursty_counter_does_not_turn_a_usual_burst_into_a_cause() -> None:
     values[::7] = 500.0
     values[-1] = 500.0
     assert detect_change(values, TIMES, NOW.timestamp()) is None
+
+
+def test_load_arriving_from_a_failing_caller_does_not_make_the_callee_the_cause() -> None:
+    """a's errors rise and its retries double b's request rate, while b's latency
+    falls (it is asked for less work per call): b changed only as a callee does
+    under a changed caller, so a, whose own errors got worse, is the cause."""
+    series = [
+        _series("service:error_ratio:rate5m", "a", _step(_noise(20, 0.01, 0.001), 3, 0.2)),
+        _series("service:request_rate:rate5m", "b", _step(_noise(21, 50.0, 1.0), 3, 60.0)),
+        _series("svc_latency_seconds", "b", _step(_noise(22, 0.1, 0.002), 3, -0.05)),
+        _series("service:error_ratio:rate5m", "entry", _step(_noise(23, 0.01, 0.001), 2, 0.1)),
+    ]
+    ranked = _ranked(_context(series, CHAIN))
+    assert ranked[0] == "a"
+    assert ranked.index("b") > ranked.index("entry")
+
+
+def test_a_surge_into_the_entry_service_still_counts() -> None:
+    """Nothing calls the entry service: its request rate rising is its own change."""
+    series = [
+        _series("service:request_rate:rate5m", "entry", _step(_noise(24, 50.0, 1.0), 3, 80.0)),
+        _series("svc_latency_seconds", "a", _noise(25, 0.1, 0.002)),
+    ]
+    assert _ranked(_context(series, CHAIN)) == ["entry"]
+
+
+def test_which_changes_are_load_driven() -> None:
+    """Load received and benign moves are load-driven; worse latency, errors or
+    a falling success ratio are a fault's signature."""
+
+    def reading(name: str, deviation: float) -> SignalReading:
+        return SignalReading(
+            signal=f"series:{name}", entity="s", scope="service", deviation=deviation
+        )
+
+    assert load_driven(reading("service:request_rate:rate5m", 9.0))
+    assert load_driven(reading("pod_network_receive_bytes", -9.0))
+    assert load_driven(reading("svc_latency_seconds", -9.0))
+    assert not load_driven(reading("svc_latency_seconds", 9.0))
+    assert not load_driven(reading("service:error_ratio:rate5m", 9.0))
+    assert not load_driven(reading("pod_success_ratio", -9.0))
+    assert load_driven(reading("pod_success_ratio", 9.0))
+
+
+def test_slow_outbound_calls_are_not_the_callers_own_fault() -> None:
+    """a's client-side latency jumps (what it calls got slow) and c's own latency
+    rises a little: the slow calls point away from a, so c ranks first."""
+    series = [
+        _series("pod_client_latency_seconds", "a", _step(_noise(26, 0.05, 0.001), 3, 2.0)),
+        _series("svc_latency_seconds", "c", _step(_noise(27, 0.05, 0.002), 3, 0.02)),
+    ]
+    ranked = _ranked(_context(series, CHAIN))
+    assert ranked[0] == "c"
