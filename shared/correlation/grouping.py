@@ -88,9 +88,10 @@ class Params:
     The defaults were chosen by cross-checking the public storms: a grid of
     values chosen on two storms and measured on the third picked these same
     values for each of the three held-out storms (checked again with the
-    readiness, replica and fresher-cause rules: ``reach`` 4 min and
-    ``shared_reach`` 2.5 min won every fold, ``lead`` 30 s and 60 s tied,
-    ``slow_reach`` 10 to 20 min tied; its value is kube-prometheus' ``for:``).
+    readiness, replica, fresher-cause and late-cause rules: ``reach`` 4 min
+    and ``shared_reach`` 2.5 min won every fold; ``lead`` went 90, 30, 90 s
+    and ``slow_reach`` 10 min, each held-out storm meeting the targets with
+    its fold's values; 1 min and 15 min, kube-prometheus' ``for:``, are kept).
     """
 
     lead: timedelta = timedelta(minutes=1)
@@ -241,6 +242,10 @@ class _Group:
     """Services with a volume filling: only other storage alerts relate to them."""
     labels: dict[str, set[str]] = field(default_factory=dict)
     joins: list[Join] = field(default_factory=list)
+    openers: list[_Facts] = field(default_factory=list)
+    """The alert that opened it, when it may be an effect of a cause arriving late.
+    Not later roots, nor the openers of groups merged into it: what joined as a
+    cause is explained by its place already, and chains of merges would run on."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,52 +333,49 @@ class Grouper:
                     candidates.append(candidate)
         best = _choose(candidates) if candidates else None
         if best is None:
-            group = _Group(
+            target = _Group(
                 id=self._new_id(tenant),
                 order=len(self._all.get(tenant, ())),
                 first=facts.onset,
                 last=facts.onset,
             )
-            self._open.setdefault(tenant, []).append(group)
-            self._all.setdefault(tenant, []).append(group)
-            join = Join(fingerprint=facts.fingerprint, group_id=group.id, relation=Relation.OPENED)
-            self._add(group, facts, join, as_cause=True)
+            self._open.setdefault(tenant, []).append(target)
+            self._all.setdefault(tenant, []).append(target)
+            join = Join(fingerprint=facts.fingerprint, group_id=target.id, relation=Relation.OPENED)
+            as_cause = True
         else:
-            absorbed = [
-                c.group
-                for c in candidates
-                if c is not best
-                and best.join.relation is Relation.CALLED_BY
-                and c.join.relation is Relation.CALLED_BY
-                and self._opened_by_caller(c.group, facts, index)
-            ]
-            join = best.join
-            if absorbed:
-                join = replace(join, merged=tuple(g.id for g in absorbed))
-                for other in absorbed:
-                    self._merge(tenant, best.group, other)
-            self._add(best.group, facts, join, as_cause=best.as_cause)
+            target, join, as_cause = best.group, best.join, best.as_cause
+        absorbed: list[_Group] = []
+        if as_cause and facts.kind not in _GATHER_NOTHING:
+            alone = _Group(id="", order=0, first=facts.onset, last=facts.onset)
+            self._add(alone, facts, Join(facts.fingerprint, "", Relation.OPENED), as_cause=True)
+            absorbed = [g for g in groups if g is not target and self._explains(alone, g, index)]
+        if absorbed:
+            join = replace(join, merged=tuple(g.id for g in absorbed))
+            for other in absorbed:
+                self._merge(tenant, target, other)
+        self._add(target, facts, join, as_cause=as_cause)
         self._seen[(tenant, facts.fingerprint)] = join
         return join
 
-    def _opened_by_caller(self, group: _Group, alert: _Facts, index: TopologyIndex) -> bool:
-        """Whether ``alert`` is on a dependency of the service that opened ``group``, at its start.
+    def _explains(self, alone: _Group, group: _Group, index: TopologyIndex) -> bool:
+        """Whether the alert held by ``alone`` is the cause of ``group``, arrived after it.
 
-        Then the group's first alert was an early effect of this one's cause, and
-        the group is part of the incident this alert belongs to.
+        Alertmanager delivers a new alert up to a ``group_interval`` late, so a
+        cause may come in after its first effects opened groups of their own.
+        The test is the decision itself, replayed: had the alert come first,
+        would the group's opener have joined it (through a shared dependency
+        only when they began within ``lead`` of each other)?
         """
-        opener = group.joins[0]
-        root = next(
-            (s for s, span in group.causes.items() if span.fingerprint == opener.fingerprint),
-            None,
-        )
-        lead = self._lead
-        return (
-            root is not None
-            and alert.service is not None
-            and alert.service in index.depends_on.get(root, ())
-            and abs(alert.onset - group.first) <= lead
-        )
+        for opener in group.openers:
+            if opener.onset < alone.first - self._lead:  # the cause begins first
+                continue
+            found = self._best_relation(alone, opener, index)
+            if found is not None and (
+                found.weight >= 2 or abs(opener.onset - alone.first) <= self._lead
+            ):
+                return True
+        return False
 
     def _merge(self, tenant: str, into: _Group, other: _Group) -> None:
         """Fold ``other`` into ``into``: a common cause showed them to be one incident."""
@@ -541,7 +543,9 @@ class Grouper:
         found: list[_Found] = []
         causes = group.causes
         own = causes.get(service)
-        if own is not None and own.first - lead <= t <= own.last + reach:
+        # A failing service's pods turn unready after its requests fail, not before.
+        since = own.first if readiness and own is not None else None
+        if own is not None and (since or own.first - lead) <= t <= own.last + reach:
             # A pod not ready while its service fails is as well explained by its
             # host dying: then the nearer onset decides.
             found.append((3 if readiness else 4, Relation.SAME_SERVICE, own, service, True))
@@ -564,7 +568,9 @@ class Grouper:
                 # A failing dependency shows in the service's requests first;
                 # a pod's readiness is weaker evidence of it than a dead host.
                 found.append((2 if readiness else 3, Relation.CALLS, span, dep, True))
-        if not readiness:
+        if not readiness and service not in index.shared:
+            # A shared dependency failing is a cause of its own, not of one caller's
+            # group: its callers' early alerts are gathered by ``_explains``.
             for caller in index.callers.get(service, ()):
                 span = causes.get(caller)
                 if span is not None and span.first - lead <= t <= span.first + lead:
@@ -613,6 +619,8 @@ class Grouper:
         elif alert.service is not None:
             if join.relation in (Relation.OPENED, Relation.CALLED_BY):
                 group.roots.add(alert.service)
+            if join.relation is Relation.OPENED:
+                group.openers.append(alert)
             if join.relation is Relation.ON_HOST and alert.kind is not AlertKind.STORAGE:
                 group.on_dead_host.add(alert.service)
                 if alert.kind is AlertKind.READINESS:

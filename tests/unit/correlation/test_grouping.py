@@ -167,8 +167,19 @@ def test_a_cause_arriving_after_its_first_effects_merges_them() -> None:
     grouper.assign(alert("web", "HighErrorRate", 0, service="web"))
     grouper.assign(alert("mail", "HighErrorRate", 2, service="mail"))
     join = grouper.assign(alert("dns", "CoreDNSErrorsHigh", 5, service="dns"))
-    assert join.relation is Relation.CALLED_BY and len(join.merged) == 1
+    # DNS is shared (everything calls it): a cause of its own, gathering both groups.
+    assert join.relation is Relation.OPENED and len(join.merged) == 2
     assert [set(g.alerts) for g in grouper.groups("acme")] == [{"web", "mail", "dns"}]
+
+
+def test_a_late_cause_gathers_the_group_its_first_effect_opened() -> None:
+    grouper = Grouper({"acme": TOPOLOGY})
+    grouper.assign(alert("co", "HighErrorRate", 50, service="checkout"))
+    grouper.assign(alert("web", "HighErrorRate", 80, service="web"))
+    # orders-db began first, its alert came in last (Alertmanager's group_interval).
+    join = grouper.assign(alert("db", "HighErrorRate", -100, service="orders-db"))
+    assert join.relation is Relation.OPENED and len(join.merged) == 1
+    assert [set(g.alerts) for g in grouper.groups("acme")] == [{"co", "web", "db"}]
 
 
 def test_the_same_alerts_twice_give_the_same_groups() -> None:
