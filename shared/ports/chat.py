@@ -24,6 +24,13 @@ class PostedMessage(Model):
     channel: str
     ts: str
     location: str | None = None
+    file: str | None = None
+    """With ``post_file``: the attached file (Slack's file id, or the saved path).
+
+    None when no file was attached, or when its upload failed after the
+    message had landed (logged): the message stands, and posting it again
+    would only repeat it.
+    """
 
 
 class ChatPort(Protocol):
@@ -39,6 +46,24 @@ class ChatPort(Protocol):
         self, posted: PostedMessage, text: str, blocks: Sequence[dict[str, Any]] = ()
     ) -> PostedMessage:
         """Add to the message's thread: the incident's timeline."""
+        ...
+
+    def post_file(
+        self,
+        message: ChatMessage,
+        *,
+        channel: str | None,
+        filename: str,
+        content: bytes,
+        title: str,
+    ) -> PostedMessage:
+        """Post a new message with a file (a chart, a report) attached under it.
+
+        The message is posted as ``post`` posts it (its blocks and buttons
+        work, ``update`` replaces it); the file goes first into its thread.
+        Raises ``DeliveryFailed`` only when the message itself did not land;
+        ``PostedMessage.file`` is None when just the file failed.
+        """
         ...
 
 

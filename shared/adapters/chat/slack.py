@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from http.client import HTTPException
 from pathlib import Path
 from typing import Any
+from urllib.error import HTTPError
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -185,6 +186,46 @@ class SlackChat:
         )
         return PostedMessage(channel=_text(data, "channel") or posted.channel, ts=_ts(data, "ts"))
 
+    def post_file(
+        self,
+        message: ChatMessage,
+        *,
+        channel: str | None,
+        filename: str,
+        content: bytes,
+        title: str,
+    ) -> PostedMessage:
+        """The message, then the file as the first reply in its thread.
+
+        Uploaded with ``files_upload_v2`` (``files.getUploadURLExternal``, the
+        bytes POSTed to the URL it returns, ``files.completeUploadExternal``
+        shared into the thread). Not an image block with ``slack_file``:
+        Slack processes uploads asynchronously, and a message naming a file
+        that is still being processed, or not yet shared where the message
+        goes, is refused as ``invalid_blocks`` (python-slack-sdk #1521, #1658).
+        """
+        posted = self.post(message, channel=channel)
+        try:
+            data = self._call(
+                "files_upload_v2",
+                lambda: self._client.files_upload_v2(
+                    channel=posted.channel,
+                    thread_ts=posted.ts,
+                    filename=filename,
+                    content=content,
+                    title=title,
+                ),
+            )
+        except DeliveryFailed:
+            return posted  # logged in _call; the message stands without its file
+        file = data.get("file")
+        file_id = _text(file, "id") if isinstance(file, dict) else None
+        if self._mirror is not None:
+            self._mirror.post_file(
+                message, channel=posted.channel, filename=filename, content=content, title=title
+            )
+        return posted.model_copy(update={"file": file_id})
+
     def post_ephemeral(self, channel: str, user: str, text: str) -> str:
         """A message only ``user`` sees; returns its ``message_ts``."""
         data = self._call(
@@ -197,6 +238,8 @@ class SlackChat:
         try:
             data = send().data
         except CLIENT_FAILURES as exc:
+            if isinstance(exc, HTTPError):
+                exc.close()  # the file upload step lets urllib's HTTPError (and its socket) out
             failure = delivery_error(exc, method)
             log.warning("slack delivery failed: %s", failure.reason)
             raise failure from exc

@@ -3,6 +3,8 @@
 Each message is written as JSON under ``$SRE_COPILOT_HOME/messages/`` (one file
 per incident, overwritten by updates, exactly as Slack keeps one message in
 place) and shown with rich, laid out the way Slack would lay out its blocks.
+A file posted with a message (``post_file``) is saved beside it, as
+``<message>__<filename>``, and listed in the message's ``files``.
 """
 
 from __future__ import annotations
@@ -89,20 +91,49 @@ class TerminalChat:
                 self._console.print(Text(f"  ↳ {posted.ts}: {text}", style="dim"))
         return posted
 
+    def post_file(
+        self,
+        message: ChatMessage,
+        *,
+        channel: str | None,
+        filename: str,
+        content: bytes,
+        title: str,
+    ) -> PostedMessage:
+        """Save the message, then the file beside it, and print where the file is."""
+        posted = self._write(message, channel or "terminal")
+        saved = self._path(message)
+        path = saved.with_name(f"{saved.stem}__{_SAFE.sub('_', filename)}")
+        with self._lock:
+            _write_atomically(path, content)
+            payload = json.loads(saved.read_text(encoding="utf-8"))
+            files = [f for f in payload.get("files", []) if f.get("path") != str(path)]
+            files.append({"filename": filename, "title": title, "path": str(path)})
+            payload["files"] = files
+            _write_atomically(saved, json.dumps(payload, indent=2, ensure_ascii=False).encode())
+        if self._echo:
+            with self._lock:
+                self._console.print(Text(f"  ↳ {title}: {path}", style="dim"))
+        return posted.model_copy(update={"file": str(path)})
+
+    def _path(self, message: ChatMessage) -> Path:
+        return self._dir / (_SAFE.sub("_", f"{message.tenant_id}__{message.incident_id}") + ".json")
+
     def _write(self, message: ChatMessage, channel: str) -> PostedMessage:
         self._dir.mkdir(parents=True, exist_ok=True)
-        name = _SAFE.sub("_", f"{message.tenant_id}__{message.incident_id}") + ".json"
-        path = self._dir / name
-        thread = []
-        if path.is_file():  # an update keeps the thread of the message it replaces
+        path = self._path(message)
+        kept: dict[str, Any] = {}
+        if path.is_file():  # an update keeps the thread and files of the message it replaces
             with contextlib.suppress(ValueError, OSError):
-                thread = json.loads(path.read_text(encoding="utf-8")).get("thread", [])
+                kept = json.loads(path.read_text(encoding="utf-8"))
         payload = {
             "channel": channel,
             "text": message.text,
             "blocks": list(message.blocks),
-            "thread": thread,
+            "thread": kept.get("thread", []),
         }
+        if kept.get("files"):
+            payload["files"] = kept["files"]
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(payload, indent=2, ensure_ascii=False), encoding="utf-8")
         tmp.replace(path)
@@ -112,3 +143,9 @@ class TerminalChat:
             with self._lock:
                 self._console.print(Panel(body, title=title, title_align="left", expand=False))
         return PostedMessage(channel=channel, ts=message.incident_id, location=str(path))
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from io import StringIO
 from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
+from rich.console import Console
 
 from shared.adapters.chat.slack import (
     PERMANENT_ERRORS,
@@ -232,3 +234,124 @@ def test_contract_an_update_lands_where_the_post_did(port: ChatPort) -> None:
 
     assert (updated.channel, updated.ts) == (posted.channel, posted.ts)
     assert posted.channel == "C0INCIDENTS"
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+
+
+def test_post_file_posts_the_message_then_uploads_the_file_into_its_thread(
+    slack: SlackServer,
+) -> None:
+    posted = chat(slack).post_file(
+        message(), channel="C0INCIDENTS", filename="forecast.png", content=PNG, title="Forecast"
+    )
+
+    (post,) = slack.calls_of("chat.postMessage")
+    assert post.body["blocks"] == [dict(b) for b in BLOCKS]
+    (announce,) = slack.calls_of("files.getUploadURLExternal")
+    assert announce.token == "xoxb-test"
+    assert (announce.body["filename"], int(announce.body["length"])) == ("forecast.png", len(PNG))
+    (upload,) = slack.completed_uploads()
+    assert upload.content == PNG
+    assert (upload.title, upload.channel, upload.thread_ts) == (
+        "Forecast",
+        "C0INCIDENTS",
+        posted.ts,
+    )
+    assert posted.file == upload.file_id
+    shared = [m for m in slack.messages.values() if m.get("files")]
+    assert [(m["thread_ts"], m["files"][0]["id"]) for m in shared] == [(posted.ts, posted.file)]
+
+
+def test_post_file_keeps_the_message_when_only_the_upload_fails(slack: SlackServer) -> None:
+    slack.fail_upload(times=1, status=500)
+
+    posted = chat(slack, connection_retries=0).post_file(
+        message(), channel="C0INCIDENTS", filename="forecast.png", content=PNG, title="Forecast"
+    )
+
+    assert (posted.channel, posted.ts) in slack.messages
+    assert posted.file is None
+    assert slack.completed_uploads() == []
+    assert slack.calls_of("files.completeUploadExternal") == []
+
+
+def test_post_file_with_an_upload_refused_by_slack_keeps_the_message(slack: SlackServer) -> None:
+    slack.fail("files.getUploadURLExternal", "file_uploads_disabled")
+
+    posted = chat(slack).post_file(
+        message(), channel="C0INCIDENTS", filename="forecast.png", content=PNG, title="Forecast"
+    )
+
+    assert posted.file is None
+    assert len(slack.calls_of("chat.postMessage")) == 1
+
+
+def test_post_file_raises_when_the_message_itself_does_not_land(slack: SlackServer) -> None:
+    slack.channels = {"C0INCIDENTS"}
+
+    with pytest.raises(DeliveryFailed) as caught:
+        chat(slack).post_file(
+            message(), channel="C0GONE", filename="forecast.png", content=PNG, title="Forecast"
+        )
+
+    assert caught.value.permanent
+    assert slack.calls_of("files.getUploadURLExternal") == []
+
+
+def test_post_file_through_chat_for_also_saves_the_file_beside_the_mirrored_message(
+    slack: SlackServer, tmp_path: Path
+) -> None:
+    settings = Settings(
+        home=tmp_path, slack_bot_token=SecretStr("xoxb-test"), slack_api_base_url=slack.base_url
+    )
+    adapter = chat_for(settings, tenant(slack_channel_id="C0ACME"), tmp_path / "messages")
+    assert adapter is not None
+
+    posted = adapter.post_file(
+        message(), channel=None, filename="forecast.png", content=PNG, title="Forecast"
+    )
+
+    assert posted.file is not None and posted.file.startswith("F")
+    saved = json.loads((tmp_path / "messages" / "acme__INC-1.json").read_text())
+    (entry,) = saved["files"]
+    assert Path(entry["path"]).read_bytes() == PNG
+
+
+def test_contract_post_file_attaches_the_bytes_and_update_keeps_the_message(
+    port: ChatPort, slack: SlackServer
+) -> None:
+    posted = port.post_file(
+        message(), channel="C0INCIDENTS", filename="chart.png", content=PNG, title="Chart"
+    )
+    updated = port.update(message("RESOLVED"), posted=posted)
+
+    assert posted.file is not None
+    assert (updated.channel, updated.ts) == (posted.channel, posted.ts)
+    if isinstance(port, TerminalChat):
+        assert Path(posted.file).read_bytes() == PNG
+    else:
+        assert slack.uploads[posted.file].content == PNG
+
+
+def test_terminal_post_file_saves_the_file_beside_the_message_and_says_where(
+    tmp_path: Path,
+) -> None:
+    out = StringIO()
+    terminal = TerminalChat(tmp_path, console=Console(file=out, width=200))
+
+    posted = terminal.post_file(
+        message(), channel=None, filename="../evil name.png", content=PNG, title="Forecast"
+    )
+    terminal.update(message("later"), posted=posted)
+
+    assert posted.file is not None
+    path = Path(posted.file)
+    assert path.parent == tmp_path  # the name cannot climb out of the messages folder
+    assert path.read_bytes() == PNG
+    saved = json.loads((tmp_path / "acme__INC-1.json").read_text())
+    assert saved["text"] == "later"
+    assert saved["files"] == [
+        {"filename": "../evil name.png", "title": "Forecast", "path": str(path)}
+    ]
+    assert str(path) in out.getvalue().replace("\n", "")
