@@ -36,6 +36,7 @@ from shared.models.base import Model
 from shared.models.change import ChangeEvent
 from shared.models.tenant import Topology
 from shared.ports.metrics import MetricsSource
+from shared.rca.series import SIGNAL_PREFIX
 
 
 class ContextOptions(Model):
@@ -262,8 +263,16 @@ def assemble_context(
         for part in collected:
             signals += [SignalReading.model_validate(r) for r in part.get("signals", [])]
             sources += [SourceStatus.model_validate(s) for s in part.get("sources", [])]
-        order = {spec.name: i for i, spec in enumerate(plan.catalog.specs())}
-        signals.sort(key=lambda r: order.get(r.signal, len(order)))
+        specs = plan.catalog.specs()
+        order = {spec.name: i for i, spec in enumerate(specs)}
+        # A per-series reading ("series:<metric>") comes from the spec that reads every
+        # series: it takes that spec's place, as in a single read (stable sort).
+        each = next((i for i, spec in enumerate(specs) if spec.transform == "each"), len(order))
+        signals.sort(
+            key=lambda r: (
+                each if r.signal.startswith(SIGNAL_PREFIX) else order.get(r.signal, len(order))
+            )
+        )
         sources.sort(key=lambda s: order.get(s.name.removeprefix("metrics:"), len(order)))
     elif metrics is None:
         sources.append(SourceStatus(name="metrics", ok=False, reason=NO_METRICS_SOURCE))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.enrichment.assemble import assemble_context
+from shared.enrichment.assemble import assemble_context, collect_signals, signal_names
 from shared.enrichment.changes import recent_changes
 from shared.enrichment.similar import find_similar
 from shared.enrichment.topology import build_neighbourhood
@@ -130,6 +130,20 @@ def test_assembled_context_from_a_bundle(tmp_path: Path) -> None:
     assert all(s.ok for s in snapshot.sources)
     # JSON round trip: what a Durable activity hands to the next one.
     assert ContextSnapshot.model_validate(context).model_dump(mode="json", by_alias=True) == context
+
+
+def test_the_live_fan_out_assembles_the_same_context_as_one_read(tmp_path: Path) -> None:
+    bundle = load_bundle(write_bundle(tmp_path, payments_release()))
+    request = context_request(bundle)
+    single = assemble_context(request, metrics=bundle.metrics())
+    # Branches finish in any order; per-series readings must land where one read puts them.
+    parts = [
+        collect_signals(request, metrics=bundle.metrics(), names=[name])
+        for name in reversed(signal_names(request))
+    ]
+    fanned = assemble_context(request, metrics=bundle.metrics(), collected=parts)
+    assert any(r["signal"].startswith("series:") for r in single["signals"])
+    assert fanned == single
 
 
 def test_context_without_metrics_says_so(tmp_path: Path) -> None:
