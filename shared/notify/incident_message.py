@@ -306,6 +306,9 @@ def evidence_gaps(snapshot: Mapping[str, Any] | None) -> tuple[str, ...]:
         return ()
 
 
+_METRICS_GAPS = ("metrics source not reachable", "metric queries unanswered")
+
+
 def _insufficient(gaps: Sequence[str]) -> str:
     missing = f" Missing: {'; '.join(E(g) for g in gaps)}." if gaps else ""
     return f"*Likely root causes*\nInsufficient evidence: no root cause stands out.{missing}"
@@ -360,6 +363,7 @@ def render_incident(
     blocks.append(_section(_what_changed(snapshot, changes, hypotheses)))
     model_version = str((analysis or {}).get("model_version") or "")
     interactive = incident.status is not IncidentStatus.RESOLVED
+    said: tuple[str, ...] = ()
     if analysis is not None:
         said = () if hypotheses else evidence_gaps(snapshot)
         blocks.append({"type": "divider"})
@@ -382,7 +386,11 @@ def render_incident(
         if llm.get("status") not in (None, "ok", "disabled"):
             note += f" · Claude unavailable ({E(llm['status'])}): detectors only"
         blocks.append(_context(note))
-    gaps = [*missing, *((analysis or {}).get("missing") or []), *_unreachable(snapshot)]
+    unreachable = _unreachable(snapshot)
+    if any(m in g for g in said for m in _METRICS_GAPS):
+        # The "insufficient evidence" line names the metrics outage already.
+        unreachable = [u for u in unreachable if not u.startswith("metrics")]
+    gaps = [*missing, *((analysis or {}).get("missing") or []), *unreachable]
     if gaps:
         unique = list(dict.fromkeys(str(g) for g in gaps))
         blocks.append(_context("⚠ Partial result: " + "; ".join(E(g) for g in unique[:5])))

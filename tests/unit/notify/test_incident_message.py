@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from shared.models.analysis import ContextSnapshot
 from shared.models.incident import Incident, IncidentStatus
 from shared.notify.actions import parse_action_id
 from shared.notify.incident_message import MAX_BLOCKS, clip, render_incident
+from shared.ports.metrics import QueryResult
 from shared.replay.bundle import find_runbooks_dir, load_bundle
 from shared.replay.pipeline import analyze, context_request, runbook_index
 from shared.triage.impact import assess
@@ -209,6 +210,28 @@ def test_nothing_standing_out_says_insufficient_evidence_and_what_is_missing() -
     # The metrics source is named once (in what is missing), the runbooks once.
     assert text.count("metrics source") == 1
     assert _contexts(message.blocks).count("No runbook corpus is configured") == 1
+
+
+class _Down:
+    """A configured metrics source that answers no query (Prometheus unreachable)."""
+
+    def query_range(
+        self, selector: str, start: datetime, end: datetime, step: timedelta
+    ) -> QueryResult:
+        return QueryResult(error="connection refused")
+
+
+def test_an_unreachable_metrics_source_is_named_once() -> None:
+    folder = REPO / "samples" / "bundles" / "sample-disk-full"
+    incident, _, _ = incident_and_analysis(folder)
+    result = analyze(context_request(load_bundle(folder)), metrics=_Down(), index=None)
+    stored = {"hypotheses": result["hypotheses"], "model_version": "conf-1.1+w:default"}
+    assert stored["hypotheses"] == []
+    message = render_incident(incident, snapshot=result["context"], analysis=stored)
+    text = json.dumps(message.blocks, ensure_ascii=False)
+    assert "Missing: metrics source not reachable (no query answered)" in text
+    assert "connection refused" not in text  # the Partial-result line no longer repeats it
+    assert text.count("metrics source") == 1
 
 
 def test_unconfigured_sources_are_one_context_line_of_the_message() -> None:
