@@ -181,7 +181,10 @@ class ContextSnapshot(Model):
 
     @property
     def metric_coverage(self) -> float:
-        """Share of metric queries that answered in full (1.0 when none were needed)."""
+        """Share of metric queries that answered in full (1.0 when none were needed;
+        0.0 without a metrics source: every query that would have been made is missing)."""
+        if any(s.name == "metrics" and not s.ok for s in self.sources):
+            return 0.0
         metric = [s for s in self.sources if s.name.startswith("metrics:")]
         if not metric:
             return 1.0

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from shared.errors import BadInput
 from shared.hypotheses.merge import Merged
-from shared.models.analysis import ContextSnapshot, Precedent, SourceStatus
+from shared.models.analysis import NO_METRICS_SOURCE, ContextSnapshot, Precedent, SourceStatus
 from shared.models.hypothesis import (
     FACTOR_NAMES,
     Candidate,
@@ -169,8 +169,19 @@ def test_missing_metric_sources_widen_the_range() -> None:
         weights=normalise_weights(None),
         acceptance={},
     )
+    unconfigured = score(
+        Merged(candidate(evidence), ("detector",)),
+        snapshot().model_copy(
+            update={"sources": (SourceStatus(name="metrics", ok=False, reason=NO_METRICS_SOURCE),)}
+        ),
+        weights=normalise_weights(None),
+        acceptance={},
+    )
     width = lambda h: h.confidence_range[1] - h.confidence_range[0]  # noqa: E731
     assert width(partial) > width(full)
+    # No metrics source at all is the widest: nothing could be measured.
+    assert width(unconfigured) > width(partial)
+    assert unconfigured.confidence == full.confidence  # the range says it, not the value
 
 
 def test_precedents_raise_precedent_frequency_and_history_narrows_it() -> None:
