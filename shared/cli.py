@@ -547,6 +547,46 @@ def correlate(
     typer.echo(json.dumps(result.to_json(reasons=as_json), indent=2 if as_json else None))
 
 
+@app.command()
+@friendly
+def noise(
+    tenant: Annotated[str, typer.Option(help="Tenant whose alerts to judge.")],
+    rules: Annotated[Path, typer.Option(help="The tenant's Prometheus rule file (not modified).")],
+    since: Annotated[int, typer.Option(min=1, help="Days of alerts to read.")] = 30,
+    within: Annotated[
+        int, typer.Option(min=1, help="Minutes within which a self-resolving alert is noise.")
+    ] = 15,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the advice as JSON.")] = False,
+) -> None:
+    """Noise advice: a longer for: (or a higher threshold) for alerts that page for nothing."""
+    from datetime import timedelta
+
+    from shared.feedback.noise import noise_advice, render
+    from shared.feedback.prometheus_rules import read_rule_file
+
+    rule_file = read_rule_file(rules)
+    rt = _runtime()
+    target = rt.tenants.get(tenant)
+    try:
+        metrics = rt.metrics_for(target)
+    except BadInput as exc:  # a missing metrics file costs the thresholds, not the advice
+        err.print(f"[yellow]warning:[/yellow] no measurements ({exc.reason})", soft_wrap=True)
+        metrics = None
+    advice = noise_advice(
+        rt.store,
+        target.id,
+        rule_file,
+        now=rt.clock.now(),
+        since=timedelta(days=since),
+        within=timedelta(minutes=within),
+        metrics=metrics,
+    )
+    if as_json:
+        typer.echo(json.dumps(advice.to_json(), indent=2))
+    else:
+        render(advice, typer.echo)
+
+
 @bench_app.command("nab")
 @friendly
 def bench_nab(
