@@ -18,6 +18,7 @@ import azure.functions as func
 from functions.incident import instance_id, wake
 from shared.bootstrap import runtime
 from shared.incidents.reconcile import needs_start, open_incidents
+from shared.predict.live import run_sweep
 from shared.scoring.calibration import calibrate
 
 bp = df.Blueprint()
@@ -27,6 +28,8 @@ RECONCILE_SCHEDULE = "0 */5 * * * *"
 """NCRONTAB (seconds first): every 5 minutes."""
 CALIBRATION_SCHEDULE = "0 0 3 * * 0"
 """NCRONTAB (seconds first): every Sunday at 03:00."""
+FORECAST_SCHEDULE = "0 */15 * * * *"
+"""NCRONTAB (seconds first): every 15 minutes."""
 
 
 @bp.schedule(schedule=CALIBRATION_SCHEDULE, arg_name="timer", run_on_startup=False)
@@ -40,6 +43,21 @@ def calibrate_weights(timer: func.TimerRequest) -> None:
             log.exception("calibration of %s failed", tenant.id)
             continue
         log.info("calibration of %s: %s (%s)", tenant.id, outcome.status, outcome.reason)
+
+
+@bp.schedule(schedule=FORECAST_SCHEDULE, arg_name="timer", run_on_startup=False)
+def sweep_forecasts(timer: func.TimerRequest) -> None:
+    rt = runtime()
+    now = rt.clock.now()
+    for tenant in rt.tenants.list():
+        try:
+            run = run_sweep(rt, tenant, now)
+        except Exception:  # logged: one tenant's failure must not stop the others
+            log.exception("forecast sweep of %s failed", tenant.id)
+            continue
+        log.info("forecast sweep of %s: %s", tenant.id, run.summary())
+        for error in run.errors:
+            log.warning("forecast sweep of %s: %s", tenant.id, error)
 
 
 @bp.schedule(schedule=RECONCILE_SCHEDULE, arg_name="timer", run_on_startup=True)

@@ -627,6 +627,58 @@ def forecast(
         typer.echo(forecast_line(loaded, result))
 
 
+predict_app = typer.Typer(no_args_is_help=True, help="Capacity forecasts, live.")
+app.add_typer(predict_app, name="predict")
+
+
+@predict_app.command("run")
+@friendly
+def predict_run(
+    tenant: Annotated[str, typer.Option(help="Tenant whose filesystems to forecast.")],
+    at: Annotated[
+        str | None,
+        typer.Option(help="ISO time to sweep at (default now; no offset: UTC)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the sweep as JSON.")] = False,
+) -> None:
+    """One forecast sweep, with the timer's code: forecast, post what is new, print it."""
+    from datetime import UTC, datetime
+
+    from shared.predict.live import run_sweep
+
+    rt = _runtime()
+    chosen = rt.tenants.get(tenant)
+    moment = rt.clock.now()
+    if at is not None:
+        try:
+            moment = datetime.fromisoformat(at.replace("Z", "+00:00"))
+        except ValueError:
+            raise BadInput(f"--at {at!r} is not an ISO time (2026-11-30T12:00:00Z)") from None
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    run = run_sweep(rt, chosen, moment.astimezone(UTC))
+    if as_json:
+        typer.echo(json.dumps(run.to_json(), indent=2))
+        return
+    for line in _sweep_lines(run.to_json()):
+        typer.echo(line)
+
+
+def _sweep_lines(run: dict[str, Any]) -> Iterator[str]:
+    yield f"forecast sweep of {run['tenant']} at {run['at']}"
+    for fs in run["filesystems"]:
+        left = fs["hours_left"]
+        yield f"  {fs['where']}: {fs['status']}" + (f", {left} h left" if left is not None else "")
+    if not run["posted"]:
+        yield "nothing to post"
+    for posted in run["posted"]:
+        where = f" -> {posted['channel']} {posted['ts']}" if posted["channel"] else ""
+        chart = f", chart {posted['chart']}" if posted["chart"] else ""
+        problem = f" ({posted['error']})" if posted["error"] else ""
+        yield f"{posted['outcome']} {posted['action']}: {posted['text']}{where}{chart}{problem}"
+    for error in run["errors"]:
+        yield f"error: {error}"
+
+
 @bench_app.command("forecast")
 @friendly
 def bench_forecast(

@@ -5,12 +5,13 @@ parser reads them back with the same ones, so the two cannot drift apart.
 
 - ``action_id`` says what the button does and, for a hypothesis, which rank it
   was: ``hyp_likely:<rank>``, ``hyp_not_it:<rank>``, ``ack``,
-  ``resolve_with:<rank>``. Slack requires it to be unique within a block.
-- ``value`` is compact JSON naming the incident and the hypothesis the click is
-  about: ``{"i": incident_id, "t": tenant_id, "c": category, "g": target,
-  "v": model_version}`` (absent keys omitted). The rank alone is not enough:
-  a later analysis may reorder the hypotheses while the old message is still
-  on screen, so feedback keys on category and target.
+  ``resolve_with:<rank>``; on a capacity forecast, ``fc_ack`` and
+  ``fc_not_a_problem``. Slack requires it to be unique within a block.
+- ``value`` is compact JSON naming the incident (or the forecast) and the
+  hypothesis the click is about: ``{"i": incident_id, "t": tenant_id, "c":
+  category, "g": target, "v": model_version}`` (absent keys omitted). The
+  rank alone is not enough: a later analysis may reorder the hypotheses while
+  the old message is still on screen, so feedback keys on category and target.
 
 Slack caps ``action_id`` at 255 characters and ``value`` at 2000; encoding
 refuses (``BadInput``) rather than truncate, because a clipped target would
@@ -39,15 +40,22 @@ class ActionKind(StrEnum):
     NOT_IT = "hyp_not_it"
     ACK = "ack"
     RESOLVE_WITH = "resolve_with"
+    FORECAST_ACK = "fc_ack"
+    FORECAST_NOT_A_PROBLEM = "fc_not_a_problem"
 
     @property
     def needs_rank(self) -> bool:
-        return self is not ActionKind.ACK
+        return self in (ActionKind.LIKELY, ActionKind.NOT_IT, ActionKind.RESOLVE_WITH)
 
     @property
     def needs_hypothesis(self) -> bool:
         """Feedback and resolution name a hypothesis; acknowledging does not."""
-        return self is not ActionKind.ACK
+        return self.needs_rank
+
+    @property
+    def on_forecast(self) -> bool:
+        """A button of a capacity forecast message: its ``incident_id`` is a forecast id."""
+        return self in (ActionKind.FORECAST_ACK, ActionKind.FORECAST_NOT_A_PROBLEM)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

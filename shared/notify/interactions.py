@@ -6,6 +6,9 @@ user, and the orchestration event to raise, if any. It never raises for an
 expected situation (a stranger clicking, a workspace we do not know, a second
 click); those are outcome kinds, answered to the user.
 
+A click on a capacity forecast's buttons passes the same checks of
+workspace, tenant and user, then goes to ``shared.predict.feedback``.
+
 Who may act: the workspace must map to a tenant (``TenantRegistry.by_slack_team``),
 the button must have been rendered for that tenant, and the user must be one
 of the tenant's ``responders``. What they act on: the button's incident id must
@@ -177,6 +180,11 @@ def handle_action(deps: InteractionDeps, action: InteractionAction) -> Interacti
             f"Only the responders of {_escape(tenant.name)} can do that; nothing was recorded.",
             tenant_id=tenant.id,
         )
+    if action.kind.on_forecast:
+        # Imported here: shared.predict.feedback builds on this module's outcome types.
+        from shared.predict.feedback import handle_click
+
+        return handle_click(deps, tenant, action)
     if not _is_incident_of(deps, tenant, action.incident_id):
         log.warning(
             "click in team %s (tenant %s) on unknown incident %r refused",

@@ -15,6 +15,11 @@ posted twice:
 It returns values (``SweepResult``); posting them (Slack, a chart) and running
 it on a timer belong to the caller, so a timer trigger, ``predict run`` and a
 test share this code. Pure apart from the two ports it is handed.
+
+``sweep`` remembers each decision at once. A caller that delivers the posts
+(``shared.predict.live``) passes ``remember=False`` and calls ``remember``
+for each post once it has landed: a post that failed to deliver is decided
+again on the next run instead of being silently taken as said.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from enum import StrEnum
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from shared.models.base import doc_id, iso
 from shared.ports.metrics import MetricsSource, Series
@@ -63,6 +69,10 @@ class Prediction:
     labels: Mapping[str, str]
     size_bytes: float | None
     forecast: Forecast
+    history: npt.NDArray[np.float64] = field(
+        default_factory=lambda: np.empty((0, 2)), repr=False, compare=False
+    )
+    """The samples it was read from: rows of (unix seconds, free bytes), for a chart."""
 
     @property
     def text(self) -> str:
@@ -76,6 +86,10 @@ class Post:
     action: Action
     prediction: Prediction
     previous_hours_left: float | None = None
+    state: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    """The filesystem's state as it will be once this post has been said (``remember``)."""
+    previous: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    """The state before: what the last post said and where it went."""
 
     @property
     def text(self) -> str:
@@ -103,8 +117,13 @@ def sweep(
     now: datetime,
     *,
     horizon_h: float = HORIZON_H,
+    remember_posts: bool = True,
 ) -> SweepResult:
-    """Forecast every filesystem of the tenant and decide, with memory, what to post."""
+    """Forecast every filesystem of the tenant and decide, with memory, what to post.
+
+    With ``remember_posts=False`` nothing is written: the caller calls
+    ``remember`` for each post it delivered.
+    """
     free = metrics.query_range(FREE, now - HISTORY, now, STEP)
     if not free.ok:
         return SweepResult(tenant_id, now, errors=(f"free bytes: {free.error}",))
@@ -116,6 +135,9 @@ def sweep(
         for p in sorted(predictions, key=lambda p: p.key)
         if (post := _decide(store, tenant_id, p, now, horizon_h)) is not None
     )
+    if remember_posts:
+        for post in posts:
+            remember(store, tenant_id, post)
     errors = tuple(free.warnings) + ((f"sizes: {sizes.error}",) if not sizes.ok else ())
     return SweepResult(tenant_id, now, predictions, posts, errors)
 
@@ -131,7 +153,7 @@ def _predict(series: Series, size: float | None, now: datetime) -> Prediction:
     mount = labels.get("mountpoint") or labels.get("device") or series.name
     host = labels.get("instance")
     where = f"{mount} on {host}" if host else mount
-    return Prediction(_key(labels), where, labels, size, result)
+    return Prediction(_key(labels), where, labels, size, result, array)
 
 
 def _at_risk(result: Forecast, within_h: float) -> bool:
@@ -146,54 +168,62 @@ def _decide(
     store: DocumentStore, tenant_id: str, p: Prediction, now: datetime, horizon_h: float
 ) -> Post | None:
     state_id = doc_id(STATE_PREFIX, p.key)
-    state = store.get(Container.CACHE, tenant_id, state_id) or {}
+    state = _clean(store.get(Container.CACHE, tenant_id, state_id) or {})
     active = bool(state.get("active"))
     result = p.forecast
     if result.status is Status.INSUFFICIENT:
         return None
     if _at_risk(result, horizon_h) and result.exhausted_at is not None:
         if not active:
-            _remember(store, tenant_id, state_id, p, now, worsened=False)
-            return Post(Action.NEW, p)
+            return Post(Action.NEW, p, state=_state(tenant_id, state_id, p, now), previous=state)
         said = datetime.fromisoformat(str(state["exhausted_at"]))
         left_then = (said - now).total_seconds() / 3600.0
         hours = result.hours_left or 0.0
         if not state.get("worsened") and left_then > 0.5 and hours < WORSE_FACTOR * left_then:
-            _remember(store, tenant_id, state_id, p, now, worsened=True)
-            return Post(Action.WORSE, p, previous_hours_left=round(left_then, 1))
+            return Post(
+                Action.WORSE,
+                p,
+                previous_hours_left=round(left_then, 1),
+                state=_state(tenant_id, state_id, p, now, worsened=True),
+                previous=state,
+            )
         return None
     if active and not _at_risk(result, CLEAR_FACTOR * horizon_h):
-        store.upsert(Container.CACHE, tenant_id, {**_clean(state), "active": False})
-        return Post(Action.CLEAR, p)
+        return Post(Action.CLEAR, p, state={**state, "active": False}, previous=state)
     return None
 
 
-def _remember(
+def remember(
     store: DocumentStore,
+    tenant_id: str,
+    post: Post,
+    extra: Mapping[str, Any] | None = None,
+) -> None:
+    """Record that ``post`` was said (with ``extra``, such as where it went)."""
+    store.upsert(Container.CACHE, tenant_id, {**post.state, **(extra or {})})
+
+
+def _state(
     tenant_id: str,
     state_id: str,
     p: Prediction,
     now: datetime,
     *,
-    worsened: bool,
-) -> None:
+    worsened: bool = False,
+) -> dict[str, Any]:
     at = p.forecast.exhausted_at
     assert at is not None
-    store.upsert(
-        Container.CACHE,
-        tenant_id,
-        {
-            "id": state_id,
-            "tenantId": tenant_id,
-            "kind": "forecast-state",
-            "key": p.key,
-            "active": True,
-            "worsened": worsened,
-            "exhausted_at": iso(at),
-            "posted_at": iso(now),
-            "ttl": STATE_TTL_S,
-        },
-    )
+    return {
+        "id": state_id,
+        "tenantId": tenant_id,
+        "kind": "forecast-state",
+        "key": p.key,
+        "active": True,
+        "worsened": worsened,
+        "exhausted_at": iso(at),
+        "posted_at": iso(now),
+        "ttl": STATE_TTL_S,
+    }
 
 
 def _clean(doc: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,198 @@
+"""The capacity forecast message in Block Kit (pure functions).
+
+A risk inside the horizon reads "/data on db-1 will be full in about 4 h
+(3.6-4.9 h)" (with an en dash), says what the forecast rests on (the regime it read, the trend
+family, the rate), and carries two buttons, *Acknowledge* and *Not a
+problem*, whose clicks are recorded as feedback on that forecast
+(``shared.predict.feedback``). A forecast that got much worse is a new
+message of its own ("Worse: /data on db-1 now about 1.5 h"), with buttons;
+a risk that passed is a line in the thread of the last one ("risk passed").
+
+Mount points, host names and other labels come from the metrics source and
+are data: they are escaped with ``mrkdwn.escape`` wherever they go into
+``mrkdwn``; header text is ``plain_text`` and shown as written.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from shared.formatting import percent, size
+from shared.notify.actions import ActionKind, ActionValue, button
+from shared.notify.mrkdwn import escape as E
+from shared.ports.chat import ChatMessage
+from shared.predict.forecast import Forecast, Status
+from shared.predict.sweep import Action, Post
+
+KIND = "forecast"
+"""``ChatMessage.kind`` of these messages."""
+DASH = "\u2013"
+"""An en dash, as a range is written."""
+HEADER_LIMIT = 150
+SECTION_LIMIT = 3000
+
+_MODEL = {
+    "linear": "a steady trend",
+    "curved": "a trend that is bending",
+    "daily": "a trend with a daily swing",
+    "cycles": "cleanup cycles (sawtooth)",
+}
+
+
+def hours(value: float) -> str:
+    """How long, as said aloud: ``40 min``, ``1.5 h``, ``4 h``, ``13 h``."""
+    if value < 1:
+        return f"{max(5, round(value * 60 / 5) * 5)} min"
+    if value < 10:
+        half = round(value * 2) / 2
+        return f"{half:g} h"
+    return f"{round(value)} h"
+
+
+def span(range_hours: tuple[float | None, float | None] | None) -> str:
+    """``3.6-4.9 h``; ``40 min-1.2 h`` (en dashes); an open end reads ``beyond 48 h``."""
+    if range_hours is None:
+        return ""
+    low, high = range_hours
+    if low is None:
+        return ""
+    if high is None:
+        return f"{_exact(low)} to beyond 48 h"
+    low_text, high_text = _exact(low), _exact(high)
+    if low_text == high_text:
+        return low_text
+    if low_text.endswith(" h") and high_text.endswith(" h"):
+        return f"{low_text.removesuffix(' h')}{DASH}{high_text}"
+    return f"{low_text}{DASH}{high_text}"
+
+
+def _exact(value: float) -> str:
+    if value < 1:
+        return f"{max(1, round(value * 60))} min"
+    return f"{value:.1f} h" if value < 10 else f"{value:.0f} h"
+
+
+def when(result: Forecast) -> str:
+    """``about 4 h (3.6-4.9 h)``."""
+    if result.status is Status.FULL:
+        return "now"
+    left = result.hours_left
+    if left is None:
+        return "not within 48 h"
+    low, high = result.range_hours or (None, None)
+    # The band always holds the estimate: just after a jump the core's band can
+    # collapse to one replicate's crossing, which may miss it.
+    if low is not None:
+        low = min(low, left)
+        high = max(high, left) if high is not None else None
+    spread = span((low, high))
+    return f"about {hours(left)}" + (f" ({spread})" if spread else "")
+
+
+def headline(post: Post) -> str:
+    """The sentence the message leads with (plain text, not escaped)."""
+    p = post.prediction
+    if post.action is Action.CLEAR:
+        return f"Risk passed: {p.where} {_passed(p.forecast)}"
+    if post.action is Action.WORSE:
+        return f"Worse: {p.where} now {when(p.forecast)}"
+    if p.forecast.status is Status.FULL:
+        return f"{p.where} is full now"
+    return f"{p.where} will be full in {when(p.forecast)}"
+
+
+def _passed(result: Forecast) -> str:
+    if result.status is Status.NOT_FILLING or result.hours_left is None:
+        return "is no longer filling"
+    return f"is no longer at risk (full in {when(result)})"
+
+
+def basis(result: Forecast, size_bytes: float | None) -> str:
+    """What the forecast rests on: the regime, the trend family, the rate, the room left."""
+    parts = []
+    model = _MODEL.get(result.model, result.model or "the recent trend")
+    since = (
+        f" since {_moment(result.regime_start, result.now)}"
+        if result.regime_start is not None
+        else ""
+    )
+    parts.append(f"Read from {model}{since}")
+    if result.reason:
+        parts.append(f"({result.reason})")
+    text = " ".join(parts)
+    facts = []
+    if result.rate_per_h is not None:
+        verb = "falling" if result.rate_per_h < 0 else "rising"
+        facts.append(f"free space {verb} {size(abs(result.rate_per_h))}/h")
+    if result.free_now is not None:
+        room = f"{size(max(0.0, result.free_now))} free"
+        if size_bytes:
+            room += f" of {size(size_bytes)} ({percent(max(0.0, result.free_now) / size_bytes)})"
+        facts.append(room)
+    return text + (": " + ", ".join(facts) if facts else "")
+
+
+def _moment(moment: datetime, now: datetime) -> str:
+    if moment.date() == now.date():
+        return moment.strftime("%H:%M UTC")
+    return moment.strftime("%a %d %b %H:%M UTC")
+
+
+def render(post: Post, *, tenant_id: str, forecast_id: str) -> ChatMessage:
+    """The message for a new or worse risk, with its two buttons."""
+    p = post.prediction
+    result = p.forecast
+    lead = headline(post)
+    icon = "⚠️" if post.action is Action.WORSE else "🟠"
+    title = f"{icon} Disk filling: {p.where}"
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": _clip(title, HEADER_LIMIT)}},
+        _section(f"*{E(lead)}*" + _full_at(result)),
+    ]
+    if post.action is Action.WORSE and post.previous_hours_left is not None:
+        blocks.append(_section(f"Earlier: about {hours(post.previous_hours_left)} left."))
+    blocks.append(
+        {
+            "type": "context",
+            "elements": [{"type": "mrkdwn", "text": _clip(E(basis(result, p.size_bytes)), 2000)}],
+        }
+    )
+    value = ActionValue(incident_id=forecast_id, tenant_id=tenant_id)
+    blocks.append(
+        {
+            "type": "actions",
+            "block_id": "forecast_actions",
+            "elements": [
+                button("Acknowledge", ActionKind.FORECAST_ACK, value, style="primary"),
+                button("Not a problem", ActionKind.FORECAST_NOT_A_PROBLEM, value),
+            ],
+        }
+    )
+    return ChatMessage(
+        tenant_id=tenant_id, incident_id=forecast_id, text=lead, blocks=tuple(blocks), kind=KIND
+    )
+
+
+def follow_up(post: Post) -> str:
+    """The thread line for a risk that passed (plain: the chat adapter escapes it)."""
+    return headline(post)
+
+
+def chart_title(post: Post) -> str:
+    return f"{post.prediction.where}: {when(post.prediction.forecast)}"
+
+
+def _full_at(result: Forecast) -> str:
+    at = result.exhausted_at
+    if at is None or result.status is not Status.FILLING:
+        return ""
+    return f"\nFull around {_moment(at, result.now)}."
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text, SECTION_LIMIT)}}
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
