@@ -1,10 +1,12 @@
-"""Scheduled jobs: reconciling open incidents, and the weekly calibration of weights.
+"""Scheduled jobs: reconciling open incidents, the weekly calibration of weights, weekly reports.
 
 Reconciliation, every 5 minutes: an open incident whose orchestration is
 missing, failed or ended is started again; one whose wake went unanswered is
 woken again. Calibration, Sunday 03:00 UTC, when few incidents are open: an
 analysis scored during the run may use the weights from before or after it,
-and both are valid.
+and both are valid. Weekly reports, checked every 15 minutes: each tenant's
+is due on Monday from 09:00 in its own time zone (zones are offset from UTC
+by whole quarter hours) and sent once, the store keeping the mark.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from functions.incident import instance_id, wake
 from shared.bootstrap import runtime
 from shared.incidents.reconcile import needs_start, open_incidents
 from shared.predict.live import run_sweep
+from shared.report.deliver import Status, send_weekly_report
 from shared.scoring.calibration import calibrate
 
 bp = df.Blueprint()
@@ -28,6 +31,8 @@ RECONCILE_SCHEDULE = "0 */5 * * * *"
 """NCRONTAB (seconds first): every 5 minutes."""
 CALIBRATION_SCHEDULE = "0 0 3 * * 0"
 """NCRONTAB (seconds first): every Sunday at 03:00."""
+WEEKLY_REPORT_SCHEDULE = "0 */15 * * * *"
+"""NCRONTAB (seconds first): every 15 minutes; each tenant's Monday 09:00 is its own."""
 FORECAST_SCHEDULE = "0 */15 * * * *"
 """NCRONTAB (seconds first): every 15 minutes."""
 
@@ -58,6 +63,20 @@ def sweep_forecasts(timer: func.TimerRequest) -> None:
         log.info("forecast sweep of %s: %s", tenant.id, run.summary())
         for error in run.errors:
             log.warning("forecast sweep of %s: %s", tenant.id, error)
+
+
+@bp.schedule(schedule=WEEKLY_REPORT_SCHEDULE, arg_name="timer", run_on_startup=False)
+def send_weekly_reports(timer: func.TimerRequest) -> None:
+    rt = runtime()
+    now = rt.clock.now()
+    for tenant in rt.tenants.list():
+        try:
+            outcome = send_weekly_report(rt, tenant, now=now)
+        except Exception:  # logged: one tenant's failure must not stop the others
+            log.exception("weekly report of %s failed", tenant.id)
+            continue
+        if outcome.status is Status.SENT:
+            log.info("weekly report of %s for %s sent", tenant.id, outcome.week)
 
 
 @bp.schedule(schedule=RECONCILE_SCHEDULE, arg_name="timer", run_on_startup=True)

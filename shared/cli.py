@@ -174,6 +174,9 @@ def tenants_add(
     responder: Annotated[
         list[str] | None, typer.Option(help="Slack user id allowed to act.")
     ] = None,
+    timezone: Annotated[
+        str, typer.Option(help="IANA time zone of the tenant's week (weekly report).")
+    ] = "UTC",
     replace: Annotated[bool, typer.Option(help="Overwrite an existing tenant.")] = False,
 ) -> None:
     """Add a tenant; credentials not given are generated and printed once."""
@@ -197,6 +200,7 @@ def tenants_add(
         metrics_file=str(metrics_file.resolve()) if metrics_file else None,
         responders=tuple(responder or ()),
         topology=_load_topology(topology) if topology else Topology(),
+        timezone=timezone,
     )
     rt.tenants.add(tenant, replace=replace)
     console.print(f"tenant [bold]{name}[/bold] added")
@@ -477,12 +481,14 @@ def backtest(
     ] = None,
 ) -> None:
     """Replay every bundle of a folder; accuracy where expected.json exists, and timings."""
+    from shared.progress import progress
     from shared.replay.backtest import backtest as run_backtest
     from shared.replay.report import render_backtest
 
     if not folder.is_dir():
         raise BadInput(f"{folder}: not a folder of scenario bundles")
-    result = run_backtest(folder, runbooks)
+    with progress(console, "backtest", enabled=not as_json) as advance:
+        result = run_backtest(folder, runbooks, on_bundle=advance)
     if as_json:
         typer.echo(json.dumps(result, indent=2))
     else:
@@ -596,12 +602,13 @@ def bench_nab(
     workers: Annotated[int, typer.Option(help="Processes running the detector.")] = 2,
 ) -> None:
     """Anomaly detection on NAB: standard, low-FP and low-FN scores beside the scoreboard."""
-    from shared.bench.nab import bench, data_present, file_progress, render
+    from shared.bench.nab import bench, data_present, render
+    from shared.progress import progress
 
     if not data_present(nab_dir):
         typer.echo(f"skipped: no NAB data under {nab_dir}")
         return
-    with file_progress(console, "NAB", enabled=not as_json) as advance:
+    with progress(console, "NAB", enabled=not as_json) as advance:
         result = bench(nab_dir, out, workers=workers, on_file=advance)
     if as_json:
         typer.echo(json.dumps(result, indent=2))
@@ -687,9 +694,9 @@ def bench_forecast(
 ) -> None:
     """Capacity forecasts: right-share beside predict_linear (1 h, 6 h), time per series."""
     from shared.bench.forecast import bench, render
-    from shared.bench.nab import file_progress
+    from shared.progress import progress
 
-    with file_progress(console, "forecasts", enabled=not as_json) as advance:
+    with progress(console, "forecasts", enabled=not as_json) as advance:
         result = bench(folder, on_case=advance)
     if as_json:
         typer.echo(json.dumps(result, indent=2))
@@ -710,6 +717,51 @@ def calibrate(
     rt.tenants.get(tenant)
     outcome = run_calibration(rt.store, tenant, now=rt.clock.now(), min_feedback=min_feedback)
     typer.echo(json.dumps(outcome.to_json(), indent=2))
+
+
+@app.command()
+@friendly
+def report(
+    tenant: Annotated[str, typer.Option(help="Tenant to report on.")],
+    week: Annotated[
+        bool, typer.Option("--week", help="The weekly capacity and trend report.")
+    ] = False,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            help="ISO time the report is made at (default now; no offset: tenant's zone)."
+        ),
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Write the HTML report here.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """The week before --at in the tenant's time zone: trends, capacity, alerts, incidents."""
+    from shared.progress import progress
+    from shared.report.deliver import html_of, make_report
+    from shared.report.text import render_text
+    from shared.report.week import parse_at
+
+    if not week:
+        raise BadInput("report: say which report: --week (the weekly capacity and trend report)")
+    rt = _runtime()
+    chosen = rt.tenants.get(tenant)
+    moment = parse_at(at, chosen.zone) if at is not None else rt.clock.now()
+    with progress(console, "report", enabled=not as_json) as advance:
+        result = make_report(rt, chosen, moment, on_step=advance)
+        if out is not None:
+            advance("charts", 5, 6)
+            _write_text(out, html_of(result))
+    if as_json:
+        typer.echo(json.dumps(result.to_json(), indent=2))
+    else:
+        render_text(result, console, html_path=str(out) if out else None)
+
+
+def _write_text(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise BadInput(f"{path}: cannot write ({exc.strerror})") from None
 
 
 @app.command()

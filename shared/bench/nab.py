@@ -12,7 +12,6 @@ the detector's over the whole corpus, reading and writing included.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -23,12 +22,11 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from shared.anomaly import anomaly_scores
 from shared.bench.nab_scorer import PROFILES, Scorer, label_file, load_windows
 from shared.errors import BadInput
+from shared.progress import progress
 
 WINDOWS_FILE = Path("labels") / "combined_windows.json"
 DECIMALS = 6
@@ -177,28 +175,5 @@ def render(result: Mapping[str, Any], write: Callable[[str], None]) -> None:
     )
 
 
-@contextlib.contextmanager
-def file_progress(
-    console: Console, label: str, *, enabled: bool = True
-) -> Iterator[Callable[[str, int, int], None]]:
-    """A rich progress bar over files on a terminal; a no-op when not enabled or not a TTY.
-
-    Yields the ``on_file(name, done, total)`` callback that ``bench`` calls.
-    """
-    if not (enabled and console.is_terminal):
-        yield lambda _name, _done, _total: None
-        return
-    columns = (
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.fields[name]}"),
-    )
-    with Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task(label, total=None, name="")
-
-        def advance(name: str, done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total, name=name)
-
-        yield advance
+file_progress = progress
+"""Moved to ``shared.progress``; the old name stays importable for callers not yet moved."""

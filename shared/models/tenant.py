@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, field_serializer
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, field_serializer, field_validator
 
 from shared.models.base import Model, TenantDocument
 
@@ -63,6 +65,21 @@ class Tenant(TenantDocument):
     responders: tuple[str, ...] = ()
     approvers: tuple[str, ...] = ()
     topology: Topology = Topology()
+    timezone: str = "UTC"
+    """IANA zone the tenant's week runs in (the weekly report: Monday 09:00 there)."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA time zone {value!r}") from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
     @field_serializer("alertmanager_token", "change_token", "slack_bot_token", when_used="json")
     def _reveal(self, value: SecretStr | None) -> str | None:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.errors import BadInput
+from shared.progress import OnItem
 from shared.replay.bundle import EXPECTED, SCENARIO, Expected, load_bundle
 from shared.replay.pipeline import replay_bundle
 from shared.scoring.reliability import calibration_summary
@@ -72,12 +73,24 @@ def _judged_confidences(
     return out
 
 
-def backtest(folder: Path | str, runbooks_dir: Path | str | None = None) -> dict[str, Any]:
-    """Replay every bundle under ``folder``; figures, per-category table, timings, cases."""
+def backtest(
+    folder: Path | str,
+    runbooks_dir: Path | str | None = None,
+    *,
+    on_bundle: OnItem | None = None,
+) -> dict[str, Any]:
+    """Replay every bundle under ``folder``; figures, per-category table, timings, cases.
+
+    ``on_bundle(name, done, total)`` is told as each bundle starts, and once at
+    the end (a progress bar).
+    """
     started = time.perf_counter()
     cases: list[dict[str, Any]] = []
     timings: list[float] = []
-    for path in find_bundles(Path(folder)):
+    bundles = find_bundles(Path(folder))
+    for path in bundles:
+        if on_bundle is not None:
+            on_bundle(path.name, len(cases), len(bundles))
         case: dict[str, Any] = {"bundle": path.name}
         t0 = time.perf_counter()
         try:
@@ -106,6 +119,8 @@ def backtest(folder: Path | str, runbooks_dir: Path | str | None = None) -> dict
                     truth.runbook in case["runbooks"][:3] if truth.runbook else None
                 )
         cases.append(case)
+    if on_bundle is not None:
+        on_bundle("", len(cases), len(bundles))
 
     judged = [c for c in cases if c.get("judged")]
     ranks = [c.get("rank") for c in judged]

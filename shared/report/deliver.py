@@ -1,0 +1,152 @@
+"""Making and sending the weekly report: what the CLI and the weekly timer share.
+
+``make_report`` opens the tenant's sources (a metrics source that cannot be
+opened is a reason, not an error) and gathers the report. ``send_weekly_report``
+is the timer's one call per tenant: it is due from Monday 09:00 local (see
+``shared.report.week``); the week is claimed in the store first (a ``cache``
+document keyed by the week's first day, created exactly once), then the
+report is posted through the chat port with its HTML file attached, and the
+mark says "sent". A failure releases the claim so the next run tries again;
+a claim left by a run that died is taken over after ``CLAIM_TIMEOUT``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Protocol
+
+from shared.errors import BadInput, Conflict, PreconditionFailed
+from shared.models.base import iso
+from shared.models.tenant import Tenant
+from shared.ports.chat import ChatPort, PostedMessage
+from shared.ports.metrics import MetricsSource
+from shared.ports.store import Container, DocumentStore
+from shared.report.blocks import report_message
+from shared.report.charts import charts
+from shared.report.gather import OnStep, Sources, weekly_report
+from shared.report.html import render_html
+from shared.report.model import WeeklyReport
+from shared.report.week import Week, is_due, week_before
+
+MARK_PREFIX = "weekly-report:"
+MARK_TTL_S = 90 * 24 * 3600
+CLAIM_TIMEOUT = timedelta(minutes=30)
+"""A claim still "sending" after this long was left by a run that died."""
+
+
+class ReportRuntime(Protocol):
+    """What sending needs from the runtime (``shared.bootstrap.Runtime`` has it)."""
+
+    @property
+    def store(self) -> DocumentStore: ...
+
+    def metrics_for(self, tenant: Tenant) -> MetricsSource | None: ...
+
+    def chat_for(self, tenant: Tenant) -> ChatPort: ...
+
+
+class Status(StrEnum):
+    NOT_DUE = "not_due"
+    ALREADY_SENT = "already_sent"
+    SENT = "sent"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    tenant_id: str
+    status: Status
+    week: str | None = None
+    posted: PostedMessage | None = None
+    attached: bool = False
+    missing: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+def sources_for(rt: ReportRuntime, tenant: Tenant) -> Sources:
+    try:
+        metrics = rt.metrics_for(tenant)
+    except BadInput as exc:
+        return Sources(rt.store, None, f"metrics source unavailable: {exc.reason}")
+    return Sources(rt.store, metrics)
+
+
+def make_report(
+    rt: ReportRuntime, tenant: Tenant, at: datetime, *, on_step: OnStep | None = None
+) -> WeeklyReport:
+    return weekly_report(tenant, at, sources_for(rt, tenant), on_step=on_step)
+
+
+def html_of(report: WeeklyReport) -> str:
+    """The self-contained HTML file of a report, charts included."""
+    drawn = charts(report.traffic, report.capacity, report.week)
+    return render_html(report, drawn)
+
+
+def file_name(report: WeeklyReport) -> str:
+    return f"weekly-report-{report.tenant_id}-{report.week.key}.html"
+
+
+def send_weekly_report(rt: ReportRuntime, tenant: Tenant, *, now: datetime) -> Outcome:
+    """Post this week's report to the tenant's channel once, when it is due."""
+    if not is_due(now, tenant.zone):
+        return Outcome(tenant.id, Status.NOT_DUE)
+    week = week_before(now, tenant.zone)
+    if not _claim(rt.store, tenant.id, week, now):
+        return Outcome(tenant.id, Status.ALREADY_SENT, week.key)
+    mark = MARK_PREFIX + week.key
+    try:
+        report = make_report(rt, tenant, now)
+        content = html_of(report).encode("utf-8")
+        message = report_message(report, attached=True)
+        posted = rt.chat_for(tenant).post_file(
+            message,
+            channel=tenant.slack_channel_id,
+            filename=file_name(report),
+            content=content,
+            title=f"Weekly report {report.week.label}",
+        )
+    except BaseException:
+        rt.store.delete(Container.CACHE, tenant.id, mark)  # the next run tries again
+        raise
+    rt.store.upsert(
+        Container.CACHE,
+        tenant.id,
+        _mark(tenant.id, week, now, state="sent") | {"channel": posted.channel, "ts": posted.ts},
+    )
+    return Outcome(
+        tenant.id, Status.SENT, week.key, posted, posted.file is not None, report.missing
+    )
+
+
+def _mark(tenant_id: str, week: Week, now: datetime, *, state: str) -> dict[str, object]:
+    return {
+        "id": MARK_PREFIX + week.key,
+        "tenantId": tenant_id,
+        "kind": "weekly-report",
+        "week": week.key,
+        "state": state,
+        "at": iso(now),
+        "ttl": MARK_TTL_S,
+    }
+
+
+def _claim(store: DocumentStore, tenant_id: str, week: Week, now: datetime) -> bool:
+    """True when this run owns the week's report (created the mark, or took over a dead claim)."""
+    claim = _mark(tenant_id, week, now, state="sending")
+    try:
+        store.create(Container.CACHE, tenant_id, claim)
+        return True
+    except Conflict:
+        pass
+    current = store.get(Container.CACHE, tenant_id, MARK_PREFIX + week.key)
+    if current is None or current.get("state") != "sending":
+        return False
+    claimed = datetime.fromisoformat(str(current.get("at")))
+    if now - claimed < CLAIM_TIMEOUT:
+        return False
+    try:
+        store.replace(Container.CACHE, tenant_id, claim, etag=str(current["_etag"]))
+    except PreconditionFailed:
+        return False
+    return True
