@@ -719,6 +719,55 @@ def calibrate(
     typer.echo(json.dumps(outcome.to_json(), indent=2))
 
 
+audit_app = typer.Typer(no_args_is_help=True, help="The tenant's hash-chained audit trail.")
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+@friendly
+def audit_verify(
+    tenant: Annotated[str, typer.Option(help="Tenant whose audit chain to check.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Check the chain: exit 0 when intact, 1 naming the first record edited, deleted or moved."""
+    from shared.audit import verify
+
+    rt = _runtime()
+    rt.tenants.get(tenant)
+    result = verify(rt.store, tenant)
+    typer.echo(json.dumps(result.to_json(), indent=2) if as_json else result.summary())
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@audit_app.command("export")
+@friendly
+def audit_export(
+    tenant: Annotated[str, typer.Option(help="Tenant whose audit records to export.")],
+    out: Annotated[
+        Path | None, typer.Option(help="File to write (default: standard output).")
+    ] = None,
+) -> None:
+    """Every audit record as JSON lines, oldest first."""
+    from shared.audit import export
+
+    rt = _runtime()
+    rt.tenants.get(tenant)
+    lines = (
+        json.dumps(doc, ensure_ascii=False, sort_keys=True) + "\n"
+        for doc in export(rt.store, tenant)
+    )
+    if out is None:
+        for line in lines:
+            typer.echo(line, nl=False)
+        return
+    try:
+        with out.open("w", encoding="utf-8") as sink:
+            sink.writelines(lines)
+    except OSError as exc:
+        raise BadInput(f"{out}: {exc.strerror}") from None
+
+
 @app.command()
 @friendly
 def report(

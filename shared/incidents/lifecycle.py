@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from shared.audit import append
 from shared.bootstrap import Runtime
 from shared.feedback.learning import record_resolution
 from shared.incidents import stored_analysis
@@ -86,7 +87,7 @@ def apply_action(
             k: v for k, v in action.items() if k in {"category", "target", "rank", "model_version"}
         },
     )
-    rt.store.upsert(Container.AUDIT, tenant_id, record.to_doc())
+    append(rt.store, tenant_id, record, key=record.id)
     return incident.status.value
 
 

@@ -47,6 +47,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal, Protocol
 
+from shared.audit import append
 from shared.clock import Clock
 from shared.errors import Conflict
 from shared.incidents import stored_analysis
@@ -381,7 +382,7 @@ def _audit(
             **detail,
         },
     )
-    deps.store.create(Container.AUDIT, tenant.id, record.to_doc())
+    append(deps.store, tenant.id, record)
 
 
 # --- /sre ----------------------------------------------------------------------

@@ -24,6 +24,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
+from shared.audit import append
 from shared.errors import Conflict
 from shared.models.audit import AuditRecord
 from shared.models.base import iso
@@ -125,8 +126,8 @@ def handle_click(
                 f"You had already marked the forecast for {where} as {_SAID[verdict]}.",
                 tenant_id=tenant.id,
             )
-    deps.store.create(
-        Container.AUDIT,
+    append(
+        deps.store,
         tenant.id,
         AuditRecord(
             id=f"audit-{uuid.uuid4().hex}",
@@ -143,7 +144,7 @@ def handle_click(
                 "message_ts": action.message_ts,
                 "previous": previous,
             },
-        ).to_doc(),
+        ),
     )
     changed = f" (was {_SAID.get(previous, previous)})" if previous else ""
     if verdict == "acknowledged":

@@ -58,6 +58,7 @@ from typing import Any
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
+from shared.audit import append
 from shared.errors import BadInput, Conflict
 from shared.feedback.learning import WEIGHTS_DOC, adopted_weights
 from shared.incidents import stored_analysis
@@ -555,4 +556,4 @@ def _audit(
             **extra,
         },
     )
-    store.create(Container.AUDIT, tenant_id, record.to_doc())
+    append(store, tenant_id, record)
