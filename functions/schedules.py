@@ -18,6 +18,7 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from functions.incident import instance_id, wake
+from shared.anomaly.live import run as sweep_anomalies_of
 from shared.bootstrap import runtime
 from shared.incidents.reconcile import needs_start, open_incidents
 from shared.predict.live import run_sweep
@@ -31,6 +32,8 @@ RECONCILE_SCHEDULE = "0 */5 * * * *"
 """NCRONTAB (seconds first): every 5 minutes."""
 CALIBRATION_SCHEDULE = "0 0 3 * * 0"
 """NCRONTAB (seconds first): every Sunday at 03:00."""
+ANOMALY_SWEEP_SCHEDULE = "0 */15 * * * *"
+"""NCRONTAB (seconds first): every 15 minutes; each sweep looks at the last hour."""
 WEEKLY_REPORT_SCHEDULE = "0 */15 * * * *"
 """NCRONTAB (seconds first): every 15 minutes; each tenant's Monday 09:00 is its own."""
 FORECAST_SCHEDULE = "0 */15 * * * *"
@@ -95,3 +98,21 @@ async def reconcile_incidents(
                 log.info("reconciled %s: %s", incident.incident_id, outcome)
         except Exception:  # logged: the next run tries again
             log.exception("could not reconcile %s", incident.incident_id)
+
+
+@bp.schedule(schedule=ANOMALY_SWEEP_SCHEDULE, arg_name="timer", run_on_startup=False)
+def sweep_anomalies(timer: func.TimerRequest) -> None:
+    rt = runtime()
+    now = rt.clock.now()
+    for tenant in rt.tenants.list():
+        try:
+            result = sweep_anomalies_of(rt, tenant, now)
+        except Exception:  # logged: one tenant's failure must not stop the others
+            log.exception("anomaly sweep of %s failed", tenant.id)
+            continue
+        log.info(
+            "anomaly sweep of %s: %d attached, %d digested",
+            tenant.id,
+            sum(len(a.findings) for a in result.attached),
+            len(result.digest),
+        )

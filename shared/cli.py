@@ -896,3 +896,91 @@ def bench_policy(
         render(result, typer.echo)
     if result["violations"]:
         raise typer.Exit(1)
+
+
+anomalies_app = typer.Typer(no_args_is_help=True, help="The anomaly sweep (never pages).")
+app.add_typer(anomalies_app, name="anomalies")
+
+
+@anomalies_app.command("run")
+@friendly
+def anomalies_run(
+    tenant: Annotated[str, typer.Option(help="Tenant whose signals to sweep.")],
+    at: Annotated[
+        str | None, typer.Option(help="ISO time to sweep at (default now; no offset: UTC).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the sweep as JSON.")] = False,
+) -> None:
+    """One anomaly sweep, with the timer's code: print what it attached and digested."""
+    from shared.anomaly.live import parse_at, render, run
+
+    rt = _runtime()
+    chosen = rt.tenants.get(tenant)
+    result = run(rt, chosen, parse_at(at) if at is not None else rt.clock.now())
+    if as_json:
+        typer.echo(json.dumps(result.to_json(), indent=2))
+    else:
+        render(result, typer.echo)
+
+
+policy_app = typer.Typer(no_args_is_help=True, help="A tenant's remediation policy.")
+app.add_typer(policy_app, name="policy")
+
+
+@policy_app.command("set")
+@friendly
+def policy_set(
+    file: Annotated[Path, typer.Argument(help="The policy YAML (README 'Remediation policy').")],
+    tenant: Annotated[str, typer.Option(help="Tenant whose policy to set.")],
+) -> None:
+    """Validate a policy file and make it the tenant's policy; the change is audited."""
+    from shared.autonomy.policies import set_policy
+    from shared.autonomy.policy import parse_policy
+
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise BadInput(f"{file}: cannot read ({exc.strerror or exc})") from None
+    parse_policy(text, source=str(file))
+    rt = _runtime()
+    rt.tenants.get(tenant)
+    stored = set_policy(rt.store, tenant, text, now=rt.clock.now(), actor="cli", source=str(file))
+    actions = ", ".join(f"{r['action']} ({r['tier']}, {r['mode']})" for r in stored.summary())
+    typer.echo(f"policy {stored.version} set for {tenant}: {actions or 'no actions allowed'}")
+
+
+@policy_app.command("show")
+@friendly
+def policy_show(
+    tenant: Annotated[str, typer.Option(help="Tenant whose policy to show.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the policy as JSON.")] = False,
+) -> None:
+    """The tenant's policy: each action's tier and mode, then the YAML as set."""
+    from shared.autonomy.policies import load_policy, render, to_json
+
+    rt = _runtime()
+    rt.tenants.get(tenant)
+    stored = load_policy(rt.store, tenant)
+    if as_json:
+        typer.echo(json.dumps(to_json(tenant, stored), indent=2))
+    else:
+        render(tenant, stored, typer.echo)
+
+
+@bench_app.command("policy")
+@friendly
+def bench_policy(
+    cases: Annotated[int, typer.Option(min=1, help="Decisions to generate and judge.")] = 100_000,
+    seed: Annotated[int, typer.Option(help="Seed of the generator.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """The policy engine's safety properties over generated cases; exit 1 on a violation."""
+    from shared.bench.policy import bench, render
+
+    result = bench(cases, seed=seed)
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+    else:
+        render(result, typer.echo)
+    if result["violations"]:
+        raise typer.Exit(1)
