@@ -6,7 +6,9 @@ woken again. Calibration, Sunday 03:00 UTC, when few incidents are open: an
 analysis scored during the run may use the weights from before or after it,
 and both are valid. Weekly reports, checked every 15 minutes: each tenant's
 is due on Monday from 09:00 in its own time zone (zones are offset from UTC
-by whole quarter hours) and sent once, the store keeping the mark.
+by whole quarter hours) and sent once, the store keeping the mark. The
+anomaly sweep, every 15 minutes: each tenant's deviating signals filed with
+its open incidents or in its daily digest; it never pages.
 """
 
 from __future__ import annotations
