@@ -10,7 +10,8 @@ it decided on, so every later explanation and audit sees exactly that:
     assemble        the context snapshot, stored with the incident
     detect          the deterministic detectors' candidates
     propose         Claude's candidates, when configured (it never decides)
-    score           the confidence engine + runbooks + impact; the stored analysis
+    score           the confidence engine + runbooks + impact + the anomaly
+                    sweep's findings for the incident; the stored analysis
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from shared.anomaly.sweep import evidence_for
 from shared.bootstrap import Runtime
 from shared.enrichment.assemble import assemble_context, collect_signals, signal_names
 from shared.errors import NotFound, SreCopilotError
@@ -41,6 +43,8 @@ log = logging.getLogger("sre_copilot.analysis")
 
 LIVE_HORIZON = timedelta(hours=1)
 """Alerts that started within this of the clock are live: context is read up to now."""
+ANOMALIES_SHOWN = 5
+"""The newest findings of the anomaly sweep kept with an analysis."""
 REPLAY_GRACE = timedelta(minutes=1)
 """For older (replayed or delayed) alerts, context is read up to their start plus this."""
 
@@ -204,6 +208,10 @@ def score(
         missing=tuple(missing),
         unconfigured=tuple(unconfigured),
         impact=assess(parsed).to_json(),
+        anomalies=tuple(
+            f.model_dump(mode="json")
+            for f in evidence_for(rt.store, tenant_id, incident_id).findings[-ANOMALIES_SHOWN:]
+        ),
     )
     stored_analysis.save(rt.store, tenant_id, analysis)
     return {"hypotheses": len(hypotheses), "model_version": analysis.model_version}

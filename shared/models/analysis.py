@@ -250,6 +250,8 @@ class IncidentAnalysis(Model):
     """Sources the tenant has not set up: not failures, but the message says so."""
     impact: dict[str, Any] | None = None
     """What the incident costs users (``shared.triage.impact.Impact.to_json``)."""
+    anomalies: tuple[dict[str, Any], ...] = ()
+    """Deviating signals the anomaly sweep filed with the incident (``shared.anomaly``)."""
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form renderers and calibration read."""

@@ -268,6 +268,16 @@ def _runbooks_and_similar(analysis: Mapping[str, Any]) -> str:
         for s in similar[:3]:
             cause = f" · {E(s['category'])} on {E(s['target'])}" if s.get("category") else ""
             lines.append(f"• {E(s['id'])} {E(s.get('title', ''))}{cause} ({number(s['score'])})")
+    anomalies = analysis.get("anomalies") or []
+    if anomalies:
+        lines.append("*Also deviating* (anomaly sweep)")
+        for a in anomalies[-3:]:
+            unit = str(a.get("unit") or "")
+            lines.append(
+                f"• {E(str(a['signal']))} of {E(str(a['entity']))}: "
+                f"{quantity(float(a['value']), unit)} (usually "
+                f"{quantity(float(a['baseline']), unit)}), score {number(float(a['score']))}"
+            )
     return "\n".join(lines)
 
 

@@ -206,3 +206,38 @@ def test_verdicts_decide_between_candidates_with_equal_evidence(rt: bootstrap.Ru
         h["category"] for h in score_candidates(snapshot, [lead, twin], acceptance=acceptance)
     ]
     assert rank_after == list(reversed(rank_before))
+
+
+def test_the_anomaly_sweeps_findings_reach_the_analysis_and_the_message(
+    rt: bootstrap.Runtime,
+) -> None:
+    from shared.incidents.message import compose
+    from shared.models.anomaly import AnomalyFinding, IncidentAnomalies, evidence_id
+    from shared.ports.store import Container
+
+    incident_id = open_incident(rt, 1)
+    at = rt.clock.now()
+    finding = AnomalyFinding(
+        signal="latency_p99",
+        entity="<checkout>",
+        scope="service",
+        unit="s",
+        score=0.91,
+        at=at,
+        value=1.8,
+        baseline=0.3,
+    )
+    filed = IncidentAnomalies(
+        id=evidence_id(incident_id),
+        tenant_id="acme",
+        incident_id=incident_id,
+        findings=(finding,),
+        updated_at=at,
+    )
+    rt.store.upsert(Container.CACHE, "acme", filed.to_doc())
+
+    stored = analyse(rt, incident_id)
+    assert [a["signal"] for a in stored["anomalies"]] == ["latency_p99"]
+    text = json.dumps(compose(rt, "acme", incident_id).blocks, ensure_ascii=False)
+    assert "*Also deviating* (anomaly sweep)" in text
+    assert "latency_p99 of &lt;checkout&gt;: 1.8 s (usually 300 ms)" in text
