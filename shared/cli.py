@@ -782,6 +782,10 @@ def report(
         ),
     ] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Write the HTML report here.")] = None,
+    rules: Annotated[
+        Path | None,
+        typer.Option(help="The tenant's Prometheus rule file: noisy alerts get a proposed fix."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """The week before --at in the tenant's time zone: trends, capacity, alerts, incidents."""
@@ -795,8 +799,16 @@ def report(
     rt = _runtime()
     chosen = rt.tenants.get(tenant)
     moment = parse_at(at, chosen.zone) if at is not None else rt.clock.now()
+    advice = None
+    if rules is not None:
+        from shared.feedback.noise import noise_advice
+        from shared.feedback.prometheus_rules import read_rule_file
+
+        advice = noise_advice(
+            rt.store, chosen.id, read_rule_file(rules), now=moment
+        ).by_alert_name()
     with progress(console, "report", enabled=not as_json) as advance:
-        result = make_report(rt, chosen, moment, on_step=advance)
+        result = make_report(rt, chosen, moment, on_step=advance, advice=advice)
         if out is not None:
             advance("charts", 5, 6)
             _write_text(out, html_of(result))

@@ -12,6 +12,8 @@ a claim left by a run that died is taken over after ``CLAIM_TIMEOUT``.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -72,9 +74,16 @@ def sources_for(rt: ReportRuntime, tenant: Tenant) -> Sources:
 
 
 def make_report(
-    rt: ReportRuntime, tenant: Tenant, at: datetime, *, on_step: OnStep | None = None
+    rt: ReportRuntime,
+    tenant: Tenant,
+    at: datetime,
+    *,
+    on_step: OnStep | None = None,
+    advice: Mapping[str, str] | None = None,
 ) -> WeeklyReport:
-    return weekly_report(tenant, at, sources_for(rt, tenant), on_step=on_step)
+    """``advice``: proposed fixes per alert name (``shared.feedback.noise``), if any."""
+    sources = dataclasses.replace(sources_for(rt, tenant), advice=advice)
+    return weekly_report(tenant, at, sources, on_step=on_step)
 
 
 def html_of(report: WeeklyReport) -> str:

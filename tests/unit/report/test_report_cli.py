@@ -86,3 +86,28 @@ def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str) -> None
     assert result.exit_code == 2
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_with_the_rule_file_noisy_alerts_get_their_proposed_fix(home: Path) -> None:
+    from datetime import datetime
+
+    from tests.unit.feedback.noise_history import History
+
+    rules = Path(__file__).parents[2] / "fixtures" / "rules" / "acme.rules.yml"
+    at = datetime.fromisoformat("2026-03-09T09:00+01:00")
+    store = SqliteStore(Settings(home=home / "home").sqlite_path)
+    try:  # a rule that pages and resolves by itself within minutes, in the week reported
+        History(store, now=at).flapping("NodeCpuBusy", {"severity": "warning", "team": "infra"})
+    finally:
+        store.close()
+    args = ["report", "--tenant", "acme", "--week", "--at", at.isoformat(), "--json"]
+
+    plain = json.loads(runner.invoke(app, args).output)
+    advised = runner.invoke(app, [*args, "--rules", str(rules)])
+
+    assert advised.exit_code == 0, advised.output
+    fixes = {a["name"]: a["proposed_fix"] for a in json.loads(advised.output)["alerts"]["noisiest"]}
+    assert fixes["NodeCpuBusy"].startswith("for: 2m -> ")
+    assert all(a["proposed_fix"] is None for a in plain["alerts"]["noisiest"])
+    bad = runner.invoke(app, [*args, "--rules", str(home / "missing.yml")])
+    assert bad.exit_code == 2 and "missing.yml" in bad.output
