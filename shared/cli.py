@@ -843,10 +843,6 @@ def main() -> None:
     app(prog_name="sre-copilot")
 
 
-if __name__ == "__main__":
-    main()
-
-
 policy_app = typer.Typer(no_args_is_help=True, help="A tenant's remediation policy.")
 app.add_typer(policy_app, name="policy")
 
@@ -933,3 +929,7 @@ def anomalies_run(
         typer.echo(json.dumps(result.to_json(), indent=2))
     else:
         render(result, typer.echo)
+
+
+if __name__ == "__main__":
+    main()
