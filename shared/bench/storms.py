@@ -7,21 +7,40 @@ precision and recall of "these two alerts belong to one incident" (SPEC
 Alertmanager's own grouping (each delivery's ``groupKey``, that is its group
 labels, one incident per distinct key). Throughput is alerts grouped per
 second by ``correlate`` alone (the storm parsed beforehand), best of a few runs.
+
+Beside ``correlate`` (onset order), the live path: every delivery posted, in
+the order it arrived and at its ``received_at``, through the webhook's own
+``IngestService`` into an embedded store; its incidents are the groups
+(``replay_live``).
 """
 
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from shared.correlation.storm import Storm, correlate, read_storm
+from pydantic import SecretStr
+
+from shared.adapters.store import open_store
+from shared.clock import FixedClock
+from shared.correlation.storm import Storm, correlate, parse_storm, read_storm
 from shared.errors import BadInput
+from shared.ingestion.auth import pagerduty_signature
+from shared.ingestion.service import IngestService
+from shared.models.tenant import Tenant
+from shared.ports.store import Container, DocumentStore
+from shared.settings import Settings
+from shared.tenants.registry import TenantRegistry
 
 TIMING_RUNS = 5
+METHODS = ("correlation", "live", "baseline")
+"""``correlate`` (onset order), the live webhook path (arrival order), Alertmanager's groups."""
 
 
 def pair_scores(
@@ -72,6 +91,85 @@ def baseline_groups(storm: Storm) -> list[list[str]]:
     return list(by_key.values())
 
 
+_TOKEN = "storm-replay"
+"""The replay tenant's token and signing secret, in a throwaway store."""
+
+
+def replay_live(
+    path: Path, store: DocumentStore, *, order: Literal["arrival", "onset"] = "arrival"
+) -> list[list[str]]:
+    """The storm's deliveries through ``IngestService``; each incident's fingerprints.
+
+    ``arrival``: each delivery as it came, at its ``received_at`` (what a live
+    webhook sees). ``onset``: each firing alert once, alone, earliest onset
+    first (the order ``correlate`` takes them).
+    """
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadInput(f"{path}: cannot read it as JSON ({exc})") from None
+    storm = parse_storm(data, name=str(path))
+    registry = TenantRegistry(store, cache_seconds=3600)
+    registry.add(
+        Tenant(
+            id=storm.tenant,
+            tenant_id=storm.tenant,
+            name=storm.tenant,
+            alertmanager_token=SecretStr(_TOKEN),
+            pagerduty_secrets=(SecretStr(_TOKEN),),
+            topology=storm.topology,
+        )
+    )
+    with tempfile.TemporaryDirectory() as home:
+        settings = Settings(home=Path(home), store="sqlite")
+        clock = FixedClock(datetime.fromisoformat(str(data["deliveries"][0]["received_at"])))
+        service = IngestService(store, registry, settings, clock)
+        for at, source, body in _deliveries(data, order):
+            clock.set(at)
+            raw = json.dumps(body).encode()
+            if source == "pagerduty":
+                service.pagerduty(
+                    storm.tenant, {"X-PagerDuty-Signature": pagerduty_signature(_TOKEN, raw)}, raw
+                )
+            else:
+                service.alertmanager(storm.tenant, {"Authorization": f"Bearer {_TOKEN}"}, raw)
+    groups: dict[str, list[str]] = {}
+    for doc in store.query(Container.INCIDENT_ALERTS, storm.tenant, order_by="starts_at"):
+        groups.setdefault(str(doc["incidentId"]), []).append(str(doc["fingerprint"]))
+    return list(groups.values())
+
+
+def _deliveries(
+    data: dict[str, Any], order: Literal["arrival", "onset"]
+) -> list[tuple[datetime, str, dict[str, Any]]]:
+    """(when, source, body) of each delivery to post, in order."""
+    arrived = [
+        (datetime.fromisoformat(str(d["received_at"])), str(d["source"]), d["body"])
+        for d in data["deliveries"]
+    ]
+    if order == "arrival":
+        return arrived
+    alone: dict[str, tuple[datetime, str, dict[str, Any]]] = {}
+    for _, source, body in arrived:
+        if source != "alertmanager":
+            raise BadInput("onset-order replay takes Alertmanager deliveries only")
+        for alert in body["alerts"]:
+            if alert["status"] == "firing" and alert["fingerprint"] not in alone:
+                starts = datetime.fromisoformat(str(alert["startsAt"]))
+                alone[alert["fingerprint"]] = (starts, source, body | {"alerts": [alert]})
+    return sorted(alone.values(), key=lambda d: (d[0], d[2]["alerts"][0]["fingerprint"]))
+
+
+def live_groups(path: Path, *, order: Literal["arrival", "onset"] = "arrival") -> list[list[str]]:
+    """``replay_live`` into a throwaway embedded store."""
+    with tempfile.TemporaryDirectory() as home:
+        store = open_store(Settings(home=Path(home), store="sqlite"))
+        try:
+            return replay_live(path, store, order=order)
+        finally:
+            store.close()
+
+
 def _truth(path: Path) -> list[list[str]]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -110,6 +208,7 @@ def bench(folder: Path) -> dict[str, Any]:
             {
                 "storm": storm.id,
                 "correlation": pair_scores([g.alerts for g in result.groups], truth),
+                "live": pair_scores(live_groups(storm_path), truth),
                 "baseline": pair_scores(baseline_groups(storm), truth),
                 "seconds": seconds,
                 "alerts_per_second": alerts / seconds if seconds else 0.0,
@@ -123,7 +222,7 @@ def bench(folder: Path) -> dict[str, Any]:
 def _overall(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Pairs and alerts summed over storms (a micro average), throughput over all alerts."""
     out: dict[str, Any] = {}
-    for method in ("correlation", "baseline"):
+    for method in METHODS:
         alerts = sum(r[method]["alerts"] for r in rows)
         incidents = sum(r[method]["incidents"] for r in rows)
         out[method] = {
@@ -140,13 +239,13 @@ def _overall(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def render(result: dict[str, Any], echo: Callable[[str], None]) -> None:
-    """A table: per storm, then overall; correlation first, the baseline under it."""
+    """A table: per storm, then overall; correlation, the live path, then the baseline."""
     echo(
         f"{'storm':<12} {'method':<12} {'alerts':>6} {'incid.':>6} {'noise red.':>10} "
         f"{'precision':>9} {'recall':>7} {'alerts/s':>9}"
     )
     for row in result["storms"]:
-        for method in ("correlation", "baseline"):
+        for method in METHODS:
             m = row[method]
             rate = f"{row['alerts_per_second']:>9.0f}" if method == "correlation" else ""
             echo(
@@ -154,7 +253,7 @@ def render(result: dict[str, Any], echo: Callable[[str], None]) -> None:
                 f"{m['noise_reduction']:>10.3f} {m['precision']:>9.3f} {m['recall']:>7.3f} {rate}"
             )
     overall = result["overall"]
-    for method in ("correlation", "baseline"):
+    for method in METHODS:
         m = overall[method]
         rate = f"{overall['alerts_per_second']:>9.0f}" if method == "correlation" else ""
         echo(

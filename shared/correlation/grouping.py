@@ -58,10 +58,11 @@ between their onsets, so a reader can follow the chain.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from shared.correlation.kinds import AlertKind, kind_of
 from shared.models.alert import Alert
@@ -309,6 +310,7 @@ class Grouper:
         self._open: dict[str, list[_Group]] = {}
         self._all: dict[str, list[_Group]] = {}
         self._seen: dict[tuple[str, str], Join] = {}
+        self._orders: dict[str, int] = {}
         self._counter = itertools.count(1)
         self._new_id = new_id or (lambda tenant: f"G{next(self._counter):04d}")
 
@@ -333,11 +335,10 @@ class Grouper:
                     candidates.append(candidate)
         best = _choose(candidates) if candidates else None
         if best is None:
+            order = self._orders.get(tenant, 0)
+            self._orders[tenant] = order + 1
             target = _Group(
-                id=self._new_id(tenant),
-                order=len(self._all.get(tenant, ())),
-                first=facts.onset,
-                last=facts.onset,
+                id=self._new_id(tenant), order=order, first=facts.onset, last=facts.onset
             )
             self._open.setdefault(tenant, []).append(target)
             self._all.setdefault(tenant, []).append(target)
@@ -415,6 +416,41 @@ class Grouper:
             )
             for g in self._all.get(tenant_id, [])
         ]
+
+    @property
+    def horizon(self) -> float:
+        """Seconds a group stays open after its latest onset (``_live``)."""
+        return max(2 * self._reach, self._slow_reach)
+
+    def export(self, tenant_id: str) -> dict[str, Any]:
+        """The tenant's open groups as a JSON-able dict, for ``restore`` in another process.
+
+        What later decisions read, and no more: groups quiet for longer than
+        the horizon before the latest onset are left out (no alert can join
+        them), and so are the joins (their reasons live where the caller
+        recorded them) and fingerprints already seen (the caller knows where
+        each alert went).
+        """
+        groups = self._open.get(tenant_id, [])
+        latest = max((g.last for g in groups), default=0.0)
+        kept = [g for g in groups if g.last >= latest - self.horizon]
+        return {
+            "next_order": self._orders.get(tenant_id, 0),
+            "groups": [_group_to_json(g, self._params.label_keys) for g in kept],
+        }
+
+    def restore(self, tenant_id: str, state: Mapping[str, Any]) -> None:
+        """Replace the tenant's groups with those ``export`` wrote."""
+        groups = [_group_from_json(g) for g in state.get("groups", ())]
+        self._open[tenant_id] = groups
+        self._all[tenant_id] = list(groups)
+        self._orders[tenant_id] = int(state.get("next_order", len(groups)))
+        self._seen = {k: v for k, v in self._seen.items() if k[0] != tenant_id}
+
+    def forget(self, tenant_id: str, group_ids: Iterable[str]) -> None:
+        """Close groups for good (their incident was resolved): nothing joins them again."""
+        drop = set(group_ids)
+        self._open[tenant_id] = [g for g in self._open.get(tenant_id, []) if g.id not in drop]
 
     def _index(self, tenant: str) -> TopologyIndex:
         index = self._indexes.get(tenant)
@@ -683,3 +719,73 @@ def firing_once(alerts: Iterable[Alert]) -> list[Alert]:
 
 def onset(moment: datetime) -> float:
     return moment.timestamp()
+
+
+def _span_to_json(span: _Span) -> list[Any]:
+    return [span.first, span.last, span.fingerprint, span.kind.value]
+
+
+def _span_from_json(data: Sequence[Any]) -> _Span:
+    first, last, fingerprint, kind = data
+    return _Span(float(first), float(last), str(fingerprint), AlertKind(kind))
+
+
+def _spans(data: Mapping[str, Any]) -> dict[str, _Span]:
+    return {str(k): _span_from_json(v) for k, v in data.items()}
+
+
+def _group_to_json(group: _Group, label_keys: Sequence[str]) -> dict[str, Any]:
+    return {
+        "id": group.id,
+        "order": group.order,
+        "first": group.first,
+        "last": group.last,
+        "causes": {k: _span_to_json(v) for k, v in group.causes.items()},
+        "roots": sorted(group.roots),
+        "effects": {k: _span_to_json(v) for k, v in group.effects.items()},
+        "on_dead_host": sorted(group.on_dead_host),
+        "taken": sorted([s, h] for s, h in group.taken),
+        "hosts": {k: _span_to_json(v) for k, v in group.hosts.items()},
+        "volumes": {k: _span_to_json(v) for k, v in group.volumes.items()},
+        "labels": {k: sorted(v) for k, v in group.labels.items()},
+        "openers": [
+            {
+                "fingerprint": o.fingerprint,
+                "service": o.service,
+                "host": o.host,
+                "kind": o.kind.value,
+                "onset": o.onset,
+                # Only the labels ties are broken on: the rest never decides anything.
+                "labels": {k: o.labels[k] for k in label_keys if k in o.labels},
+            }
+            for o in group.openers
+        ],
+    }
+
+
+def _group_from_json(data: Mapping[str, Any]) -> _Group:
+    return _Group(
+        id=str(data["id"]),
+        order=int(data["order"]),
+        first=float(data["first"]),
+        last=float(data["last"]),
+        causes=_spans(data.get("causes", {})),
+        roots=set(data.get("roots", ())),
+        effects=_spans(data.get("effects", {})),
+        on_dead_host=set(data.get("on_dead_host", ())),
+        taken={(str(s), str(h)) for s, h in data.get("taken", ())},
+        hosts=_spans(data.get("hosts", {})),
+        volumes=_spans(data.get("volumes", {})),
+        labels={str(k): set(v) for k, v in data.get("labels", {}).items()},
+        openers=[
+            _Facts(
+                fingerprint=str(o["fingerprint"]),
+                service=o.get("service"),
+                host=o.get("host"),
+                kind=AlertKind(o["kind"]),
+                onset=float(o["onset"]),
+                labels=dict(o.get("labels", {})),
+            )
+            for o in data.get("openers", ())
+        ],
+    )

@@ -1,46 +1,51 @@
-"""Correlation: which incident a delivery's alerts belong to.
+"""Correlation: which incident each alert of a delivery belongs to.
 
-Rules, in order, for the alerts of one delivery (one Alertmanager group or one
-PagerDuty event are one unit, so a group never splits):
-1. an unresolved incident that already holds one of the alerts' fingerprints;
-2. for firing alerts, an unresolved incident on the same service (or, for host
-   alerts, the same host) seen within the correlation window; with the
-   tenant's topology, also one on a host the service runs on, on a direct
-   caller or dependency of the service, or on a service running on the
-   alert's host (a dead node and its services' errors are one incident);
-3. otherwise a new incident.
-Concurrent deliveries that would each open a new incident meet at a *claim*
-document (created atomically, expiring with the window), so they end up in one
-incident and only one of them reports ``created`` (and starts the orchestration).
-Resolved alerts update their incident; when none of its alerts fires any more,
-the incident is resolved.
+The decision is ``shared.correlation``'s, the one ``correlate`` makes on a
+storm file: a delivery's alerts are taken earliest onset first and each new
+firing alert joins the incident of the group ``Grouper.assign`` puts it in,
+or opens one (``shared.ingestion.grouping`` keeps the tenant's groups in the
+store under optimistic concurrency). A delivery may so touch several
+incidents: an Alertmanager group often mixes incidents in a storm.
 
-Lookups are point reads, never scans: each fingerprint points at its
-incident (``fp:`` documents), and each service or host at the incident last
-seen on it (``claim:`` documents, which expire one window after their last
-refresh, so "seen within the window" is the document's existence).
+- An alert already placed (the same fingerprint, a re-delivery or its
+  resolution) goes where it went, through the fingerprint index (``fp:``
+  documents, which also keep why it joined); a "firing" for an alert known
+  resolved is an out-of-order re-delivery and is dropped.
+- An incident found resolved takes no new alert: its group is forgotten and
+  the alert decided again (a re-fire after resolution opens a new incident).
+- Each incident notes why each of its services and hosts is there (one note
+  per relation and service or host, so its size is not its alerts'), and a
+  late cause that shows two incidents to be one links them by a note on each
+  ("likely same cause as INC-…") rather than moving alerts already posted.
+- When none of an incident's alerts fires any more, it is resolved.
+
+Lookups are point reads, never scans; an incident's document costs the
+delivery's size, never the incident's (``shared.incidents.alerts``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from shared.errors import Conflict, PreconditionFailed
+from shared.correlation.grouping import Params, Relation
+from shared.correlation.storm import in_order
+from shared.errors import Conflict
 from shared.incidents import alerts as members
 from shared.incidents.work import announced, wake_needed
+from shared.ingestion import grouping as state
+from shared.ingestion.grouping import Decision, Link
 from shared.models.alert import Alert, AlertStatus
 from shared.models.base import doc_id, iso
 from shared.models.incident import AlertRef, Incident, IncidentStatus, alert_facts
 from shared.models.tenant import Topology
 from shared.ports.store import Container, DocumentStore, update_with_retry
 
-_CLAIM_ATTEMPTS = 5
+_ROUNDS = 4
 _FP_TTL = 7 * 24 * 3600
 """How long a fingerprint keeps pointing at its incident (re-fires after that start anew)."""
 
@@ -174,34 +179,73 @@ def merge_alerts(incident: Incident, alerts: Sequence[Alert], at: datetime) -> I
     return merged.model_copy(update={"alerts": tuple(ordered)})
 
 
-def _related_keys(alert: Alert, topology: Topology) -> list[str]:
-    """Where an open incident about the same trouble would be indexed: own entity first."""
-    if alert.service:
-        node = topology.service(alert.service)
-        hosts = node.instances if node else ()
-        # One hop along the call graph: a caller's errors and its dependency's
-        # failure are one incident to work on. Not further, so that a busy
-        # gateway does not pull unrelated incidents together.
-        neighbours = sorted(
-            {*(node.depends_on if node else ()), *topology.callers_of(alert.service)}
+def _where(alert: Alert) -> str:
+    where = alert.service or alert.instance
+    return f"{alert.name} on {where}" if where else alert.name
+
+
+def _join_note(decision: Decision) -> tuple[str, str] | None:
+    """(key, text) of the note saying why the alert is in its incident; None for a repeat.
+
+    One note per relation and service or host: the incident says why each of
+    its services and hosts is there, and its size stays that of its services
+    and hosts, not of its alerts (each alert's own reason is on its ``fp:``
+    document).
+    """
+    join = decision.join
+    alert = decision.alert
+    if join is None or join.relation is Relation.SAME_ALERT:
+        return None
+    if decision.cause_of:
+        where = alert.service or alert.instance or alert.fingerprint
+        return (
+            f"cause:{where}",
+            f"{_where(alert)} joined: the likelier cause of the alerts that opened this "
+            f"incident, arrived after them (alert {alert.fingerprint})",
         )
-        return [
-            f"service:{alert.service}",
-            *(f"host:{h}" for h in hosts),
-            *(f"service:{n}" for n in neighbours),
-        ]
-    if alert.instance:
-        hosted = [s.name for s in topology.services if alert.instance in s.instances]
-        return [f"host:{alert.instance}", *(f"service:{name}" for name in hosted)]
-    return [f"fingerprint:{alert.fingerprint}"]
+    if join.relation is Relation.OPENED:
+        return "opened", f"Opened by {_where(alert)} (alert {alert.fingerprint})"
+    reason = join.reason.split("; merged", 1)[0]
+    key = f"{join.relation.value}:{join.via}:{alert.service or alert.instance}"
+    return key, f"{_where(alert)} joined: {reason}"
+
+
+def _note(key: str, text: str, at: datetime) -> dict[str, str]:
+    return {"at": iso(at), "source": "correlation", "key": key, "text": text}
+
+
+def _with_notes(incident: Incident, notes: Sequence[dict[str, str]]) -> Incident:
+    """``incident`` with the notes whose key it does not have yet."""
+    keys = {n.get("key") for n in incident.notes}
+    new = [n for n in notes if n["key"] not in keys]
+    if not new:
+        return incident
+    return incident.model_copy(update={"notes": (*incident.notes, *new)})
+
+
+def _combine(touches: Sequence[IncidentTouch]) -> tuple[IncidentTouch, ...]:
+    """One touch per incident, in first-touched order."""
+    by_id: dict[str, IncidentTouch] = {}
+    for t in touches:
+        before = by_id.get(t.incident_id)
+        if before is None:
+            by_id[t.incident_id] = t
+        else:
+            by_id[t.incident_id] = IncidentTouch(
+                incident_id=t.incident_id,
+                created=before.created or t.created,
+                status=t.status,
+                signal=before.signal or t.signal,
+            )
+    return tuple(by_id.values())
 
 
 class Correlator:
-    """Puts each delivery's alerts into exactly one incident."""
+    """Splits each delivery's alerts into incidents by ``Grouper.assign``."""
 
-    def __init__(self, store: DocumentStore, *, window: timedelta) -> None:
+    def __init__(self, store: DocumentStore, *, params: Params | None = None) -> None:
         self._store = store
-        self._window = window
+        self._params = params
 
     def apply(
         self,
@@ -209,25 +253,81 @@ class Correlator:
         alerts: Sequence[Alert],
         at: datetime,
         topology: Topology | None = None,
-    ) -> IncidentTouch | None:
-        """Fold ``alerts`` (one delivery) into an incident; None if nothing to do."""
-        alerts = [a for a in alerts if not self._late_firing(tenant_id, a)]
+    ) -> tuple[IncidentTouch, ...]:
+        """Fold ``alerts`` (one delivery) into incidents; the incidents touched."""
+        alerts = in_order(a for a in alerts if not self._late_firing(tenant_id, a))
         if not alerts:
-            return None
+            return ()
         for alert in alerts:
             self._store.upsert(Container.ALERTS, tenant_id, alert.to_doc())
-        index: dict[str, dict[str, Any] | None] = {}
-        candidates = self._candidates(tenant_id, alerts, topology or Topology(), index, at)
-        for incident_id in candidates:
-            touched = self._attach(tenant_id, incident_id, alerts, at)
-            if touched is not None:
-                self._reindex(tenant_id, touched.incident_id, alerts, at, index)
-                return touched
-        if not any(a.is_firing for a in alerts):
-            return None  # resolutions of alerts we never opened an incident for
-        touched = self._open_new(tenant_id, alerts, at)
-        self._reindex(tenant_id, touched.incident_id, alerts, at, index)
-        return touched
+        index = {
+            fp: self._store.get(Container.DEDUP, tenant_id, doc_id("fp:", fp))
+            for fp in dict.fromkeys(a.fingerprint for a in alerts)
+        }
+        known = {fp: str(doc["incidentId"]) for fp, doc in index.items() if doc is not None}
+        closed: set[str] = set()
+        touches: list[IncidentTouch] = []
+        pending = list(alerts)
+        for _ in range(_ROUNDS):
+            routed, links = self._route(tenant_id, pending, known, closed, at, topology)
+            pending = []
+            for incident_id, decisions in routed.items():
+                touch = self._place(tenant_id, incident_id, decisions, at)
+                if touch is not None:
+                    touches.append(touch)
+                    self._reindex(tenant_id, incident_id, decisions, index)
+                    continue
+                # Resolved since its group formed: its group is forgotten and its
+                # firing alerts decided again (a re-fire opens or joins another).
+                closed.add(incident_id)
+                pending.extend(d.alert for d in decisions if d.alert.is_firing)
+            for link in links:
+                if link.incident_id not in closed and link.other_id not in closed:
+                    self._link(tenant_id, link, at)
+            if not pending:
+                return _combine(touches)
+        raise Conflict(f"{tenant_id}: incidents kept resolving under this delivery")
+
+    def _route(
+        self,
+        tenant_id: str,
+        alerts: Sequence[Alert],
+        known: dict[str, str],
+        closed: set[str],
+        at: datetime,
+        topology: Topology | None,
+    ) -> tuple[dict[str, list[Decision]], list[Link]]:
+        """Each alert's incident: where its fingerprint went, else the grouping's decision.
+
+        Resolutions and repeats go where the alert went and decide nothing; a
+        resolution of an alert never placed has nowhere to go.
+        """
+        routed: dict[str, list[Decision]] = {}
+        fresh: list[Alert] = []
+        for alert in alerts:
+            incident = known.get(alert.fingerprint)
+            if incident is not None and incident not in closed:
+                routed.setdefault(incident, []).append(Decision(alert, incident, None))
+            elif alert.is_firing:
+                fresh.append(alert)
+            else:
+                placed = state.placed_incident(self._store, tenant_id, alert.fingerprint)
+                if placed is not None and placed not in closed:
+                    routed.setdefault(placed, []).append(Decision(alert, placed, None))
+        links: list[Link] = []
+        if fresh:
+            decided, links = state.decide(
+                self._store,
+                tenant_id,
+                fresh,
+                topology or Topology(),
+                new_id=lambda: new_incident_id(at),
+                closed=closed,
+                params=self._params,
+            )
+            for decision in decided:
+                routed.setdefault(decision.incident_id, []).append(decision)
+        return routed, links
 
     def incident_of(self, tenant_id: str, fingerprint: str) -> str | None:
         """The incident an alert with ``fingerprint`` last joined (one point read)."""
@@ -241,79 +341,80 @@ class Correlator:
         stored = self._store.get(Container.ALERTS, tenant_id, alert.id)
         return stored is not None and stored.get("status") == AlertStatus.RESOLVED.value
 
-    def _candidates(
-        self,
-        tenant_id: str,
-        alerts: Sequence[Alert],
-        topology: Topology,
-        index: dict[str, dict[str, Any] | None],
-        at: datetime,
-    ) -> list[str]:
-        """Incidents to try, best first, from point reads of the correlation index.
-
-        ``index`` collects what was read, so ``_reindex`` writes only what changed.
-        """
-        found: list[str] = []
-        # The store's ttl runs on the wall clock; the window is judged on ours.
-        oldest = iso(at - self._window)
-
-        def read(doc_key: str) -> None:
-            doc = self._store.get(Container.DEDUP, tenant_id, doc_key)
-            index[doc_key] = doc
-            if doc is None or ("at" in doc and str(doc["at"]) < oldest):
-                return
-            if doc["incidentId"] not in found:
-                found.append(str(doc["incidentId"]))
-
-        for fingerprint in dict.fromkeys(a.fingerprint for a in alerts):
-            read(doc_id("fp:", fingerprint))
-        for alert in alerts:
-            if alert.is_firing:
-                for key in _related_keys(alert, topology):
-                    if doc_id("claim:", key) not in index:
-                        read(doc_id("claim:", key))
-        return found
-
     def _reindex(
         self,
         tenant_id: str,
         incident_id: str,
-        alerts: Sequence[Alert],
-        at: datetime,
+        decisions: Sequence[Decision],
         index: dict[str, dict[str, Any] | None],
     ) -> None:
-        """Point the delivery's fingerprints and entities at the incident.
-
-        Entity claims expire ``window`` after their last refresh: an incident
-        stays findable by service or host for as long as its alerts keep coming.
-        """
-        window = int(self._window.total_seconds())
-        for fingerprint in dict.fromkeys(a.fingerprint for a in alerts):
+        """Point each fingerprint at its incident, with why it joined (when decided now)."""
+        for decision in decisions:
+            fingerprint = decision.alert.fingerprint
             key = doc_id("fp:", fingerprint)
-            known = index.get(key)
-            if known is None or known.get("incidentId") != incident_id:
-                doc = {"id": key, "tenantId": tenant_id, "incidentId": incident_id, "ttl": _FP_TTL}
-                self._store.upsert(Container.DEDUP, tenant_id, doc)
-        for alert in alerts:
-            if not alert.is_firing:
+            known = index.get(fingerprint)
+            if known is not None and known.get("incidentId") == incident_id:
                 continue
-            key = doc_id("claim:", correlation_key(alert))
-            known = index.get(key)
-            fresh = (
-                known is not None
-                and known.get("incidentId") == incident_id
-                and str(known.get("at", "")) >= iso(at - self._window / 4)
+            doc: dict[str, Any] = {
+                "id": key,
+                "tenantId": tenant_id,
+                "incidentId": incident_id,
+                "ttl": _FP_TTL,
+            }
+            if decision.join is not None:
+                doc["reason"] = decision.join.reason
+            self._store.upsert(Container.DEDUP, tenant_id, doc)
+            index[fingerprint] = doc
+
+    def _place(
+        self, tenant_id: str, incident_id: str, decisions: Sequence[Decision], at: datetime
+    ) -> IncidentTouch | None:
+        """Put the alerts into the incident, creating it under its id when missing.
+
+        None when the incident is resolved (or gone): the caller decides again.
+        """
+        alerts = [d.alert for d in decisions]
+        notes = [_note(*n, at) for n in map(_join_note, decisions) if n is not None]
+        current = self._store.get(Container.INCIDENTS, tenant_id, incident_id)
+        if current is not None:
+            return self._attach(tenant_id, incident_id, alerts, at, notes=notes, current=current)
+        firing = [a for a in alerts if a.is_firing]
+        if not firing:
+            return None  # resolutions for an incident never created: nothing to resolve
+        # Its alerts first: the incident exists only once it can be read whole.
+        recorded = members.record(self._store, tenant_id, incident_id, firing)
+        incident = self._new(tenant_id, incident_id, firing, at, added=len({a.id for a in firing}))
+        incident = _with_notes(incident, notes)
+        try:
+            self._store.create(Container.INCIDENTS, tenant_id, incident.to_doc())
+        except Conflict:  # a concurrent delivery placed alerts in it first
+            return self._attach(tenant_id, incident_id, alerts, at, notes=notes, recorded=recorded)
+        return IncidentTouch(
+            incident_id=incident_id,
+            created=True,
+            status=IncidentStatus.OPEN,
+            signal=announced(incident.severity),
+        )
+
+    def _link(self, tenant_id: str, link: Link, at: datetime) -> None:
+        """Note on both incidents that a late cause showed them to be one."""
+        for one, other in (
+            (link.incident_id, link.other_id),
+            (link.other_id, link.incident_id),
+        ):
+            text = (
+                f"Likely same cause as {other}: {_where(link.alert)} (alert "
+                f"{link.alert.fingerprint}) explains the alerts that opened both; each keeps "
+                "its alerts"
             )
-            if not fresh:
-                doc = {
-                    "id": key,
-                    "tenantId": tenant_id,
-                    "incidentId": incident_id,
-                    "at": iso(at),
-                    "ttl": window,
-                }
-                self._store.upsert(Container.DEDUP, tenant_id, doc)
-                index[key] = doc
+            note = _note(f"link:{other}", text, at)
+
+            def add(doc: dict[str, Any], note: dict[str, str] = note) -> dict[str, Any] | None:
+                incident = Incident.from_doc(doc)
+                noted = _with_notes(incident, [note])
+                return None if noted is incident else noted.to_doc()
+
+            update_with_retry(self._store, Container.INCIDENTS, tenant_id, one, add)
 
     def _attach(
         self,
@@ -322,7 +423,9 @@ class Correlator:
         alerts: Sequence[Alert],
         at: datetime,
         *,
+        notes: Sequence[dict[str, str]] = (),
         recorded: members.Recorded | None = None,
+        current: dict[str, Any] | None = None,
     ) -> IncidentTouch | None:
         """Merge into an unresolved incident; None if it is gone or resolved.
 
@@ -330,7 +433,8 @@ class Correlator:
         incident's summary is updated: both cost the delivery's size only.
         ``recorded`` is what an earlier attempt of this delivery recorded.
         """
-        current = self._store.get(Container.INCIDENTS, tenant_id, incident_id)
+        if current is None:
+            current = self._store.get(Container.INCIDENTS, tenant_id, incident_id)
         if current is None or current.get("status") == IncidentStatus.RESOLVED.value:
             return None
         now_recorded = members.record(self._store, tenant_id, incident_id, alerts)
@@ -346,9 +450,10 @@ class Correlator:
             status = decided or incident.status
             merged = summarise(incident, alerts, at, added=added, status=status)
             outcome["status"] = merged.status
+            noted = _with_notes(merged, notes)
             if merged == incident:
                 outcome["signal"] = False
-                return None
+                return None if noted is merged else noted.to_doc()
             # One wake per drain: the orchestration reads every change stored
             # before it clears the flag (see shared.incidents.work). An incident
             # of info alerts has no orchestration, so no wake is pending for it:
@@ -358,7 +463,7 @@ class Correlator:
             update: dict[str, Any] = {"alert_revision": incident.alert_revision + 1}
             if signal:
                 update["wake_requested_at"] = at
-            return merged.model_copy(update=update).to_doc()
+            return noted.model_copy(update=update).to_doc()
 
         stored = update_with_retry(
             self._store, Container.INCIDENTS, tenant_id, incident_id, mutate, current=current
@@ -390,68 +495,6 @@ class Correlator:
         if members.any_with_status(self._store, tenant_id, incident_id, AlertStatus.ACKNOWLEDGED):
             return IncidentStatus.ACKNOWLEDGED
         return IncidentStatus.RESOLVED
-
-    def _open_new(self, tenant_id: str, alerts: Sequence[Alert], at: datetime) -> IncidentTouch:
-        firing = [a for a in alerts if a.is_firing]
-        key = min(correlation_key(a) for a in firing)
-        claim_id = doc_id("claim:", key)
-        for _ in range(_CLAIM_ATTEMPTS):
-            candidate = new_incident_id(at)
-            claim = {
-                "id": claim_id,
-                "tenantId": tenant_id,
-                "incidentId": candidate,
-                "at": iso(at),
-                "ttl": int(self._window.total_seconds()),
-            }
-            try:
-                self._store.create(Container.DEDUP, tenant_id, claim)
-                winner = candidate
-            except Conflict:
-                current = self._store.get(Container.DEDUP, tenant_id, claim_id)
-                if current is None:
-                    continue  # expired between our create and get: claim again
-                if str(current.get("at", "")) < iso(at - self._window):
-                    # Outside the window by our clock, though the store has not expired it.
-                    self._take_over(tenant_id, claim, current)
-                    continue
-                winner = str(current["incidentId"])
-                touched = self._attach(tenant_id, winner, alerts, at)
-                if touched is not None:
-                    return touched
-                if self._store.get(Container.INCIDENTS, tenant_id, winner) is not None:
-                    # The claimed incident is resolved: a new one supersedes the claim.
-                    self._take_over(tenant_id, claim, current)
-                    continue
-                # The claimant died before creating it; create it under its id.
-            # Its alerts first: the incident exists only once it can be read whole.
-            recorded = members.record(self._store, tenant_id, winner, firing)
-            try:
-                # Every alert of the delivery, recorded now or by an attempt that
-                # died before creating the incident.
-                incident = self._new(
-                    tenant_id, winner, firing, at, added=len({a.id for a in firing})
-                )
-                self._store.create(Container.INCIDENTS, tenant_id, incident.to_doc())
-                return IncidentTouch(
-                    incident_id=winner,
-                    created=True,
-                    status=IncidentStatus.OPEN,
-                    signal=announced(incident.severity),
-                )
-            except Conflict:
-                touched = self._attach(tenant_id, winner, alerts, at, recorded=recorded)
-                if touched is not None:
-                    return touched
-        raise Conflict(f"could not settle an incident for {key} under contention")
-
-    def _take_over(self, tenant_id: str, claim: dict[str, Any], current: dict[str, Any]) -> None:
-        """Replace a stale claim, unless a concurrent delivery replaced it first.
-
-        Deleting it instead would let two deliveries each open an incident.
-        """
-        with contextlib.suppress(PreconditionFailed):
-            self._store.replace(Container.DEDUP, tenant_id, claim, etag=current["_etag"])
 
     @staticmethod
     def _new(

@@ -102,9 +102,7 @@ class IngestService:
         self._tenants = tenants
         self._settings = settings
         self._clock = clock
-        self._correlator = Correlator(
-            store, window=timedelta(minutes=settings.correlation_window_minutes)
-        )
+        self._correlator = Correlator(store)
 
     def alertmanager(self, tenant_id: str, headers: Mapping[str, str], body: bytes) -> Receipt:
         def check(tenant: Tenant, h: Mapping[str, str], _: bytes) -> None:
@@ -207,10 +205,7 @@ class IngestService:
             return Receipt(
                 status=ReceiptStatus.IGNORED, raw_event_id=raw.id, reason=normalised.ignored_reason
             )
-        touches: list[IncidentTouch] = []
-        touch = self._correlator.apply(tenant_id, normalised.alerts, now, tenant.topology)
-        if touch is not None:
-            touches.append(touch)
+        touches = list(self._correlator.apply(tenant_id, normalised.alerts, now, tenant.topology))
         for note in normalised.notes:
             noted = self._attach_note(tenant_id, note, now)
             if noted is not None:

@@ -29,7 +29,9 @@ def raw(name: str) -> bytes:
 def test_alertmanager_delivery_opens_incident_and_posts_message(live: Live) -> None:
     reply = live.post(AM_PATH, raw("alertmanager_firing.json"), AM_AUTH)
     assert reply.status == 202, reply.text
-    incident_id = reply.body["incident_id"]
+    # One group, two causes: node-3's disk (the earlier onset, listed first), checkout's errors.
+    disk, incident_id = reply.body["incidents"]
+    assert reply.body["incident_id"] == disk
     assert reply.body["status"] == "accepted"
     assert live.host.wait_for_idle(timeout=20)
     saved = live.runtime.settings.messages_dir / f"acme__{incident_id}.json"
@@ -42,7 +44,7 @@ def test_alertmanager_delivery_opens_incident_and_posts_message(live: Live) -> N
     again = live.post(AM_PATH, raw("alertmanager_firing.json"), AM_AUTH)
     assert again.status == 202
     assert again.body["status"] == "duplicate"
-    assert again.body["incident_id"] == incident_id
+    assert again.body["incidents"] == [disk, incident_id]
 
 
 def test_resolution_updates_message_and_completes_orchestration(live: Live) -> None:

@@ -84,31 +84,39 @@ def env(tmp_path: Path) -> Env:
     store.close()
 
 
-def test_alertmanager_group_opens_one_incident_and_stores_raw(env: Env) -> None:
+def test_an_alertmanager_group_splits_by_cause_and_stores_raw(env: Env) -> None:
+    """checkout's errors and node-3's disk share a group, not a cause: two incidents."""
     receipt = env.service.alertmanager("acme", AM, body(payload("alertmanager_firing.json")))
     assert receipt.status is ReceiptStatus.ACCEPTED
-    (touch,) = receipt.incidents
-    assert touch.created
-    (incident,) = env.incidents()
-    assert incident.id == touch.incident_id
-    assert len(incident.alerts) == 2
-    assert set(incident.services) == {"checkout"}
-    assert set(incident.instances) == {"node-3"}
-    assert incident.severity.value == "critical"
+    assert all(t.created for t in receipt.incidents)
+    by_id = {i.id: i for i in env.incidents()}
+    assert set(by_id) == {t.incident_id for t in receipt.incidents}
+    disk, errors = (by_id[t.incident_id] for t in receipt.incidents)  # earliest onset first
+    assert (disk.instances, disk.services, len(disk.alerts)) == (("node-3",), (), 1)
+    assert (errors.services, errors.severity.value, len(errors.alerts)) == (
+        ("checkout",),
+        "critical",
+        1,
+    )
+    assert receipt.to_json()["incidents"] == [t.incident_id for t in receipt.incidents]
     raw = env.store.get(Container.RAW_EVENTS, "acme", receipt.raw_event_id)
     assert raw is not None
     assert raw["outcome"] == RawEventOutcome.ACCEPTED
+    assert raw["incident_ids"] == [t.incident_id for t in receipt.incidents]
     assert json.loads(raw["body"])["groupKey"] == payload("alertmanager_firing.json")["groupKey"]
 
 
-def test_redelivery_is_a_duplicate_pointing_at_the_same_incident(env: Env) -> None:
+def test_redelivery_is_a_duplicate_pointing_at_the_same_incidents(env: Env) -> None:
     raw = body(payload("alertmanager_firing.json"))
     first = env.service.alertmanager("acme", AM, raw)
+    state = env.store.get(Container.DEDUP, "acme", "grouping-state")
     again = env.service.alertmanager("acme", AM, raw)
     assert again.status is ReceiptStatus.DUPLICATE
-    assert again.incidents[0].incident_id == first.incidents[0].incident_id
-    assert not again.incidents[0].created
-    assert len(env.incidents()) == 1
+    assert [t.incident_id for t in again.incidents] == [t.incident_id for t in first.incidents]
+    assert not any(t.created for t in again.incidents)
+    assert again.to_signal == ()
+    assert len(env.incidents()) == 2
+    assert env.store.get(Container.DEDUP, "acme", "grouping-state") == state  # nothing moved
     # Both deliveries are kept: nothing a sender gave us is lost.
     assert len(env.store.query(Container.RAW_EVENTS, "acme")) == 2
 
@@ -133,21 +141,24 @@ def test_pagerduty_dedups_on_signed_event_id_not_webhook_id(env: Env) -> None:
     assert len(env.incidents()) == 1
 
 
-def test_same_service_within_window_joins_and_after_window_opens_new(env: Env) -> None:
+def test_same_service_joins_by_onset_and_a_later_onset_opens_new(env: Env) -> None:
+    """Onsets decide, not arrival: PagerDuty's page began 90 s after checkout's errors."""
     am = env.service.alertmanager("acme", AM, body(payload("alertmanager_firing.json")))
+    errors = am.incidents[1].incident_id  # the disk alert began first
     env.clock.set(T0 + timedelta(minutes=10))
     raw = body(payload("pagerduty_triggered.json"))
     pd = env.service.pagerduty("acme", pd_headers(raw), raw)
-    assert pd.incidents[0].incident_id == am.incidents[0].incident_id
+    assert pd.incidents[0].incident_id == errors
     assert not pd.incidents[0].created
-    env.clock.set(T0 + timedelta(minutes=10 + 31))
+    env.clock.set(T0 + timedelta(minutes=41))
     later = payload("pagerduty_triggered.json")
     later["event"]["id"] = "another-event"
     later["event"]["data"]["id"] = "PINC888"
+    later["event"]["data"]["created_at"] = "2026-03-04T14:40:00Z"  # long after the last onset
     raw = body(later)
     third = env.service.pagerduty("acme", pd_headers(raw), raw)
     assert third.incidents[0].created
-    assert third.incidents[0].incident_id != am.incidents[0].incident_id
+    assert third.incidents[0].incident_id != errors
 
 
 def test_other_service_opens_its_own_incident(env: Env) -> None:
@@ -169,7 +180,8 @@ def test_pagerduty_note_is_attached(env: Env) -> None:
     receipt = env.service.pagerduty("acme", pd_headers(note), note)
     assert receipt.status is ReceiptStatus.ACCEPTED
     (incident,) = env.incidents()
-    assert incident.notes[0]["text"] == "Rolling back v2.3.1 now."
+    assert [n["source"] for n in incident.notes] == ["correlation", "pagerduty"]
+    assert incident.notes[-1]["text"] == "Rolling back v2.3.1 now."
 
 
 def test_unhandled_pagerduty_event_is_ignored_but_kept(env: Env) -> None:
@@ -225,10 +237,16 @@ def test_transient_failure_then_retry_processes_the_delivery(env: Env, tmp_path:
     raw = body(payload("alertmanager_firing.json"))
     with pytest.raises(StoreUnavailable):
         service.alertmanager("acme", AM, raw)
+    decided = env.store.get(Container.DEDUP, "acme", "grouping-state")
+    assert decided is not None  # the decision was stored before the store failed
     retry = service.alertmanager("acme", AM, raw)
     assert retry.status is ReceiptStatus.ACCEPTED
-    assert retry.incidents[0].created
-    assert len(env.incidents()) == 1
+    assert all(t.created for t in retry.incidents)
+    # The retry recovers the decision: the incidents get the ids their groups were given.
+    assert sorted(t.incident_id for t in retry.incidents) == sorted(
+        decided["incidents"] or [g["id"] for g in decided["grouper"]["groups"]]
+    )
+    assert len(env.incidents()) == 2
 
 
 def test_concurrent_alerts_of_one_service_land_in_one_incident(env: Env) -> None:
@@ -284,7 +302,7 @@ def test_changes_are_stored_and_validated(env: Env) -> None:
         env.service.changes("acme", AM, body(change))
 
 
-def test_host_alert_and_service_on_that_host_are_one_incident(env: Env) -> None:
+def test_a_dead_host_and_its_services_symptoms_are_one_incident(env: Env) -> None:
     from shared.models.tenant import Service, Topology
 
     tenant = env.registry.get("acme")
@@ -293,15 +311,34 @@ def test_host_alert_and_service_on_that_host_are_one_incident(env: Env) -> None:
     service_alert = payload("alertmanager_firing.json")
     host_alert = json.loads(json.dumps(service_alert))
     service_alert["alerts"] = service_alert["alerts"][:1]
-    host_alert["alerts"] = host_alert["alerts"][1:]  # node-3 filesystem alert, no service
+    host_alert["alerts"] = host_alert["alerts"][1:]
+    host_alert["alerts"][0]["labels"]["alertname"] = "NodeDown"  # node-3 stopped answering
     first = env.service.alertmanager("acme", AM, body(host_alert))
     second = env.service.alertmanager("acme", AM, body(service_alert))
     assert second.incidents[0].incident_id == first.incidents[0].incident_id
+    (incident,) = env.incidents()
+    assert [n["text"] for n in incident.notes] == [
+        "Opened by NodeDown on node-3 (alert c0ffee0000000002)",
+        "HighErrorRate on checkout joined: runs on node-3, which is failing "
+        "(alert c0ffee0000000002, onset +60 s)",
+    ]
+    reason = env.store.get(Container.DEDUP, "acme", doc_id("fp:", "c0ffee0000000001"))
+    assert reason is not None and reason["reason"].startswith("runs on node-3")
     unrelated = json.loads(json.dumps(host_alert))
     unrelated["alerts"][0]["labels"]["instance"] = "node-9:9100"
     unrelated["alerts"][0]["fingerprint"] = "other-host"
     third = env.service.alertmanager("acme", AM, body(unrelated))
     assert third.incidents[0].incident_id != first.incidents[0].incident_id
+
+
+def test_a_disk_filling_is_not_the_cause_of_a_services_errors(env: Env) -> None:
+    from shared.models.tenant import Service, Topology
+
+    tenant = env.registry.get("acme")
+    topology = Topology(services=(Service(name="checkout", instances=("node-3",)),))
+    env.registry.add(tenant.model_copy(update={"topology": topology}), replace=True)
+    receipt = env.service.alertmanager("acme", AM, body(payload("alertmanager_firing.json")))
+    assert len({t.incident_id for t in receipt.incidents}) == 2
 
 
 def test_alert_changes_wake_the_orchestration_once_per_drain(env: Env) -> None:
