@@ -26,7 +26,6 @@ class Settings(BaseSettings):
     cosmos_database: str = "sre-copilot"
     cosmos_verify_tls: bool = True
 
-    correlation_window_minutes: int = Field(default=30, ge=1)
     dedup_ttl_hours: int = Field(default=72, ge=48)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     change_lookback_minutes: int = Field(default=120, ge=1)

@@ -78,7 +78,7 @@ class Env:
 
 @pytest.fixture
 def env(tmp_path: Path) -> Env:
-    settings = Settings(home=tmp_path, correlation_window_minutes=30)
+    settings = Settings(home=tmp_path)
     store = SqliteStore(tmp_path / "store.sqlite3")
     yield Env(store, FixedClock(T0), settings)
     store.close()
