@@ -27,13 +27,13 @@ from collections.abc import Mapping
 from datetime import datetime, time, timedelta
 from enum import StrEnum
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import yaml
 from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from shared.errors import BadInput
-from shared.models.base import Model, UtcDatetime
+from shared.models.base import Model, UtcDatetime, iana_zone
 
 
 class Tier(StrEnum):
@@ -191,11 +191,7 @@ class Policy(_Strict):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown IANA time zone {value!r}") from None
-        return value
+        return iana_zone(value)
 
     @property
     def zone(self) -> ZoneInfo:

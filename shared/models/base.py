@@ -11,6 +11,7 @@ import hashlib
 import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
@@ -55,3 +56,12 @@ def doc_id(prefix: str, raw: str) -> str:
     if _SAFE_ID.match(raw):
         return f"{prefix}{raw}"
     return f"{prefix}h-{hashlib.sha256(raw.encode()).hexdigest()[:40]}"
+
+
+def iana_zone(value: str) -> str:
+    """``value`` when it names an IANA time zone; ValueError (a validation error) else."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown IANA time zone {value!r}") from None
+    return value

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import Field, SecretStr, field_serializer, field_validator
 
-from shared.models.base import Model, TenantDocument
+from shared.models.base import Model, TenantDocument, iana_zone
 
 
 class Slo(Model):
@@ -71,11 +71,7 @@ class Tenant(TenantDocument):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown IANA time zone {value!r}") from None
-        return value
+        return iana_zone(value)
 
     @property
     def zone(self) -> ZoneInfo:
