@@ -12,7 +12,8 @@
     ├── StoreUnavailable      transient: throttled or down; senders must retry (503)
     ├── DeliveryFailed        a chat message could not be delivered (502); ``permanent``
     │                         says whether retrying can help (invalid_auth: no; 429: yes)
-    └── SearchFailed          the runbook search service refused or failed (502); ``permanent``
+    ├── SearchFailed          the runbook search service refused or failed (502); ``permanent``
+    └── ExecutorUnavailable   transient: the executor's backend (Kubernetes API) failed; retry
 
 Expected outcomes (a duplicate delivery, an ignored event type) are values,
 not errors.
@@ -79,3 +80,10 @@ class SearchFailed(SreCopilotError):
     def __init__(self, reason: str, *, permanent: bool) -> None:
         super().__init__(reason)
         self.permanent = permanent
+
+
+class ExecutorUnavailable(SreCopilotError):
+    """Transient: the executor's backend did not answer or failed; the step is retried
+    (idempotency keys make that safe). A refused action is a value, not this."""
+
+    http_status = 503
