@@ -177,6 +177,10 @@ def tenants_add(
     timezone: Annotated[
         str, typer.Option(help="IANA time zone of the tenant's week (weekly report).")
     ] = "UTC",
+    forecast_horizon_hours: Annotated[
+        float | None,
+        typer.Option(help="Post capacity risks this many hours ahead (0-168; default 12)."),
+    ] = None,
     replace: Annotated[bool, typer.Option(help="Overwrite an existing tenant.")] = False,
 ) -> None:
     """Add a tenant; credentials not given are generated and printed once."""
@@ -201,6 +205,7 @@ def tenants_add(
         responders=tuple(responder or ()),
         topology=_load_topology(topology) if topology else Topology(),
         timezone=timezone,
+        forecast_horizon_hours=forecast_horizon_hours,
     )
     rt.tenants.add(tenant, replace=replace)
     console.print(f"tenant [bold]{name}[/bold] added")

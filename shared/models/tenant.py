@@ -67,6 +67,8 @@ class Tenant(TenantDocument):
     topology: Topology = Topology()
     timezone: str = "UTC"
     """IANA zone the tenant's week runs in (the weekly report: Monday 09:00 there)."""
+    forecast_horizon_hours: float | None = Field(default=None, gt=0.0, le=168.0)
+    """How far ahead a capacity risk is posted (``shared.predict.sweep``); None: 12 h."""
 
     @field_validator("timezone")
     @classmethod

@@ -33,7 +33,7 @@ from shared.ports.metrics import MetricsSource
 from shared.ports.store import Container, DocumentStore
 from shared.predict import chart
 from shared.predict.feedback import dismissed, forecast_id, record_id
-from shared.predict.sweep import Action, Post, SweepResult, remember, sweep
+from shared.predict.sweep import HORIZON_H, Action, Post, SweepResult, remember, sweep
 
 RECORD_TTL_S = 30 * 24 * 3600
 """A posted forecast's record (what its buttons are checked against) is kept 30 days."""
@@ -123,12 +123,24 @@ def _round(value: float | None) -> float | None:
     return round(value, 2) if value is not None else None
 
 
+def horizon_of(tenant: Tenant) -> float:
+    """The tenant's forecast horizon in hours (``HORIZON_H`` unless it set its own)."""
+    return tenant.forecast_horizon_hours or HORIZON_H
+
+
 def run_sweep(deps: LiveDeps, tenant: Tenant, now: datetime) -> SweepRun:
     """Sweep one tenant's filesystems at ``now`` and deliver what is worth saying."""
     metrics = deps.metrics_for(tenant)
     if metrics is None:
         return SweepRun(tenant.id, now, None, errors=("no metrics source configured",))
-    result = sweep(tenant.id, metrics, deps.store, now, remember_posts=False)
+    result = sweep(
+        tenant.id,
+        metrics,
+        deps.store,
+        now,
+        horizon_h=horizon_of(tenant),
+        remember_posts=False,
+    )
     if not result.posts:
         return SweepRun(tenant.id, now, result, errors=result.errors)
     chat = deps.chat_for(tenant)

@@ -5,8 +5,8 @@ metrics port, forecasts each filesystem, and decides what to post, remembering
 what it said in the document store so that the same prediction is never
 posted twice:
 
-- a disk that will be full within the tenant's horizon (12 h by default) is
-  posted once (``new``);
+- a disk that will be full within the tenant's horizon
+  (``Tenant.forecast_horizon_hours``, 12 h by default) is posted once (``new``);
 - while it stays at risk, silence, except one follow-up when it worsens a lot
   (now due in less than half the time the last post left, ``worse``);
 - one follow-up when the risk passes (not filling, or beyond 1.5 times the
@@ -36,6 +36,7 @@ import numpy.typing as npt
 from shared.models.base import doc_id, iso
 from shared.ports.metrics import MetricsSource, Series
 from shared.ports.store import Container, DocumentStore
+from shared.predict.forecast import HORIZON_H as LOOK_AHEAD_H
 from shared.predict.forecast import Forecast, Status, forecast
 from shared.predict.text import headline
 
@@ -44,6 +45,7 @@ SIZE = 'node_filesystem_size_bytes{fstype!~"tmpfs|overlay|squashfs|ramfs"}'
 HISTORY = timedelta(hours=24)
 STEP = timedelta(seconds=60)
 HORIZON_H = 12.0
+"""A risk is posted when exhaustion is this close, unless the tenant sets its own."""
 CLEAR_FACTOR = 1.5
 """The risk has passed only beyond this multiple of the horizon (no flapping at its edge)."""
 WORSE_FACTOR = 0.5
@@ -129,7 +131,8 @@ def sweep(
         return SweepResult(tenant_id, now, errors=(f"free bytes: {free.error}",))
     sizes = metrics.query_range(SIZE, now - timedelta(minutes=15), now, STEP)
     size_of = {_key(s.labels): s.samples[-1][1] for s in sizes.series if s.samples}
-    predictions = tuple(_predict(s, size_of.get(_key(s.labels)), now) for s in free.series)
+    ahead = look_ahead(horizon_h)
+    predictions = tuple(_predict(s, size_of.get(_key(s.labels)), now, ahead) for s in free.series)
     posts = tuple(
         post
         for p in sorted(predictions, key=lambda p: p.key)
@@ -142,13 +145,19 @@ def sweep(
     return SweepResult(tenant_id, now, predictions, posts, errors)
 
 
+def look_ahead(horizon_h: float) -> float:
+    """How far the forecast looks: the core's 48 h, or far enough to see a longer
+    horizon's risk pass (``CLEAR_FACTOR`` times it)."""
+    return max(LOOK_AHEAD_H, CLEAR_FACTOR * horizon_h)
+
+
 def _key(labels: Mapping[str, str]) -> str:
     return f"{labels.get('instance', '')}|{labels.get('mountpoint', labels.get('device', ''))}"
 
 
-def _predict(series: Series, size: float | None, now: datetime) -> Prediction:
+def _predict(series: Series, size: float | None, now: datetime, ahead_h: float) -> Prediction:
     array = np.asarray(series.samples, dtype=np.float64).reshape(-1, 2)
-    result = forecast(array[:, 0], array[:, 1], now=now, capacity=size)
+    result = forecast(array[:, 0], array[:, 1], now=now, capacity=size, horizon_h=ahead_h)
     labels = dict(series.labels)
     mount = labels.get("mountpoint") or labels.get("device") or series.name
     host = labels.get("instance")
