@@ -5,9 +5,9 @@ The Functions host imports the app with nothing but environment variables, so
 The CLI and tests call ``configure`` first to share a store or a clock.
 
 Core modules get every outside system from the ``Runtime`` (its ports, and
-per-tenant choices: ``metrics_for``, ``chat_for``, ``runbook_index``) and
-import no adapter themselves. Adapters whose SDK is heavy or optional are
-imported only when chosen.
+per-tenant choices: ``metrics_for``, ``chat_for``, ``runbook_index``,
+``executor_for``) and import no adapter themselves. Adapters whose SDK is
+heavy or optional are imported only when chosen.
 """
 
 from __future__ import annotations
@@ -21,12 +21,15 @@ from typing import Protocol
 
 from shared.adapters.chat.slack import SlackResponseUrl, chat_for
 from shared.adapters.chat.terminal import TerminalChat
+from shared.adapters.executors.dry_run import DryRunExecutor
 from shared.adapters.metrics.prometheus import HttpSession, PrometheusSource
 from shared.adapters.store import open_store
 from shared.clock import Clock, SystemClock
+from shared.errors import BadInput
 from shared.ingestion.service import IngestService
 from shared.models.tenant import Tenant
 from shared.ports.chat import ChatPort, InteractionReplies
+from shared.ports.executor import Executor
 from shared.ports.llm import CandidateProposer, DisabledProposer
 from shared.ports.metrics import MetricsSource
 from shared.ports.search import SearchIndex
@@ -85,6 +88,20 @@ class Runtime:
     @property
     def change_lookback(self) -> timedelta:
         return timedelta(minutes=self.settings.change_lookback_minutes)
+
+    def executor_for(self, tenant: Tenant) -> Executor:
+        """What carries out the tenant's remediation actions (``SRE_COPILOT_EXECUTOR``).
+
+        The dry run (default) records what it would do; Kubernetes acts on the
+        configured cluster. Either keeps its idempotency records in the
+        tenant's partition of the store.
+        """
+        del tenant  # one cluster for every tenant today; requests carry their tenant
+        if self.settings.executor == "kubernetes":
+            raise BadInput(
+                "SRE_COPILOT_EXECUTOR=kubernetes: the Kubernetes executor is not built yet"
+            )
+        return DryRunExecutor(self.store, self.clock)
 
     def runbook_index(self, tenant: Tenant) -> SearchIndex | None:
         """The runbook search for a tenant: Azure AI Search, or the local index of a folder."""

@@ -81,6 +81,20 @@ class Settings(BaseSettings):
     )
 
     prometheus_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    executor: Literal["dry_run", "kubernetes"] = "dry_run"
+    """What carries out remediation actions: the dry run records them, Kubernetes acts."""
+    kubernetes_api_url: str = ""
+    """The API server, e.g. ``https://aks-prod.hcp.westeurope.azmk8s.io:443``."""
+    kubernetes_token: SecretStr = SecretStr("")
+    """A bearer token of a service account allowed the executor's verbs (README, "Executors")."""
+    kubernetes_ca_file: str = ""
+    """The API server's CA bundle (a PEM file); empty: the system's trust store."""
+    kubernetes_verify_tls: bool = True
+    kubernetes_namespace: str = Field(default="default", min_length=1)
+    """The namespace of a target named without one (``checkout`` for ``default/checkout``)."""
+    kubernetes_timeout_seconds: float = Field(default=10.0, gt=0)
+
     echo_messages: bool = True
 
     @property
