@@ -646,7 +646,7 @@ app.add_typer(predict_app, name="predict")
 @predict_app.command("run")
 @friendly
 def predict_run(
-    tenant: Annotated[str, typer.Option(help="Tenant whose filesystems to forecast.")],
+    tenant: Annotated[str, typer.Option(help="Tenant whose filesystems and memory to forecast.")],
     at: Annotated[
         str | None,
         typer.Option(help="ISO time to sweep at (default now; no offset: UTC)."),
@@ -680,6 +680,12 @@ def _sweep_lines(run: dict[str, Any]) -> Iterator[str]:
     for fs in run["filesystems"]:
         left = fs["hours_left"]
         yield f"  {fs['where']}: {fs['status']}" + (f", {left} h left" if left is not None else "")
+    for mem in run.get("memory", ()):
+        left = mem["hours_left"]
+        pod = f" (worst pod {mem['pod']})" if mem["pod"] else ""
+        yield f"  {mem['where']}{pod}: {mem['status']}" + (
+            f", {left} h to its limit" if left is not None else ""
+        )
     if not run["posted"]:
         yield "nothing to post"
     for posted in run["posted"]:

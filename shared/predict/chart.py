@@ -50,8 +50,12 @@ def render(
     *,
     title: str,
     size_bytes: float | None = None,
+    quantity: str = "free",
 ) -> bytes:
     """The PNG bytes of one filesystem's history (unix seconds, free bytes) and forecast.
+
+    ``quantity`` names what is drawn on the y axis (``headroom`` for memory
+    against its limit).
 
     ``title`` is drawn as plain text (matplotlib's mathtext is switched off for
     it), so a label from outside cannot change the picture's markup.
@@ -81,7 +85,7 @@ def render(
     figure = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
-    axes.plot(hours, values / scale, color=_HISTORY, linewidth=1.2, label="free (history)")
+    axes.plot(hours, values / scale, color=_HISTORY, linewidth=1.2, label=f"{quantity} (history)")
     if free_now is not None and left is not None:
         y0 = free_now / scale
         if low is not None:
@@ -133,7 +137,7 @@ def render(
     axes.set_xlim(min(start, -1.0), right_edge)
     axes.set_ylim(bottom=min(0.0, float(values.min() / scale) if values.size else 0.0))
     axes.set_xlabel("hours from now")
-    axes.set_ylabel(f"free ({unit})")
+    axes.set_ylabel(f"{quantity} ({unit})")
     axes.set_title(title, fontsize=10, loc="left", usetex=False, parse_math=False)
     axes.grid(True, color="#edf2f7", linewidth=0.6)
     axes.legend(loc="upper right", fontsize=8, frameon=False)

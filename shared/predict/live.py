@@ -1,10 +1,13 @@
 """The live forecast sweep: what the 15-minute timer and ``predict run`` both call.
 
-For one tenant: ``sweep`` decides what is worth saying (``shared.predict.sweep``),
-and each decision is delivered through the tenant's chat port:
+For one tenant: ``sweep`` decides what is worth saying (``shared.predict.sweep``)
+about its filesystems and its services' memory (the signal catalog's memory
+signal with the tenant's overrides, for the services of its topology), and
+each decision is delivered through the tenant's chat port:
 
 - a new risk, or one that got much worse: a message
-  (``shared.notify.forecast_message``) with its chart attached
+  (``shared.notify.forecast_message`` for a disk,
+  ``shared.predict.memory_message`` for memory) with its chart attached
   (``shared.predict.chart``, ``ChatPort.post_file``), recorded in
   ``Container.MESSAGES`` as ``forecast:<id>`` so its buttons can be checked
   against the tenant (``shared.predict.feedback``);
@@ -31,9 +34,19 @@ from shared.notify import forecast_message
 from shared.ports.chat import ChatMessage, ChatPort, PostedMessage
 from shared.ports.metrics import MetricsSource
 from shared.ports.store import Container, DocumentStore
-from shared.predict import chart
+from shared.predict import chart, memory_message
 from shared.predict.feedback import dismissed, forecast_id, record_id
-from shared.predict.sweep import HORIZON_H, Action, Post, SweepResult, remember, sweep
+from shared.predict.memory import memory_spec
+from shared.predict.sweep import (
+    HORIZON_H,
+    Action,
+    Post,
+    Prediction,
+    Resource,
+    SweepResult,
+    remember,
+    sweep,
+)
 
 RECORD_TTL_S = 30 * 24 * 3600
 """A posted forecast's record (what its buttons are checked against) is kept 30 days."""
@@ -91,32 +104,42 @@ class SweepRun:
     deliveries: tuple[Delivery, ...] = ()
     errors: tuple[str, ...] = field(default=())
 
+    def of(self, resource: Resource) -> tuple[Prediction, ...]:
+        predictions = self.result.predictions if self.result is not None else ()
+        return tuple(p for p in predictions if p.resource is resource)
+
     def summary(self) -> str:
-        """One line for the log: how many filesystems, what became of each post."""
-        count = len(self.result.predictions) if self.result is not None else 0
+        """One line for the log: how many filesystems and services, what became of each post."""
         said = ", ".join(f"{d.outcome} {d.action.value} {d.key}" for d in self.deliveries)
-        return f"{count} filesystem(s); " + (said or "nothing to post")
+        return (
+            f"{len(self.of(Resource.DISK))} filesystem(s), "
+            f"{len(self.of(Resource.MEMORY))} service(s) memory; " + (said or "nothing to post")
+        )
 
     def to_json(self) -> dict[str, Any]:
-        predictions = self.result.predictions if self.result is not None else ()
         return {
             "tenant": self.tenant_id,
             "at": iso(self.at),
-            "filesystems": [
-                {
-                    "key": p.key,
-                    "where": p.where,
-                    "status": p.forecast.status.value,
-                    "hours_left": _round(p.forecast.hours_left),
-                    "range_hours": [_round(x) for x in p.forecast.range_hours]
-                    if p.forecast.range_hours
-                    else None,
-                }
-                for p in predictions
+            "filesystems": [_prediction(p) for p in self.of(Resource.DISK)],
+            "memory": [
+                _prediction(p) | {"pod": p.labels.get("pod"), "limit_bytes": p.size_bytes}
+                for p in self.of(Resource.MEMORY)
             ],
             "posted": [d.to_json() for d in self.deliveries],
             "errors": list(self.errors),
         }
+
+
+def _prediction(p: Prediction) -> dict[str, Any]:
+    return {
+        "key": p.key,
+        "where": p.where,
+        "status": p.forecast.status.value,
+        "hours_left": _round(p.forecast.hours_left),
+        "range_hours": [_round(x) for x in p.forecast.range_hours]
+        if p.forecast.range_hours
+        else None,
+    }
 
 
 def _round(value: float | None) -> float | None:
@@ -140,6 +163,8 @@ def run_sweep(deps: LiveDeps, tenant: Tenant, now: datetime) -> SweepRun:
         now,
         horizon_h=horizon_of(tenant),
         remember_posts=False,
+        memory=memory_spec(tenant.signal_overrides),
+        services=sorted(s.name for s in tenant.topology.services),
     )
     if not result.posts:
         return SweepRun(tenant.id, now, result, errors=result.errors)
@@ -161,17 +186,21 @@ def _deliver(
         and dismissed(store, tenant_id, previous)
     ):
         remember(store, tenant_id, post, _said(post.previous))
-        text = forecast_message.headline(post)
+        text = _headline(post)
         return Delivery(post.action, key, text, "suppressed", error="marked not a problem")
     fid = forecast_id(tenant_id, key, now, post.action.value)
-    message = forecast_message.render(post, tenant_id=tenant_id, forecast_id=fid)
     p = post.prediction
+    memory = p.resource is Resource.MEMORY
+    words = memory_message if memory else forecast_message
+    message = words.render(post, tenant_id=tenant_id, forecast_id=fid)
+    title = words.chart_title(post)
     png = chart.render(
         p.history[:, 0],
         p.history[:, 1],
         p.forecast,
-        title=forecast_message.chart_title(post),
+        title=title,
         size_bytes=p.size_bytes,
+        quantity="headroom" if memory else "free",
     )
     try:
         posted = chat.post_file(
@@ -179,7 +208,7 @@ def _deliver(
             channel=None,
             filename=f"forecast-{fid}.png",
             content=png,
-            title=forecast_message.chart_title(post),
+            title=title,
         )
     except DeliveryFailed as exc:
         return Delivery(post.action, key, message.text, "failed", fid, error=exc.reason)
@@ -194,7 +223,7 @@ def _clear(
     store: DocumentStore, chat: ChatPort, tenant_id: str, post: Post, now: datetime
 ) -> Delivery:
     """The risk passed: say so under the last message about it (or on its own without one)."""
-    key, text = post.prediction.key, forecast_message.follow_up(post)
+    key, text = post.prediction.key, _headline(post)
     last = post.previous.get("posted")
     try:
         if isinstance(last, dict):
@@ -213,6 +242,13 @@ def _clear(
     return Delivery(post.action, key, text, outcome, None, posted.channel, posted.ts)
 
 
+def _headline(post: Post) -> str:
+    """The plain sentence for ``post``, worded for what runs out."""
+    if post.prediction.resource is Resource.MEMORY:
+        return memory_message.headline(post)
+    return forecast_message.headline(post)
+
+
 def _record(
     store: DocumentStore,
     tenant_id: str,
@@ -229,6 +265,7 @@ def _record(
         "forecast_id": fid,
         "action": post.action.value,
         "key": post.prediction.key,
+        "resource": post.prediction.resource.value,
         "where": post.prediction.where,
         "hours_left": _round(result.hours_left),
         "range_hours": list(result.range_hours) if result.range_hours else None,

@@ -1,11 +1,14 @@
-"""The forecast sweep: every filesystem of a tenant, and what is worth saying about it.
+"""The forecast sweep: every filesystem of a tenant, each service's memory, and what
+is worth saying about them.
 
 ``sweep`` reads the last 24 hours of free bytes (and sizes) through the
-metrics port, forecasts each filesystem, and decides what to post, remembering
-what it said in the document store so that the same prediction is never
-posted twice:
+metrics port and forecasts each filesystem; given the catalog's memory signal,
+it also forecasts each service's memory against its limit (its worst pod,
+``shared.predict.memory``). Then it decides what to post, remembering what it
+said in the document store (each resource under its own state, so a disk and
+a service never share one) so that the same prediction is never posted twice:
 
-- a disk that will be full within the tenant's horizon
+- a disk that will be full (memory that will reach its limit) within the tenant's horizon
   (``Tenant.forecast_horizon_hours``, 12 h by default) is posted once (``new``);
 - while it stays at risk, silence, except one follow-up when it worsens a lot
   (now due in less than half the time the last post left, ``worse``);
@@ -24,7 +27,7 @@ again on the next run instead of being silently taken as said.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -33,12 +36,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from shared.enrichment.signals import SignalSpec
 from shared.models.base import doc_id, iso
 from shared.ports.metrics import MetricsSource, Series
 from shared.ports.store import Container, DocumentStore
 from shared.predict.forecast import HORIZON_H as LOOK_AHEAD_H
 from shared.predict.forecast import Forecast, Status, forecast
-from shared.predict.text import headline
+from shared.predict.memory import PodHeadroom, read_worst_pods
+from shared.predict.text import headline, memory_headline
 
 FREE = 'node_filesystem_avail_bytes{fstype!~"tmpfs|overlay|squashfs|ramfs"}'
 SIZE = 'node_filesystem_size_bytes{fstype!~"tmpfs|overlay|squashfs|ramfs"}'
@@ -51,6 +56,9 @@ CLEAR_FACTOR = 1.5
 WORSE_FACTOR = 0.5
 """A follow-up when the time left falls below this share of what the last post said."""
 STATE_PREFIX = "forecast-state:"
+"""A filesystem's state: ``forecast-state:<instance|mountpoint>``."""
+MEMORY_STATE_PREFIX = "memory-forecast-state:"
+"""A service's memory state: ``memory-forecast-state:memory|<service>``."""
 STATE_TTL_S = 7 * 24 * 3600
 """State of a filesystem no longer seen expires after a week."""
 
@@ -61,12 +69,23 @@ class Action(StrEnum):
     CLEAR = "clear"
 
 
+class Resource(StrEnum):
+    """What runs out: a filesystem's free bytes, or a service's memory against its limit."""
+
+    DISK = "disk"
+    MEMORY = "memory"
+
+    @property
+    def state_prefix(self) -> str:
+        return MEMORY_STATE_PREFIX if self is Resource.MEMORY else STATE_PREFIX
+
+
 @dataclass(frozen=True, slots=True)
 class Prediction:
-    """One filesystem's forecast, named as an SRE names it."""
+    """One filesystem's (or service's memory) forecast, named as an SRE names it."""
 
     key: str
-    """``instance|mountpoint``: what de-duplication is keyed on."""
+    """``instance|mountpoint`` (``memory|service``): what de-duplication is keyed on."""
     where: str
     labels: Mapping[str, str]
     size_bytes: float | None
@@ -75,9 +94,14 @@ class Prediction:
         default_factory=lambda: np.empty((0, 2)), repr=False, compare=False
     )
     """The samples it was read from: rows of (unix seconds, free bytes), for a chart."""
+    resource: Resource = Resource.DISK
+    """Memory: ``where`` is ``memory of <service>``, ``size_bytes`` the worst pod's limit,
+    the history its headroom, and ``labels`` its service and pod."""
 
     @property
     def text(self) -> str:
+        if self.resource is Resource.MEMORY:
+            return memory_headline(self.where, self.forecast)
         return headline(self.where, self.forecast)
 
 
@@ -120,11 +144,15 @@ def sweep(
     *,
     horizon_h: float = HORIZON_H,
     remember_posts: bool = True,
+    memory: SignalSpec | None = None,
+    services: Sequence[str] = (),
 ) -> SweepResult:
     """Forecast every filesystem of the tenant and decide, with memory, what to post.
 
-    With ``remember_posts=False`` nothing is written: the caller calls
-    ``remember`` for each post it delivered.
+    With ``memory`` (the catalog's memory signal, the tenant's overrides
+    applied) each of ``services`` (every service the source has when empty) is
+    forecast against its memory limit too. With ``remember_posts=False``
+    nothing is written: the caller calls ``remember`` for each post it delivered.
     """
     free = metrics.query_range(FREE, now - HISTORY, now, STEP)
     if not free.ok:
@@ -132,16 +160,23 @@ def sweep(
     sizes = metrics.query_range(SIZE, now - timedelta(minutes=15), now, STEP)
     size_of = {_key(s.labels): s.samples[-1][1] for s in sizes.series if s.samples}
     ahead = look_ahead(horizon_h)
-    predictions = tuple(_predict(s, size_of.get(_key(s.labels)), now, ahead) for s in free.series)
+    disks = tuple(_predict(s, size_of.get(_key(s.labels)), now, ahead) for s in free.series)
+    errors = tuple(free.warnings) + ((f"sizes: {sizes.error}",) if not sizes.ok else ())
+    pods: list[PodHeadroom] = []
+    if memory is not None:
+        pods, problems = read_worst_pods(
+            metrics, memory, services, now, history=HISTORY, step=STEP, ahead_h=ahead
+        )
+        errors += tuple(problems)
+    predictions = disks + tuple(_memory_prediction(pod) for pod in pods)
     posts = tuple(
         post
-        for p in sorted(predictions, key=lambda p: p.key)
+        for p in sorted(predictions, key=lambda p: (p.resource != Resource.DISK, p.key))
         if (post := _decide(store, tenant_id, p, now, horizon_h)) is not None
     )
     if remember_posts:
         for post in posts:
             remember(store, tenant_id, post)
-    errors = tuple(free.warnings) + ((f"sizes: {sizes.error}",) if not sizes.ok else ())
     return SweepResult(tenant_id, now, predictions, posts, errors)
 
 
@@ -165,6 +200,18 @@ def _predict(series: Series, size: float | None, now: datetime, ahead_h: float) 
     return Prediction(_key(labels), where, labels, size, result, array)
 
 
+def _memory_prediction(pod: PodHeadroom) -> Prediction:
+    return Prediction(
+        f"memory|{pod.service}",
+        f"memory of {pod.service}",
+        {"service": pod.service, "pod": pod.pod},
+        pod.limit_bytes,
+        pod.forecast,
+        pod.history,
+        Resource.MEMORY,
+    )
+
+
 def _at_risk(result: Forecast, within_h: float) -> bool:
     return (
         result.status in (Status.FILLING, Status.FULL)
@@ -176,7 +223,7 @@ def _at_risk(result: Forecast, within_h: float) -> bool:
 def _decide(
     store: DocumentStore, tenant_id: str, p: Prediction, now: datetime, horizon_h: float
 ) -> Post | None:
-    state_id = doc_id(STATE_PREFIX, p.key)
+    state_id = doc_id(p.resource.state_prefix, p.key)
     state = _clean(store.get(Container.CACHE, tenant_id, state_id) or {})
     active = bool(state.get("active"))
     result = p.forecast
@@ -226,6 +273,7 @@ def _state(
         "id": state_id,
         "tenantId": tenant_id,
         "kind": "forecast-state",
+        "resource": p.resource.value,
         "key": p.key,
         "active": True,
         "worsened": worsened,

@@ -30,6 +30,19 @@ def headline(where: str, result: Forecast) -> str:
     return f"{where} will be full in about {about}" + (f" ({spread})" if spread else "")
 
 
+def memory_headline(where: str, result: Forecast) -> str:
+    """``memory of checkout will reach its limit in about 3 h (2.5 h to 3.8 h)``, or why not."""
+    if result.status is Status.FULL:
+        return f"{where} is at its limit now"
+    if result.status is Status.INSUFFICIENT:
+        return f"{where}: no forecast ({result.reason})"
+    if result.status is Status.NOT_FILLING or result.hours_left is None:
+        return f"{where} is not heading for its limit"
+    spread = span(result.range_hours)
+    about = duration(result.hours_left * 3600)
+    return f"{where} will reach its limit in about {about}" + (f" ({spread})" if spread else "")
+
+
 def forecast_line(series: CapacitySeries, result: Forecast) -> str:
     """The headline, when, and what it was read from."""
     lines = [f"{series.id}: {headline(series.where, result)}"]

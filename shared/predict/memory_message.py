@@ -1,0 +1,143 @@
+"""The memory forecast message in Block Kit (pure functions): a service nearing its limit.
+
+The disk message's twin (``shared.notify.forecast_message``), worded for
+memory: "memory of checkout will reach its limit in about 3 h (2.5-3.8 h, with an en dash)",
+with the worst pod it was read from, its limit and the headroom trend, and the
+same two buttons (*Acknowledge*, *Not a problem*; same ``kind`` and forecast
+ids, so clicks take the same path and are kept as feedback on the forecast).
+A much worse forecast is "Worse: memory of checkout now about 1 h", a passed
+risk "Risk passed: memory of checkout is no longer heading for its limit".
+
+Service and pod names come from the metrics source and are data: escaped with
+``mrkdwn.escape`` wherever they go into ``mrkdwn``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from shared.formatting import percent, size
+from shared.notify.actions import ActionKind, ActionValue, button
+from shared.notify.forecast_message import HEADER_LIMIT, KIND, SECTION_LIMIT, hours, when
+from shared.notify.mrkdwn import escape as E
+from shared.ports.chat import ChatMessage
+from shared.predict.forecast import Forecast, Status
+from shared.predict.sweep import Action, Post
+
+_MODEL = {
+    "linear": "a steady climb",
+    "curved": "a climb that is bending",
+    "daily": "a climb with a daily swing",
+    "cycles": "restart cycles (sawtooth)",
+}
+
+
+def headline(post: Post) -> str:
+    """The sentence the message leads with (plain text, not escaped)."""
+    p = post.prediction
+    if post.action is Action.CLEAR:
+        return f"Risk passed: {p.where} {_passed(p.forecast)}"
+    if post.action is Action.WORSE:
+        return f"Worse: {p.where} now {when(p.forecast)}"
+    if p.forecast.status is Status.FULL:
+        return f"{p.where} is at its limit now"
+    return f"{p.where} will reach its limit in {when(p.forecast)}"
+
+
+def _passed(result: Forecast) -> str:
+    if result.status is Status.NOT_FILLING or result.hours_left is None:
+        return "is no longer heading for its limit"
+    return f"is no longer at risk (at its limit in {when(result)})"
+
+
+def basis(post: Post) -> str:
+    """What the forecast rests on: the worst pod, the trend, the rate, the room left."""
+    p = post.prediction
+    result = p.forecast
+    pod = p.labels.get("pod")
+    model = _MODEL.get(result.model, result.model or "the recent trend")
+    since = f" since {_moment(result.regime_start, result.now)}" if result.regime_start else ""
+    text = f"Worst pod {pod}, read from {model}{since}" if pod else f"Read from {model}{since}"
+    if result.reason:
+        text += f" ({result.reason})"
+    facts = []
+    if result.rate_per_h is not None:
+        verb = "shrinking" if result.rate_per_h < 0 else "growing"
+        facts.append(f"headroom {verb} {size(abs(result.rate_per_h))}/h")
+    if result.free_now is not None:
+        room = f"{size(max(0.0, result.free_now))} left"
+        if p.size_bytes:
+            share = percent(max(0.0, result.free_now) / p.size_bytes)
+            room += f" of a {size(p.size_bytes)} limit ({share})"
+        facts.append(room)
+    return text + (": " + ", ".join(facts) if facts else "")
+
+
+def render(post: Post, *, tenant_id: str, forecast_id: str) -> ChatMessage:
+    """The message for a new or worse risk, with its two buttons."""
+    p = post.prediction
+    lead = headline(post)
+    icon = "⚠️" if post.action is Action.WORSE else "🟠"
+    service = p.labels.get("service") or p.where
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "header",
+            "text": {
+                "type": "plain_text",
+                "text": _clip(f"{icon} Memory nearing its limit: {service}", HEADER_LIMIT),
+            },
+        },
+        _section(f"*{E(lead)}*" + _limit_at(p.forecast)),
+    ]
+    if post.action is Action.WORSE and post.previous_hours_left is not None:
+        blocks.append(_section(f"Earlier: about {hours(post.previous_hours_left)} left."))
+    blocks.append(
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(E(basis(post)), 2000)}]}
+    )
+    value = ActionValue(incident_id=forecast_id, tenant_id=tenant_id)
+    blocks.append(
+        {
+            "type": "actions",
+            "block_id": "forecast_actions",
+            "elements": [
+                button("Acknowledge", ActionKind.FORECAST_ACK, value, style="primary"),
+                button("Not a problem", ActionKind.FORECAST_NOT_A_PROBLEM, value),
+            ],
+        }
+    )
+    return ChatMessage(
+        tenant_id=tenant_id, incident_id=forecast_id, text=lead, blocks=tuple(blocks), kind=KIND
+    )
+
+
+def follow_up(post: Post) -> str:
+    """The thread line for a risk that passed (plain: the chat adapter escapes it)."""
+    return headline(post)
+
+
+def chart_title(post: Post) -> str:
+    pod = post.prediction.labels.get("pod")
+    where = f"{post.prediction.where} (pod {pod})" if pod else post.prediction.where
+    return f"{where}: at its limit {when(post.prediction.forecast)}"
+
+
+def _limit_at(result: Forecast) -> str:
+    at = result.exhausted_at
+    if at is None or result.status is not Status.FILLING:
+        return ""
+    return f"\nAt its limit around {_moment(at, result.now)}."
+
+
+def _moment(moment: datetime, now: datetime) -> str:
+    if moment.date() == now.date():
+        return moment.strftime("%H:%M UTC")
+    return moment.strftime("%a %d %b %H:%M UTC")
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text, SECTION_LIMIT)}}
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
