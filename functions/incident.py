@@ -30,6 +30,7 @@ from typing import Any, Required, TypedDict
 
 import azure.durable_functions as df
 
+from functions.remediation import propose_and_start
 from shared.bootstrap import runtime
 from shared.incidents import analysis, steps, work
 from shared.ingestion.correlation import IncidentTouch
@@ -47,6 +48,7 @@ SCORE = "score_incident_hypotheses"
 DELIVER = "deliver_incident_message"
 TAKE_WORK = "take_incident_work"
 APPLY_ACTION = "apply_incident_action"
+PROPOSE_REMEDIATION = "propose_remediation"
 WAKE = work.WAKE_EVENT
 IDLE_TIMEOUT = timedelta(hours=24)
 ALERT_SETTLE = timedelta(seconds=10)
@@ -232,6 +234,7 @@ def incident_orchestrator(
         if state == "resolved":
             return done
         undelivered = state == "failed"
+        yield from _propose_remediation(context, ref)
     wake_wait = None  # kept open across turns: a new wait per turn would orphan the old one
     settle = None  # a pending re-analysis after alert changes (coalesces storms)
     retry = None  # a pending redelivery after a failed one
@@ -265,6 +268,8 @@ def incident_orchestrator(
             analysed, missing = yield from _analyse(context, ref)
             event = {"kind": "alerts", "payload": {}, "id": f"alerts-r{analysed}"}
             state = yield from _deliver(context, {**ref, "events": [event], "missing": missing})
+            if state != "resolved":
+                yield from _propose_remediation(context, ref)
         elif winner == retry:
             retry = None
             state = yield from _deliver(context, ref)
@@ -284,6 +289,20 @@ def incident_orchestrator(
         retry.cancel()
     context.continue_as_new({**ref, "analysed_revision": analysed, "undelivered": undelivered})
     return {"incident_id": ref["incident_id"], "status": "continued"}
+
+
+def _propose_remediation(context: df.DurableOrchestrationContext, ref: Step) -> Generator[Any, Any]:
+    """After an analysis: the top hypothesis' runbook actions go to the tenant's policy.
+
+    Proposals have stable ids, so a re-analysis proposes each action once;
+    one that cannot be made is logged, never a reason to stop following the
+    incident.
+    """
+    try:
+        yield from _call(context, PROPOSE_REMEDIATION, ref)
+    except GaveUp as exc:
+        if not context.is_replaying:
+            log.warning("remediation not proposed for %s: %s", ref["incident_id"], exc)
 
 
 def _deliver(context: df.DurableOrchestrationContext, step: Step) -> Generator[Any, Any, str]:
@@ -371,6 +390,14 @@ def take_incident_work(ref: Step) -> dict[str, Any]:
 @bp.activity_trigger(input_name="step", activity=APPLY_ACTION)
 def apply_incident_action(step: Step) -> str:
     return steps.apply(runtime(), step["tenant_id"], step["incident_id"], step["item"])
+
+
+@bp.activity_trigger(input_name="ref", activity=PROPOSE_REMEDIATION)
+@bp.durable_client_input(client_name="client")
+async def propose_remediation(ref: Step, client: df.DurableOrchestrationClient) -> dict[str, Any]:
+    """Propose the top hypothesis' runbook actions and start their orchestrations."""
+    proposed = await propose_and_start(client, ref["tenant_id"], ref["incident_id"])
+    return {"started": [r.id for r in proposed.started], "skipped": list(proposed.skipped)}
 
 
 @bp.activity_trigger(input_name="step", activity=DELIVER)

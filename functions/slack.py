@@ -16,10 +16,16 @@ import azure.functions as func
 
 from functions.http import error_response, headers_of, json_response
 from functions.incident import wake
+from functions.remediation import answered, propose_and_start
 from shared.bootstrap import runtime
 from shared.errors import SreCopilotError
 from shared.incidents.steps import record_click
-from shared.notify.interactions import OrchestrationEvent, handle_action, handle_command
+from shared.notify.interactions import (
+    OrchestrationEvent,
+    RemediationSignal,
+    handle_action,
+    handle_command,
+)
 from shared.notify.oauth import begin_install, failure_page, finish_install, success_page
 from shared.notify.slack_requests import (
     is_ssl_check,
@@ -68,11 +74,35 @@ async def slack_interactions(
             )
     except Exception as exc:  # noqa: BLE001 - the edge maps every failure to a response
         return error_response(exc)
+    text = outcome.text
+    if outcome.remediation is not None:
+        text = await _remediate(client, outcome.remediation, text)
     if outcome.event is not None:
         await _wake(client, outcome.event)
     elif action.response_url:
-        await asyncio.to_thread(rt.replies.respond, action.response_url, outcome.text)
+        await asyncio.to_thread(rt.replies.respond, action.response_url, text)
     return func.HttpResponse(status_code=200)
+
+
+async def _remediate(
+    client: df.DurableOrchestrationClient, signal: RemediationSignal, text: str
+) -> str:
+    """An answer wakes its proposal's orchestration; "Propose fix" proposes and starts.
+
+    The answer is in the store already: a wake that fails is logged, and the
+    orchestration still reads it when its timer fires.
+    """
+    try:
+        if signal.kind == "answer" and signal.proposal_id:
+            await answered(client, signal.tenant_id, signal.proposal_id)
+            return text
+        proposed = await propose_and_start(
+            client, signal.tenant_id, signal.incident_id, requested_by=signal.user_id
+        )
+    except Exception:
+        log.warning("remediation %s for %s failed", signal.kind, signal.incident_id, exc_info=True)
+        return f"{text}\nSomething went wrong on the way; see the incident's thread."
+    return f"{text}\n{proposed.summary()}"
 
 
 @bp.route(route="slack/commands", methods=["POST"])

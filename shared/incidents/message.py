@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from shared.autonomy.policies import load_policy
 from shared.bootstrap import Runtime
 from shared.errors import Conflict, NotFound
 from shared.feedback.learning import feedback_for
@@ -16,6 +17,7 @@ from shared.models.base import doc_id
 from shared.models.incident import Incident, IncidentStatus
 from shared.notify.delivery import deliver
 from shared.notify.incident_message import render_incident
+from shared.notify.remediation_message import propose_fix_block
 from shared.ports.chat import ChatMessage
 from shared.ports.store import Container
 
@@ -34,7 +36,7 @@ def _compose(rt: Runtime, incident: Incident, missing: Sequence[str] = ()) -> Ch
         found = changes_before(rt.store, incident, lookback=rt.change_lookback)
         changes = [c.model_dump(mode="json") for c in found]
     analysis = stored_analysis.load(rt.store, tenant_id, incident_id)
-    return render_incident(
+    message = render_incident(
         incident,
         snapshot=snapshot,
         analysis=analysis.to_json() if analysis else None,
@@ -42,6 +44,16 @@ def _compose(rt: Runtime, incident: Incident, missing: Sequence[str] = ()) -> Ch
         changes=changes,
         missing=missing,
     )
+    if (
+        analysis is not None
+        and analysis.hypotheses
+        and incident.status is not IncidentStatus.RESOLVED
+        and load_policy(rt.store, tenant_id) is not None
+    ):
+        # The tenant has a remediation policy: its runbook actions can be proposed on demand.
+        blocks = (*message.blocks, propose_fix_block(tenant_id, incident_id))
+        message = message.model_copy(update={"blocks": blocks})
+    return message
 
 
 def timeline_note(kind: str, payload: Mapping[str, Any], incident: Incident) -> str:

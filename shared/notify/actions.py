@@ -5,11 +5,14 @@ parser reads them back with the same ones, so the two cannot drift apart.
 
 - ``action_id`` says what the button does and, for a hypothesis, which rank it
   was: ``hyp_likely:<rank>``, ``hyp_not_it:<rank>``, ``ack``,
-  ``resolve_with:<rank>``; on a capacity forecast, ``fc_ack`` and
-  ``fc_not_a_problem``. Slack requires it to be unique within a block.
+  ``resolve_with:<rank>``, ``propose_fix``; on a capacity forecast, ``fc_ack``
+  and ``fc_not_a_problem``; on a remediation proposal, ``rem_stop``,
+  ``rem_approve`` and ``rem_reject``. Slack requires it to be unique within a
+  block.
 - ``value`` is compact JSON naming the incident (or the forecast) and the
   hypothesis the click is about: ``{"i": incident_id, "t": tenant_id, "c":
-  category, "g": target, "v": model_version}`` (absent keys omitted). The
+  category, "g": target, "v": model_version, "p": proposal_id}`` (absent keys
+  omitted; ``p`` only on a remediation proposal's buttons). The
   rank alone is not enough: a later analysis may reorder the hypotheses while
   the old message is still on screen, so feedback keys on category and target.
 
@@ -42,6 +45,10 @@ class ActionKind(StrEnum):
     RESOLVE_WITH = "resolve_with"
     FORECAST_ACK = "fc_ack"
     FORECAST_NOT_A_PROBLEM = "fc_not_a_problem"
+    PROPOSE_FIX = "propose_fix"
+    STOP = "rem_stop"
+    APPROVE = "rem_approve"
+    REJECT = "rem_reject"
 
     @property
     def needs_rank(self) -> bool:
@@ -57,6 +64,11 @@ class ActionKind(StrEnum):
         """A button of a capacity forecast message: its ``incident_id`` is a forecast id."""
         return self in (ActionKind.FORECAST_ACK, ActionKind.FORECAST_NOT_A_PROBLEM)
 
+    @property
+    def on_proposal(self) -> bool:
+        """A button of a remediation proposal's message: its value names the proposal."""
+        return self in (ActionKind.STOP, ActionKind.APPROVE, ActionKind.REJECT)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ActionValue:
@@ -67,6 +79,7 @@ class ActionValue:
     category: str | None = None
     target: str | None = None
     model_version: str | None = None
+    proposal_id: str | None = None
 
 
 def action_id(kind: ActionKind, rank: int | None = None) -> str:
@@ -111,6 +124,7 @@ def encode_value(value: ActionValue) -> str:
         "c": value.category,
         "g": value.target,
         "v": value.model_version,
+        "p": value.proposal_id,
     }
     text = json.dumps(
         {k: v for k, v in fields.items() if v is not None},
@@ -132,7 +146,7 @@ def decode_value(text: str) -> ActionValue:
     for key in ("i", "t"):
         if not isinstance(raw.get(key), str) or not raw[key]:
             raise BadInput(f"button value lacks {key!r}")
-    for key in ("c", "g", "v"):
+    for key in ("c", "g", "v", "p"):
         if key in raw and not isinstance(raw[key], str):
             raise BadInput(f"button value field {key!r} must be a string")
     return ActionValue(
@@ -141,6 +155,7 @@ def decode_value(text: str) -> ActionValue:
         category=raw.get("c"),
         target=raw.get("g"),
         model_version=raw.get("v"),
+        proposal_id=raw.get("p"),
     )
 
 
@@ -155,6 +170,8 @@ def button(
     """A Block Kit button element that the parser will understand."""
     if kind.needs_hypothesis and (not value.category or not value.target):
         raise BadInput(f"a {kind.value} button must name the hypothesis' category and target")
+    if kind.on_proposal and not value.proposal_id:
+        raise BadInput(f"a {kind.value} button must name the proposal")
     label = text if len(text) <= BUTTON_TEXT_LIMIT else text[: BUTTON_TEXT_LIMIT - 1] + "…"
     element: dict[str, Any] = {
         "type": "button",

@@ -7,7 +7,12 @@ expected situation (a stranger clicking, a workspace we do not know, a second
 click); those are outcome kinds, answered to the user.
 
 A click on a capacity forecast's buttons passes the same checks of
-workspace, tenant and user, then goes to ``shared.predict.feedback``.
+workspace, tenant and user, then goes to ``shared.predict.feedback``. A click
+on a remediation proposal's ``Stop`` / ``Approve`` / ``Reject`` passes the
+workspace and tenant checks and goes to ``shared.autonomy.answers``, which
+decides who may answer (approvers from the tenant's policy); "Propose fix"
+on an incident message is a responder's request, answered with a
+``RemediationSignal`` the edge turns into proposals and orchestrations.
 
 Who may act: the workspace must map to a tenant (``TenantRegistry.by_slack_team``),
 the button must have been rendered for that tenant, and the user must be one
@@ -100,6 +105,19 @@ class OutcomeKind(StrEnum):
     UNKNOWN_TENANT = "unknown_tenant"
     UNKNOWN_INCIDENT = "unknown_incident"
     DUPLICATE = "duplicate"
+    REMEDIATION_ANSWERED = "remediation_answered"
+    FIX_REQUESTED = "fix_requested"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RemediationSignal:
+    """What the edge tells the remediation side: an answer to raise, or proposals to make."""
+
+    kind: Literal["answer", "propose"]
+    tenant_id: str
+    incident_id: str
+    user_id: str
+    proposal_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +138,7 @@ class InteractionOutcome:
     text: str
     event: OrchestrationEvent | None = None
     tenant_id: str | None = None
+    remediation: RemediationSignal | None = None
 
 
 class Feedback(TenantDocument):
@@ -174,6 +193,17 @@ def handle_action(deps: InteractionDeps, action: InteractionAction) -> Interacti
             "This message belongs to another SRE Copilot tenant; nothing was recorded.",
             tenant_id=tenant.id,
         )
+    if action.kind.on_proposal:
+        if not _is_incident_of(deps, tenant, action.incident_id):
+            return InteractionOutcome(
+                OutcomeKind.UNKNOWN_INCIDENT,
+                "That incident is not in this workspace; nothing changed.",
+                tenant_id=tenant.id,
+            )
+        # Imported here: shared.autonomy.answers builds on this module's outcome types.
+        from shared.autonomy.answers import answer
+
+        return answer(deps, tenant, action)  # approvers come from the policy, not responders
     if not may_act(tenant, action.user_id):
         log.warning("user %s is not a responder of %s", action.user_id, tenant.id)
         return InteractionOutcome(
@@ -202,6 +232,18 @@ def handle_action(deps: InteractionDeps, action: InteractionAction) -> Interacti
         return _record_feedback(deps, tenant, action)
     if action.kind is ActionKind.ACK:
         return _acknowledge(deps, tenant, action)
+    if action.kind is ActionKind.PROPOSE_FIX:
+        return InteractionOutcome(
+            OutcomeKind.FIX_REQUESTED,
+            f"Proposing fixes for {action.incident_id} from its top hypothesis' runbooks.",
+            tenant_id=tenant.id,
+            remediation=RemediationSignal(
+                kind="propose",
+                tenant_id=tenant.id,
+                incident_id=action.incident_id,
+                user_id=action.user_id,
+            ),
+        )
     return _request_resolution(deps, tenant, action)
 
 

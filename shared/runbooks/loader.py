@@ -7,19 +7,72 @@
     title: Free disk space on a host
     categories: [disk_exhaustion]
     services: ["*"]
+    actions:                      # SPEC 1.1 "Runbook actions" (optional)
+      - action: scale_replicas
+        target: "{target}"
+        params: {delta: 2}
     ---
+
+An action's ``target`` is a template: ``{target}`` (the matched hypothesis'
+target), ``{service}``, ``{deployment}`` and ``{namespace}`` are filled in
+from the incident by ``shared.autonomy.proposals``; any other ``{...}`` is
+refused here, so a runbook cannot ask for something nobody fills in.
+Which of these may run is the tenant's policy's decision, never the runbook's.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 
 from shared.errors import BadInput
 from shared.models.base import Model
+
+PLACEHOLDERS = frozenset({"target", "service", "deployment", "namespace"})
+"""What an action's target template may name; each is resolved from the incident."""
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+_ACTION_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+class RunbookAction(Model):
+    """One remediation action a runbook calls for (SPEC 1.1 "Runbook actions")."""
+
+    action: str
+    target: str = Field(min_length=1, max_length=300)
+    params: dict[str, Any] = {}
+
+    @field_validator("action")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _ACTION_NAME.match(value):
+            raise ValueError(f"{value!r} is not an action name (lower-case letters, digits, _)")
+        return value
+
+    @field_validator("target")
+    @classmethod
+    def _template(cls, value: str) -> str:
+        unknown = sorted(set(_PLACEHOLDER.findall(value)) - PLACEHOLDERS)
+        if unknown:
+            raise ValueError(
+                f"unknown placeholder {{{unknown[0]}}} (known: "
+                + ", ".join(f"{{{p}}}" for p in sorted(PLACEHOLDERS))
+                + ")"
+            )
+        if "{" in _PLACEHOLDER.sub("", value) or "}" in _PLACEHOLDER.sub("", value):
+            raise ValueError(f"unbalanced braces in {value!r}")
+        return value
+
+    @field_validator("params")
+    @classmethod
+    def _plain(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key, item in value.items():
+            if not isinstance(item, str | int | float | bool) or item != item:
+                raise ValueError(f"params.{key}: must be text, a number or true/false")
+        return value
 
 
 class Runbook(Model):
@@ -27,6 +80,7 @@ class Runbook(Model):
     title: str = Field(min_length=1)
     categories: tuple[str, ...] = ()
     services: tuple[str, ...] = ("*",)
+    actions: tuple[RunbookAction, ...] = ()
     body: str = ""
 
     def applies_to(self, service: str) -> bool:

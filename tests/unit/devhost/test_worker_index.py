@@ -25,11 +25,17 @@ def test_the_real_worker_indexes_every_function_of_the_app() -> None:
     catalog = catalog_of(app)
     assert "incident_orchestrator" in catalog.orchestrators
     assert {"plan_incident_context", "deliver_incident_message"} <= set(catalog.activities)
+    assert "remediation_orchestrator" in catalog.orchestrators
+    assert {"propose_remediation", "begin_remediation", "undo_remediation"} <= set(
+        catalog.activities
+    )
 
 
 def _declared(app: Any) -> list[Any]:
+    from functions.remediation import bp as remediation_bp
+
     functions = []
-    for blueprint in __import__("functions").BLUEPRINTS:
+    for blueprint in (*__import__("functions").BLUEPRINTS, remediation_bp):
         functions += blueprint._function_builders
     return [b.build() for b in functions]
 

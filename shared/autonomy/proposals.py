@@ -1,0 +1,409 @@
+"""Proposals: the top hypothesis' runbooks name actions; the tenant's policy decides.
+
+After an analysis (and on a "Propose fix" click) ``propose`` takes the
+incident's stored analysis, its top hypothesis, and the runbooks matched to
+it (those of the analysis whose categories include the hypothesis'), and
+turns each runbook action into a ``Proposal``:
+
+- the action name and ``params`` come from the runbook's front matter, as
+  written there; the target template is filled in from the incident only:
+  ``{target}`` and ``{service}`` are the hypothesis' target once it is known
+  to be one of the incident's or the topology's services (hosts, for
+  ``drain_node``), ``{deployment}`` the same service (deployments are named
+  after their service), ``{namespace}`` the executor's default namespace.
+  Alert text and the LLM never reach a target or a parameter: a hypothesis
+  the LLM alone proposed proposes nothing;
+- ``decide`` judges it against the tenant's stored policy and the state read
+  from the store now (executions in the last hour and running, fleet sizes
+  from the topology, the proposal's answers).
+
+A refused proposal is audited (once) and not kept; any other becomes an
+``ActionRecord`` in state ``proposed`` whose orchestration the caller starts.
+Ids are stable: the same analysis proposes the same action once; a "Propose
+fix" click proposes again only what has no open record for the incident.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from shared.autonomy.actions import (
+    HOUR,
+    ActionRecord,
+    ActionState,
+    Origin,
+    audit,
+    create,
+    executed_since,
+    list_records,
+)
+from shared.autonomy.engine import (
+    Approval,
+    Decision,
+    Execution,
+    Fleet,
+    Outcome,
+    Proposal,
+    State,
+    Verdict,
+    decide,
+    target_problem,
+)
+from shared.autonomy.policies import load_policy
+from shared.autonomy.policy import Policy
+from shared.clock import Clock
+from shared.errors import BadInput
+from shared.incidents import stored_analysis
+from shared.models.incident import Incident
+from shared.models.tenant import Tenant
+from shared.ports.store import Container, DocumentStore
+from shared.runbooks.loader import Runbook, RunbookAction, load_runbooks
+from shared.settings import Settings
+from shared.tenants.registry import TenantRegistry
+
+log = logging.getLogger("sre_copilot.autonomy.proposals")
+
+HOST_ACTIONS = frozenset({"drain_node"})
+"""Actions on a host (a node), not on a service's workload."""
+UNNAMESPACED = HOST_ACTIONS
+"""Targets Kubernetes names without a namespace."""
+
+
+class ProposeDeps(Protocol):
+    @property
+    def store(self) -> DocumentStore: ...
+
+    @property
+    def tenants(self) -> TenantRegistry: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def settings(self) -> Settings: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Proposed:
+    """What ``propose`` did: records to start, and one line per action it did not keep."""
+
+    started: tuple[ActionRecord, ...] = ()
+    skipped: tuple[str, ...] = field(default=())
+
+    def summary(self) -> str:
+        lines = [
+            f"{r.action} on {r.target} ({r.tier} risk, {r.mode}): proposed" for r in self.started
+        ]
+        return "\n".join([*lines, *self.skipped]) or "No runbook action to propose."
+
+
+def proposal_id(
+    incident_id: str, action: str, target: str, params: Mapping[str, Any], n: str
+) -> str:
+    raw = json.dumps([incident_id, action, target, dict(params), n], sort_keys=True, default=str)
+    return f"rem-{hashlib.sha256(raw.encode()).hexdigest()[:24]}"
+
+
+# --- targets ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    service: str
+    target: str
+
+
+def resolve(
+    entry: RunbookAction,
+    *,
+    hypothesis_target: str,
+    incident: Incident,
+    tenant: Tenant,
+    namespace: str,
+) -> Resolved | str:
+    """The action's service and target, or why it cannot be named from the incident."""
+    services = {*incident.services, *(s.name for s in tenant.topology.services)}
+    hosts = {*incident.instances, *tenant.topology.hosts()}
+    on_host = entry.action in HOST_ACTIONS
+    known = hosts if on_host else services
+    needs_target = any(p in entry.target for p in ("{target}", "{service}", "{deployment}"))
+    if needs_target and hypothesis_target not in known:
+        kind = "host" if on_host else "service"
+        return (
+            f"{entry.action}: the hypothesis' target {hypothesis_target!r} is not a known "
+            f"{kind} of the incident or the topology"
+        )
+    text = (
+        entry.target.replace("{target}", hypothesis_target)
+        .replace("{service}", hypothesis_target)
+        .replace("{deployment}", hypothesis_target)
+        .replace("{namespace}", namespace)
+    )
+    if not on_host and "/" not in text:
+        text = f"{namespace}/{text}"
+    problem = target_problem(text)
+    if problem is not None:
+        return f"{entry.action}: {problem}"
+    name = text.rpartition("/")[2]
+    if on_host:
+        owner = next((s.name for s in tenant.topology.services if name in s.instances), name)
+        return Resolved(service=owner, target=text)
+    return Resolved(service=name, target=text)
+
+
+# --- state ----------------------------------------------------------------------------
+
+
+def fleets(tenant: Tenant, incident: Incident | None) -> dict[str, Fleet]:
+    """Fleet size per service from the topology (its instances); health from the incident.
+
+    An instance the incident's alerts name counts as unhealthy. A service the
+    topology lists without instances has an unknown fleet, and an action
+    that takes capacity out of it is refused by the policy engine.
+    """
+    sick = set(incident.instances) if incident is not None else set()
+    found: dict[str, Fleet] = {}
+    for service in tenant.topology.services:
+        if service.instances:
+            size = len(service.instances)
+            found[service.name] = Fleet(
+                size=size, healthy=size - len(sick & set(service.instances))
+            )
+    return found
+
+
+def state_for(
+    store: DocumentStore,
+    tenant: Tenant,
+    incident: Incident | None,
+    record_id: str,
+    answers: Sequence[Approval],
+    now: datetime,
+) -> State:
+    """The engine's view of the world, read from the store now."""
+    executions = tuple(
+        Execution(
+            action=r.action,
+            service=r.service,
+            started_at=r.executed_at,
+            out_of_service=r.out_of_service,
+            running=r.state is ActionState.EXECUTING,
+        )
+        for r in executed_since(store, tenant.id, now - HOUR)
+        if r.executed_at is not None and r.id != record_id
+    )
+    return State(executions=executions, fleets=fleets(tenant, incident), approvals=tuple(answers))
+
+
+def approvals_of(record: ActionRecord) -> tuple[Approval, ...]:
+    return tuple(
+        Approval(proposal_id=record.id, user=a.user, verdict=Verdict(a.verdict), at=a.at)
+        for a in record.answers
+    )
+
+
+def proposal_of(record: ActionRecord) -> Proposal:
+    return Proposal(
+        id=record.id,
+        incident_id=record.incident_id,
+        action=record.action,
+        service=record.service,
+        targets=(record.target,),
+        params=record.params,
+        category=record.category,
+        confidence=record.confidence,
+        service_tier=record.service_tier,
+        proposed_at=record.proposed_at,
+    )
+
+
+# --- proposing ------------------------------------------------------------------------
+
+
+def runbooks_for(folder: Path | None, ids: Sequence[str], category: str) -> list[Runbook]:
+    """The analysis' runbooks (in its order) that name the hypothesis' category."""
+    if folder is None or not ids:
+        return []
+    try:
+        known = {r.id: r for r in load_runbooks(folder)}
+    except BadInput as exc:
+        log.warning("runbooks not read: %s", exc.reason)
+        return []
+    found = [known[i] for i in ids if i in known]
+    return [r for r in found if not r.categories or category in r.categories]
+
+
+def propose(
+    deps: ProposeDeps,
+    tenant_id: str,
+    incident_id: str,
+    *,
+    origin: Origin = "analysis",
+    requested_by: str | None = None,
+) -> Proposed:
+    """Propose the top hypothesis' runbook actions for an incident (see the module doc)."""
+    store = deps.store
+    stored = load_policy(store, tenant_id)
+    if stored is None:
+        return Proposed(skipped=("No remediation policy is set: nothing is proposed.",))
+    analysis = stored_analysis.load(store, tenant_id, incident_id)
+    if analysis is None or not analysis.hypotheses:
+        return Proposed(skipped=("No analysis yet: nothing to propose from.",))
+    top = analysis.hypotheses[0]
+    origins = top.get("origins") or ["detector"]
+    if "detector" not in origins:
+        return Proposed(
+            skipped=("The top hypothesis comes from the LLM alone: no action is proposed.",)
+        )
+    doc = store.get(Container.INCIDENTS, tenant_id, incident_id)
+    if doc is None:
+        return Proposed(skipped=("Unknown incident.",))
+    incident = Incident.from_doc(doc)
+    tenant = deps.tenants.get(tenant_id)
+    category, target = str(top["category"]), str(top["target"])
+    ids = [str(r["id"]) for r in analysis.runbooks if r.get("id")]
+    runbooks = runbooks_for(deps.settings.runbooks_dir, ids, category)
+    started: list[ActionRecord] = []
+    skipped: list[str] = []
+    seen: set[tuple[str, str]] = set()
+    for runbook in runbooks:
+        for entry in runbook.actions:
+            resolved = resolve(
+                entry,
+                hypothesis_target=target,
+                incident=incident,
+                tenant=tenant,
+                namespace=deps.settings.kubernetes_namespace,
+            )
+            if isinstance(resolved, str):
+                skipped.append(resolved)
+                continue
+            if (entry.action, resolved.target) in seen:
+                continue
+            seen.add((entry.action, resolved.target))
+            made = _one(
+                deps,
+                stored.policy,
+                tenant,
+                incident,
+                runbook,
+                entry,
+                resolved,
+                category=category,
+                confidence=float(top.get("confidence") or 0.0),
+                origin=origin,
+                requested_by=requested_by,
+            )
+            if isinstance(made, str):
+                skipped.append(made)
+            else:
+                started.append(made)
+    if not runbooks:
+        skipped.append(f"No runbook with actions matches {category} on {target}.")
+    return Proposed(started=tuple(started), skipped=tuple(skipped))
+
+
+def _one(
+    deps: ProposeDeps,
+    policy: Policy,
+    tenant: Tenant,
+    incident: Incident,
+    runbook: Runbook,
+    entry: RunbookAction,
+    resolved: Resolved,
+    *,
+    category: str,
+    confidence: float,
+    origin: Origin,
+    requested_by: str | None,
+) -> ActionRecord | str:
+    store = deps.store
+    now = deps.clock.now()
+    params = dict(entry.params)
+    if origin == "analysis":
+        pid = proposal_id(incident.id, entry.action, resolved.target, params, "auto")
+    else:
+        mine = [
+            r
+            for r in list_records(store, tenant.id, incident_id=incident.id)
+            if (r.action, r.target) == (entry.action, resolved.target)
+        ]
+        if any(not r.state.terminal for r in mine):
+            return f"{entry.action} on {resolved.target}: already proposed and open"
+        pid = proposal_id(incident.id, entry.action, resolved.target, params, f"m{len(mine)}")
+    service = tenant.topology.service(resolved.service)
+    proposal = Proposal(
+        id=pid,
+        incident_id=incident.id,
+        action=entry.action,
+        service=resolved.service,
+        targets=(resolved.target,),
+        params=params,
+        category=category,
+        confidence=confidence,
+        service_tier=service.tier if service else None,
+        proposed_at=now,
+    )
+    decision = decide(policy, proposal, state_for(store, tenant, incident, pid, (), now), now)
+    record = _record(tenant, proposal, decision, runbook, origin, requested_by, now)
+    if decision.outcome is Outcome.REFUSED:
+        audit(store, record, "refused", now=now, detail={"reasons": list(decision.reasons)})
+        return f"{entry.action} on {resolved.target}: refused ({'; '.join(decision.reasons)})"
+    if not create(store, record):
+        return f"{entry.action} on {resolved.target}: proposed already"
+    audit(
+        store,
+        record,
+        "proposed",
+        now=now,
+        actor=f"slack:{requested_by}" if requested_by else "sre-copilot",
+        detail={
+            "decision": decision.to_json(),
+            "runbook": runbook.id,
+            "origin": origin,
+            "params": params,
+        },
+    )
+    return record
+
+
+def _record(
+    tenant: Tenant,
+    proposal: Proposal,
+    decision: Decision,
+    runbook: Runbook,
+    origin: Origin,
+    requested_by: str | None,
+    now: datetime,
+) -> ActionRecord:
+    return ActionRecord(
+        id=proposal.id,
+        tenant_id=tenant.id,
+        incident_id=proposal.incident_id,
+        action=proposal.action,
+        service=proposal.service,
+        target=proposal.targets[0],
+        params=proposal.params,
+        tier=decision.tier.value if decision.tier else None,
+        mode="shadow" if decision.outcome is Outcome.SHADOW else "active",
+        origin=origin,
+        requested_by=requested_by,
+        runbook_id=runbook.id,
+        category=proposal.category,
+        confidence=proposal.confidence,
+        service_tier=proposal.service_tier,
+        reasons=decision.reasons,
+        proposed_at=now,
+        not_before=decision.not_before,
+        expires_at=decision.expires_at,
+        approvers=decision.approvers,
+        history=(),
+        updated_at=now,
+    )
