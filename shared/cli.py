@@ -898,6 +898,36 @@ def policy_show(
         render(tenant, stored, typer.echo)
 
 
+actions_app = typer.Typer(no_args_is_help=True, help="A tenant's remediation actions.")
+app.add_typer(actions_app, name="actions")
+
+
+@actions_app.command("list")
+@friendly
+def actions_list(
+    tenant: Annotated[str, typer.Option(help="Tenant whose actions to list.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
+) -> None:
+    """Every proposed remediation action, oldest first: its state, who decided, when, why."""
+    from shared.autonomy.actions import list_records
+
+    rt = _runtime()
+    rt.tenants.get(tenant)
+    rows = [r.row() for r in list_records(rt.store, tenant)]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        typer.echo(f"{tenant}: no remediation actions")
+        return
+    for row in rows:
+        who = f" by {row['decided_by']} at {row['decided_at']}" if row["decided_by"] else ""
+        typer.echo(
+            f"{row['id']}  {row['incident_id']}  {row['action']} {row['target']} "
+            f"({row['tier']}, {row['mode']})  {row['state']}{who}\n    {row['why']}"
+        )
+
+
 @bench_app.command("policy")
 @friendly
 def bench_policy(
