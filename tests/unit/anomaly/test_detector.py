@@ -67,3 +67,24 @@ def test_level_shift_is_scored_once_not_for_its_whole_length() -> None:
 def test_rejects_a_table() -> None:
     with pytest.raises(ValueError, match="one series"):
         anomaly_scores(np.zeros((3, 3)))
+
+
+def test_novelty_is_quiet_right_after_a_full_score() -> None:
+    from shared.anomaly.detector import _quiet_after_full
+
+    novelty = np.array([0.0, 1.0, 0.9, 0.8, 0.0, 0.7, 0.0, 0.6])
+    extremes = np.zeros(8)
+    quieted = _quiet_after_full(novelty, np.maximum(novelty, extremes), 3)
+    # The full score itself stays; the three samples after it are quiet.
+    assert quieted.tolist() == [0.0, 1.0, 0.0, 0.0, 0.0, 0.7, 0.0, 0.6]
+    assert _quiet_after_full(novelty, novelty, 0).tolist() == novelty.tolist()
+
+
+def test_a_new_extreme_quietens_novelty_but_stays_itself() -> None:
+    from shared.anomaly.detector import _quiet_after_full
+
+    novelty = np.array([0.0, 0.0, 0.8, 0.8, 0.8])
+    extremes = np.array([0.0, 1.0, 0.0, 0.0, 1.0])
+    quieted = _quiet_after_full(novelty, np.maximum(novelty, extremes), 2)
+    assert quieted.tolist() == [0.0, 0.0, 0.0, 0.0, 0.8]
+    assert np.maximum(quieted, extremes)[[1, 4]].tolist() == [1.0, 1.0]
