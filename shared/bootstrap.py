@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from shared.adapters.chat.slack import SlackResponseUrl, chat_for
 from shared.adapters.chat.terminal import TerminalChat
@@ -25,7 +25,6 @@ from shared.adapters.executors.dry_run import DryRunExecutor
 from shared.adapters.metrics.prometheus import HttpSession, PrometheusSource
 from shared.adapters.store import open_store
 from shared.clock import Clock, SystemClock
-from shared.errors import BadInput
 from shared.ingestion.service import IngestService
 from shared.models.tenant import Tenant
 from shared.ports.chat import ChatPort, InteractionReplies
@@ -36,6 +35,9 @@ from shared.ports.search import SearchIndex
 from shared.ports.store import DocumentStore
 from shared.settings import Settings, load_settings
 from shared.tenants.registry import TenantRegistry
+
+if TYPE_CHECKING:
+    from shared.adapters.executors.kubernetes import KubernetesApi
 
 
 class _Closeable(Protocol):
@@ -55,6 +57,8 @@ class Runtime:
     """Answers to a click or command through its Slack ``response_url``."""
     prometheus: HttpSession = field(default_factory=HttpSession, repr=False)
     """Kept-alive connections shared by every tenant's Prometheus source."""
+    kubernetes: KubernetesApi | None = field(default=None, repr=False)
+    """The cluster connection when ``SRE_COPILOT_EXECUTOR=kubernetes`` (connects on first use)."""
     owned: tuple[_Closeable, ...] = field(default=(), repr=False)
     """What ``build`` opened itself: ``close`` releases these and nothing a caller passed in."""
 
@@ -97,9 +101,14 @@ class Runtime:
         tenant's partition of the store.
         """
         del tenant  # one cluster for every tenant today; requests carry their tenant
-        if self.settings.executor == "kubernetes":
-            raise BadInput(
-                "SRE_COPILOT_EXECUTOR=kubernetes: the Kubernetes executor is not built yet"
+        if self.kubernetes is not None:
+            from shared.adapters.executors.kubernetes import KubernetesExecutor
+
+            return KubernetesExecutor(
+                self.kubernetes,
+                self.store,
+                self.clock,
+                namespace=self.settings.kubernetes_namespace,
             )
         return DryRunExecutor(self.store, self.clock)
 
@@ -165,6 +174,12 @@ def build(
     chat = chat or TerminalChat(settings.messages_dir, echo=settings.echo_messages)
     proposer = proposer_from(settings, store)
     owned.append(proposer)
+    kubernetes = None
+    if settings.executor == "kubernetes":
+        from shared.adapters.executors.kubernetes import KubernetesApi
+
+        kubernetes = KubernetesApi.from_settings(settings)
+        owned.append(kubernetes)
     return Runtime(
         settings=settings,
         store=store,
@@ -174,6 +189,7 @@ def build(
         chat=chat,
         proposer=proposer,
         replies=replies or SlackResponseUrl(),
+        kubernetes=kubernetes,
         owned=tuple(owned),
     )
 
