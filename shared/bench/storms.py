@@ -11,7 +11,10 @@ second by ``correlate`` alone (the storm parsed beforehand), best of a few runs.
 Beside ``correlate`` (onset order), the live path: every delivery posted, in
 the order it arrived and at its ``received_at``, through the webhook's own
 ``IngestService`` into an embedded store; its incidents are the groups
-(``replay_live``).
+(``replay_live``). No orchestration runs there, so no incident is posted and a
+late cause merges every incident it explains; ``announce_after`` posts each
+incident that many seconds after it opened, as the orchestration would after
+its analysis, which leaves those the late cause finds posted linked instead.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -31,10 +34,12 @@ from shared.adapters.store import open_store
 from shared.clock import FixedClock
 from shared.correlation.storm import Storm, correlate, parse_storm, read_storm
 from shared.errors import BadInput
+from shared.incidents.merge import claim_post
 from shared.ingestion.auth import pagerduty_signature
 from shared.ingestion.service import IngestService
+from shared.models.base import iso
 from shared.models.tenant import Tenant
-from shared.ports.store import Container, DocumentStore
+from shared.ports.store import Container, DocumentStore, Filter
 from shared.settings import Settings
 from shared.tenants.registry import TenantRegistry
 
@@ -96,13 +101,19 @@ _TOKEN = "storm-replay"
 
 
 def replay_live(
-    path: Path, store: DocumentStore, *, order: Literal["arrival", "onset"] = "arrival"
+    path: Path,
+    store: DocumentStore,
+    *,
+    order: Literal["arrival", "onset"] = "arrival",
+    announce_after: float | None = None,
 ) -> list[list[str]]:
     """The storm's deliveries through ``IngestService``; each incident's fingerprints.
 
     ``arrival``: each delivery as it came, at its ``received_at`` (what a live
     webhook sees). ``onset``: each firing alert once, alone, earliest onset
-    first (the order ``correlate`` takes them).
+    first (the order ``correlate`` takes them). ``announce_after``: seconds
+    after an incident opens that its message counts as posted (``claim_post``);
+    None: never (nothing is posted in a replay).
     """
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -126,6 +137,8 @@ def replay_live(
         service = IngestService(store, registry, settings, clock)
         for at, source, body in _deliveries(data, order):
             clock.set(at)
+            if announce_after is not None:
+                _announce(store, storm.tenant, at - timedelta(seconds=announce_after))
             raw = json.dumps(body).encode()
             if source == "pagerduty":
                 service.pagerduty(
@@ -137,6 +150,13 @@ def replay_live(
     for doc in store.query(Container.INCIDENT_ALERTS, storm.tenant, order_by="starts_at"):
         groups.setdefault(str(doc["incidentId"]), []).append(str(doc["fingerprint"]))
     return list(groups.values())
+
+
+def _announce(store: DocumentStore, tenant_id: str, opened_by: datetime) -> None:
+    """Claim the first post of every open incident opened by ``opened_by``."""
+    for doc in store.query(Container.INCIDENTS, tenant_id, [Filter("status", "!=", "resolved")]):
+        if doc.get("announced_at") is None and str(doc["created_at"]) <= iso(opened_by):
+            claim_post(store, tenant_id, str(doc["id"]), opened_by)
 
 
 def _deliveries(

@@ -33,6 +33,8 @@ class Recorded:
     """Alerts new to the incident."""
     settles: bool = False
     """An alert was delivered resolved or acknowledged: the incident's status needs deciding."""
+    created: tuple[str, ...] = ()
+    """The memberships this call created (``added`` of them), by id."""
 
 
 def member(incident_id: str, alert: Alert) -> IncidentAlert:
@@ -55,7 +57,7 @@ def record(
     however many deliveries race; a retried delivery finds its alerts recorded
     and adds nothing.
     """
-    added = 0
+    created: list[str] = []
     for alert in alerts:
         wanted = member(incident_id, alert)
         for _ in range(_ATTEMPTS):
@@ -65,7 +67,7 @@ def record(
                     store.create(Container.INCIDENT_ALERTS, tenant_id, wanted.to_doc())
                 except Conflict:
                     continue
-                added += 1
+                created.append(wanted.id)
                 break
             etag = str(current.pop("_etag"))
             known = IncidentAlert.from_doc(current)
@@ -79,7 +81,54 @@ def record(
         else:
             raise PreconditionFailed(f"alert {alert.id} of {incident_id} is contended")
     settles = any(a.status is not AlertStatus.FIRING for a in alerts)
-    return Recorded(added=added, settles=settles)
+    return Recorded(added=len(created), settles=settles, created=tuple(created))
+
+
+def move(
+    store: DocumentStore, tenant_id: str, from_id: str, to_id: str
+) -> tuple[IncidentAlert, ...]:
+    """Move every alert of ``from_id`` into ``to_id``; the memberships as moved.
+
+    Each is written to ``to_id`` before it is removed from ``from_id``, so an
+    alert is never in neither, and running it again moves what is left (a
+    retried merge, or an alert a racing delivery recorded in ``from_id`` late).
+    Where ``to_id`` holds the alert already, the more settled of the two stays:
+    a resolution is never undone. Costs ``from_id``'s alerts: it is called only
+    for an incident nobody has seen yet, which is young and small.
+    """
+    docs = store.query(Container.INCIDENT_ALERTS, tenant_id, [Filter("incidentId", "=", from_id)])
+    moved: list[IncidentAlert] = []
+    for doc in docs:
+        doc.pop("_etag", None)
+        old = IncidentAlert.from_doc(doc)
+        wanted = old.model_copy(update={"id": member_id(to_id, old.alert_id), "incident_id": to_id})
+        _put(store, tenant_id, wanted)
+        store.delete(Container.INCIDENT_ALERTS, tenant_id, old.id)
+        moved.append(wanted)
+    return tuple(moved)
+
+
+def _put(store: DocumentStore, tenant_id: str, wanted: IncidentAlert) -> None:
+    for _ in range(_ATTEMPTS):
+        current = store.get(Container.INCIDENT_ALERTS, tenant_id, wanted.id)
+        if current is None:
+            try:
+                store.create(Container.INCIDENT_ALERTS, tenant_id, wanted.to_doc())
+            except Conflict:
+                continue
+            return
+        etag = str(current.pop("_etag"))
+        known = IncidentAlert.from_doc(current)
+        if known == wanted or known.status is AlertStatus.RESOLVED:
+            return
+        if wanted.status is AlertStatus.FIRING and known.status is AlertStatus.ACKNOWLEDGED:
+            return
+        try:
+            store.replace(Container.INCIDENT_ALERTS, tenant_id, wanted.to_doc(), etag=etag)
+        except PreconditionFailed:
+            continue
+        return
+    raise PreconditionFailed(f"alert {wanted.alert_id} of {wanted.incident_id} is contended")
 
 
 def any_with_status(

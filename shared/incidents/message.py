@@ -9,7 +9,7 @@ from shared.autonomy.policies import load_policy
 from shared.bootstrap import Runtime
 from shared.errors import Conflict, NotFound
 from shared.feedback.learning import feedback_for
-from shared.incidents import stored_analysis
+from shared.incidents import merge, stored_analysis
 from shared.incidents.alerts import with_alerts
 from shared.incidents.analysis import snapshot_of
 from shared.incidents.summary import changes_before, load_incident
@@ -93,11 +93,21 @@ def post_or_update(
     message's thread; its id makes a retried activity post that
     line once only. A burst of clicks costs one message update, not one each.
     ``missing`` names what the analysis could not get (shown on the message).
+
+    The first post is claimed on the incident first (``merge.claim_post``): an
+    incident merged into another before that is never posted, and answers
+    ``{"posted": None, "status": "resolved", "merged_into": ...}`` so that its
+    orchestration ends.
     """
     tenant = rt.tenants.get(tenant_id)
     incident = with_alerts(rt.store, load_incident(rt.store, tenant_id, incident_id))
     message = _compose(rt, incident, missing)
     chat = rt.chat_for(tenant)
+    if incident.announced_at is None:
+        merged_into = merge.claim_post(rt.store, tenant_id, incident_id, rt.clock.now())
+        if merged_into is not None:
+            resolved = IncidentStatus.RESOLVED.value
+            return {"posted": None, "status": resolved, "merged_into": merged_into}
     posted = deliver(rt.store, chat, message, channel=tenant.slack_channel_id)
     for line in events:
         marker = {

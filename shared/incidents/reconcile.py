@@ -31,12 +31,17 @@ def open_incidents(
     store: DocumentStore, tenants: TenantRegistry, *, now: datetime
 ) -> list[OpenIncident]:
     """Every unresolved incident of every tenant that has an orchestration, and whether
-    its wake is overdue (one of info alerts only has none: ``work.announced``)."""
+    its wake is overdue (one of info alerts only has none: ``work.announced``).
+
+    An incident merged into another (``merged_into``) is resolved, and skipped
+    even if a reader ever saw it otherwise: its orchestration must stay ended."""
     found: list[OpenIncident] = []
     for tenant in tenants.list():
         docs = store.query(Container.INCIDENTS, tenant.id, [Filter("status", "!=", "resolved")])
         for doc in docs:
             if not announced(Severity(doc.get("severity", Severity.WARNING))):
+                continue
+            if doc.get("merged_into"):  # resolved at the merge; its alerts went on
                 continue
             requested = doc.get("wake_requested_at")
             # A pending wake that would be sent again now may have been lost.

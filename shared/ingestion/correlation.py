@@ -14,9 +14,14 @@ incidents: an Alertmanager group often mixes incidents in a storm.
 - An incident found resolved takes no new alert: its group is forgotten and
   the alert decided again (a re-fire after resolution opens a new incident).
 - Each incident notes why each of its services and hosts is there (one note
-  per relation and service or host, so its size is not its alerts'), and a
-  late cause that shows two incidents to be one links them by a note on each
-  ("likely same cause as INC-…") rather than moving alerts already posted.
+  per relation and service or host, so its size is not its alerts').
+- A late cause that shows two incidents to be one merges them when nobody has
+  seen the one absorbed yet: its alerts, counts and fingerprints move to the
+  survivor, which is woken to analyse again, and it is resolved as merged
+  (``shared.incidents.merge``). One already posted or acted on keeps its
+  alerts: both get a note ("likely same cause as INC-…"). An alert routed to
+  a merged incident (a repeat, a resolution, a retried delivery) goes to the
+  one it was merged into.
 - When none of an incident's alerts fires any more, it is resolved.
 
 Lookups are point reads, never scans; an incident's document costs the
@@ -36,12 +41,13 @@ from shared.correlation.grouping import Params, Relation
 from shared.correlation.storm import in_order
 from shared.errors import Conflict
 from shared.incidents import alerts as members
+from shared.incidents import merge
 from shared.incidents.work import announced, wake_needed
 from shared.ingestion import grouping as state
 from shared.ingestion.grouping import Decision, Link
 from shared.models.alert import Alert, AlertStatus
 from shared.models.base import doc_id, iso
-from shared.models.incident import AlertRef, Incident, IncidentStatus, alert_facts
+from shared.models.incident import AlertRef, Incident, IncidentAlert, IncidentStatus, alert_facts
 from shared.models.tenant import Topology
 from shared.ports.store import Container, DocumentStore, update_with_retry
 
@@ -266,16 +272,18 @@ class Correlator:
         }
         known = {fp: str(doc["incidentId"]) for fp, doc in index.items() if doc is not None}
         closed: set[str] = set()
+        absorbed: set[str] = set()
         touches: list[IncidentTouch] = []
         pending = list(alerts)
         for _ in range(_ROUNDS):
             routed, links = self._route(tenant_id, pending, known, closed, at, topology)
             pending = []
+            placed: list[tuple[str, list[Decision]]] = []
             for incident_id, decisions in routed.items():
                 touch = self._place(tenant_id, incident_id, decisions, at)
                 if touch is not None:
                     touches.append(touch)
-                    self._reindex(tenant_id, incident_id, decisions, index)
+                    placed.append((touch.incident_id, decisions))
                     continue
                 # Resolved since its group formed: its group is forgotten and its
                 # firing alerts decided again (a re-fire opens or joins another).
@@ -283,9 +291,20 @@ class Correlator:
                 pending.extend(d.alert for d in decisions if d.alert.is_firing)
             for link in links:
                 if link.incident_id not in closed and link.other_id not in closed:
-                    self._link(tenant_id, link, at)
+                    touch = self._merge_or_link(tenant_id, link, at)
+                    if touch is not None:
+                        absorbed.add(link.other_id)
+                        touches.append(touch)
+            # Fingerprints last: until the cause's is written, its delivery retried
+            # goes through the grouping state again, which recalls the links it made.
+            for incident_id, decisions in placed:
+                if incident_id in absorbed:  # placed, then merged away by a late cause
+                    incident_id, _ = merge.follow(self._store, tenant_id, incident_id)
+                self._reindex(tenant_id, incident_id, decisions, index)
             if not pending:
-                return _combine(touches)
+                # An incident merged away has nothing left to start or wake: its
+                # orchestration, if any, ends at its first post (``merge``).
+                return _combine([t for t in touches if t.incident_id not in absorbed])
         raise Conflict(f"{tenant_id}: incidents kept resolving under this delivery")
 
     def _route(
@@ -324,10 +343,50 @@ class Correlator:
                 new_id=lambda: new_incident_id(at),
                 closed=closed,
                 params=self._params,
+                fixed=lambda incident_id: self._seen(tenant_id, incident_id),
             )
             for decision in decided:
                 routed.setdefault(decision.incident_id, []).append(decision)
         return routed, links
+
+    def _seen(self, tenant_id: str, incident_id: str) -> bool:
+        """Whether people may have seen the incident (it cannot be merged away)."""
+        doc = self._store.get(Container.INCIDENTS, tenant_id, incident_id)
+        return doc is not None and merge.seen_by_people(self._store, tenant_id, doc) is not None
+
+    def _merge_or_link(self, tenant_id: str, link: Link, at: datetime) -> IncidentTouch | None:
+        """Merge ``link.other_id`` into ``link.incident_id`` if nobody has seen it, else link
+        them; the survivor's touch when merged (it analyses again)."""
+        done = merge.absorb(
+            self._store, tenant_id, link.incident_id, link.other_id, cause=link.alert, at=at
+        )
+        if done.outcome is merge.Outcome.SEEN:
+            self._link(tenant_id, link, at)
+            return None
+        if done.outcome is not merge.Outcome.MERGED:
+            return None
+        self._repoint(tenant_id, done.moved)
+        status = done.status or IncidentStatus.OPEN
+        return IncidentTouch(done.survivor, created=False, status=status, signal=done.signal)
+
+    def _repoint(self, tenant_id: str, moved: Sequence[IncidentAlert]) -> None:
+        """Point moved alerts' fingerprints where their incident ended up, so their
+        repeats and resolutions go there (one pointing elsewhere, a re-fire's, stays)."""
+        for fingerprint in dict.fromkeys(m.fingerprint for m in moved):
+            key = doc_id("fp:", fingerprint)
+            doc = self._store.get(Container.DEDUP, tenant_id, key)
+            if doc is None:
+                continue
+            survivor, _ = merge.follow(self._store, tenant_id, str(doc["incidentId"]))
+            if survivor == doc["incidentId"]:
+                continue
+
+            def point(doc: dict[str, Any], survivor: str = survivor) -> dict[str, Any] | None:
+                return (
+                    None if doc.get("incidentId") == survivor else {**doc, "incidentId": survivor}
+                )
+
+            update_with_retry(self._store, Container.DEDUP, tenant_id, key, point)
 
     def incident_of(self, tenant_id: str, fingerprint: str) -> str | None:
         """The incident an alert with ``fingerprint`` last joined (one point read)."""
@@ -371,11 +430,16 @@ class Correlator:
     ) -> IncidentTouch | None:
         """Put the alerts into the incident, creating it under its id when missing.
 
-        None when the incident is resolved (or gone): the caller decides again.
+        An incident merged into another passes its alerts on (and any of its own
+        a crashed merge left behind). None when the incident is resolved (or
+        gone): the caller decides again.
         """
         alerts = [d.alert for d in decisions]
         notes = [_note(*n, at) for n in map(_join_note, decisions) if n is not None]
         current = self._store.get(Container.INCIDENTS, tenant_id, incident_id)
+        if current is not None and current.get("merged_into"):
+            self._finish_merge(tenant_id, current, at)
+            incident_id, current = merge.follow(self._store, tenant_id, incident_id)
         if current is not None:
             return self._attach(tenant_id, incident_id, alerts, at, notes=notes, current=current)
         firing = [a for a in alerts if a.is_firing]
@@ -395,6 +459,11 @@ class Correlator:
             status=IncidentStatus.OPEN,
             signal=announced(incident.severity),
         )
+
+    def _finish_merge(self, tenant_id: str, doc: dict[str, Any], at: datetime) -> None:
+        """Complete a merge found under way (alerts left behind, fingerprints not moved)."""
+        done = merge.finish(self._store, tenant_id, Incident.from_doc(doc), at=at)
+        self._repoint(tenant_id, done.moved)
 
     def _link(self, tenant_id: str, link: Link, at: datetime) -> None:
         """Note on both incidents that a late cause showed them to be one."""
@@ -444,6 +513,9 @@ class Correlator:
 
         def mutate(doc: dict[str, Any]) -> dict[str, Any] | None:
             incident = Incident.from_doc(doc)
+            if incident.merged_into is not None:
+                outcome["merged"] = doc
+                return None
             if incident.status is IncidentStatus.RESOLVED:
                 outcome["resolved"] = True
                 return None
@@ -468,6 +540,15 @@ class Correlator:
         stored = update_with_retry(
             self._store, Container.INCIDENTS, tenant_id, incident_id, mutate, current=current
         )
+        if "merged" in outcome:
+            # Merged after this delivery read it. What it created there is taken back
+            # (a repeat may have re-created an alert the merge had moved already),
+            # and its alerts go where the incident went, counted there.
+            for created in (*now_recorded.created, *(recorded.created if recorded else ())):
+                self._store.delete(Container.INCIDENT_ALERTS, tenant_id, created)
+            self._finish_merge(tenant_id, outcome["merged"], at)
+            survivor, _ = merge.follow(self._store, tenant_id, incident_id)
+            return self._attach(tenant_id, survivor, alerts, at, notes=notes)
         if stored is None or outcome.get("resolved"):
             return None
         status = outcome.get("status") or IncidentStatus(stored["status"])

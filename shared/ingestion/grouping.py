@@ -15,17 +15,21 @@ are groups whose incident was resolved (``closed``); alerts placed are kept
 only as long as their onset is within the horizon, after which the
 fingerprint index (``fp:`` documents) says where each went.
 
-A late cause that shows two groups to be one incident (``Join.merged``) does
-not move alerts between incidents already posted: the groups are merged for
-later decisions, and their incidents are linked (``Link``). When the cause
-opened a group of its own, it joins the incident the first of those groups
-opened instead of opening another.
+A late cause that shows two groups to be one incident (``Join.merged``) merges
+the groups for later decisions, and their incidents become one: the cause
+joins the one that survives, preferably one people may have seen already
+(``fixed``), else one that exists, else the one its group holds. An incident
+opened in this same call does not exist yet, so its alerts simply go to the
+survivor; each other incident is a ``Link`` for the caller, who moves its
+alerts when nobody has seen it and notes the link otherwise
+(``shared.incidents.merge``). The cause's ``placed`` entry keeps the incidents
+it linked, so a retried delivery does what a crashed attempt left undone.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from shared.correlation.grouping import Grouper, Join, Params, Relation
@@ -54,7 +58,8 @@ class Decision:
 
 @dataclass(frozen=True, slots=True)
 class Link:
-    """Two incidents a late cause showed to be one; their alerts stay where they are."""
+    """Two incidents a late cause showed to be one: ``other_id`` goes into ``incident_id``
+    unless people may have seen it."""
 
     incident_id: str
     other_id: str
@@ -70,11 +75,14 @@ def decide(
     new_id: Callable[[], str],
     closed: Iterable[str] = (),
     params: Params | None = None,
+    fixed: Callable[[str], bool] = lambda _incident: False,
 ) -> tuple[list[Decision], list[Link]]:
     """Assign ``alerts`` (new firing ones, in the order to decide them) under the ETag.
 
     ``closed``: incidents found resolved; their groups are forgotten first, so
-    their alerts and any relation to them open or join another.
+    their alerts and any relation to them open or join another. ``fixed``:
+    whether people may have seen an incident (asked only when a late cause
+    merges groups), which makes it the one the others go into.
     """
     closed = set(closed)
     for _ in range(_ATTEMPTS):
@@ -89,25 +97,45 @@ def decide(
         )
         decisions: list[Decision] = []
         links: list[Link] = []
+        opened: set[str] = set()  # incidents this call opens: none of them exists yet
         for alert in alerts:
             earlier = placed.get(alert.fingerprint)
             if earlier is not None and str(earlier[0]) not in closed:
                 decisions.append(Decision(alert=alert, incident_id=str(earlier[0]), join=None))
+                linked = earlier[2] if len(earlier) > 2 else ()
+                links.extend(Link(str(earlier[0]), str(o), alert) for o in linked)
                 continue
             join = grouper.assign(alert)
             incident = incident_of.get(join.group_id, join.group_id)
             cause_of = False
+            linked = []
             if join.merged:
                 merged = list(dict.fromkeys(incident_of.get(g, g) for g in join.merged))
                 if join.relation is Relation.OPENED:
                     incident, cause_of = merged[0], True
-                    incident_of[join.group_id] = incident
-                links.extend(
-                    Link(incident_id=incident, other_id=m, alert=alert)
-                    for m in merged
-                    if m != incident
-                )
-            placed[alert.fingerprint] = [incident, alert.starts_at.timestamp()]
+                ones = list(dict.fromkeys([incident, *merged]))
+                incident = _survivor(ones, opened, fixed)
+                incident_of[join.group_id] = incident
+                for other in ones:
+                    if other == incident:
+                        continue
+                    if other in opened:  # never created: its alerts simply go there too
+                        opened.discard(other)
+                        decisions = [
+                            replace(d, incident_id=incident) if d.incident_id == other else d
+                            for d in decisions
+                        ]
+                        for p in placed.values():
+                            if p[0] == other:
+                                p[0] = incident
+                    else:
+                        linked.append(other)
+                links.extend(Link(incident_id=incident, other_id=o, alert=alert) for o in linked)
+            elif join.relation is Relation.OPENED:
+                opened.add(incident)
+            placed[alert.fingerprint] = [incident, alert.starts_at.timestamp()] + (
+                [linked] if linked else []
+            )
             decisions.append(
                 Decision(alert=alert, incident_id=incident, join=join, cause_of=cause_of)
             )
@@ -136,6 +164,13 @@ def decide(
             continue  # another delivery decided first: decide again on its state
         return decisions, links
     raise PreconditionFailed(f"{tenant_id}: grouping state too contended")
+
+
+def _survivor(ones: Sequence[str], opened: set[str], fixed: Callable[[str], bool]) -> str:
+    """The incident the others go into: one people may have seen (it cannot move),
+    else one that exists (the others' alerts move, not its), else the first."""
+    existing = [i for i in ones if i not in opened]
+    return next((i for i in existing if fixed(i)), (existing or list(ones))[0])
 
 
 def placed_incident(store: DocumentStore, tenant_id: str, fingerprint: str) -> str | None:

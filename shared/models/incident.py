@@ -85,7 +85,8 @@ class Incident(TenantDocument):
     services: tuple[str, ...] = ()
     instances: tuple[str, ...] = ()
     alert_count: int = 0
-    """How many alerts the incident holds (each an ``IncidentAlert`` document)."""
+    """How many alerts the incident holds (each an ``IncidentAlert`` document); for a
+    merged one (``merged_into``), how many it held when merged."""
     latest_start: UtcDatetime | None = None
     """The latest start time of its alerts."""
     alerts: tuple[AlertRef, ...] = Field(default=(), exclude=True)
@@ -104,6 +105,15 @@ class Incident(TenantDocument):
     wake_requested_at: UtcDatetime | None = None
     """When ingestion last woke the orchestration and it has not drained since (see
     ``shared.incidents.work``): further changes until then need no wake of their own."""
+    announced_at: UtcDatetime | None = None
+    """When its orchestration claimed the first post of its message, just before
+    posting (``shared.incidents.merge.claim_post``). Once set, the incident is
+    never merged into another: people may have seen it."""
+    merged_into: str | None = None
+    """The incident its alerts were moved to before anyone had seen it
+    (``shared.incidents.merge``). Such an incident is resolved at the merge, holds
+    no alerts any more and keeps ``alert_count`` as it was, and its orchestration
+    ends without posting."""
 
     @property
     def firing_alerts(self) -> tuple[AlertRef, ...]:
