@@ -401,6 +401,8 @@ def incidents(tenant_id: str, week: Week, at: datetime, store: DocumentStore) ->
     except StoreUnavailable as exc:
         return IncidentsSection(missing=(f"incidents: {exc.reason}",))
     start = iso(week.start)
+    # An incident merged into another before anyone saw it is part of that one.
+    docs = [d for d in docs if not d.get("merged_into")]
     this = [d for d in docs if str(d.get("first_seen", "")) >= start]
     last = [d for d in docs if str(d.get("first_seen", "")) < start]
     cutoff = iso(at)

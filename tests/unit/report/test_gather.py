@@ -9,12 +9,14 @@ import pytest
 
 from shared.adapters.store.sqlite import SqliteStore
 from shared.errors import BadInput, StoreUnavailable
+from shared.models.incident import Incident, IncidentStatus
 from shared.models.tenant import Tenant, Topology
 from shared.ports.metrics import QueryResult
+from shared.ports.store import Container
 from shared.report.deliver import sources_for
 from shared.report.gather import NO_ADVICE, NO_METRICS, Sources, weekly_report
 from tests.unit.report import fixture
-from tests.unit.report.fixture import AT, HOSTILE, HOSTILE_SERVICE
+from tests.unit.report.fixture import AT, HOSTILE, HOSTILE_SERVICE, WEEK_START
 
 
 def test_trends_week_over_week_per_service(tenant: Tenant, sources: Sources) -> None:
@@ -155,3 +157,25 @@ def test_the_progress_hook_is_told_each_section(tenant: Tenant, sources: Sources
     weekly_report(tenant, AT, sources, on_step=lambda *step: seen.append(step))
     assert [s[0] for s in seen] == ["traffic", "capacity", "alerts", "incidents", "feedback", ""]
     assert seen[-1] == ("", 5, 5)
+
+
+def test_an_incident_merged_before_anyone_saw_it_is_not_counted_twice(
+    tenant: Tenant, sources: Sources
+) -> None:
+    before = weekly_report(tenant, AT, sources).incidents
+    absorbed = Incident(
+        id="INC-260399-MERGED",
+        tenant_id="acme",
+        title="merged away",
+        status=IncidentStatus.RESOLVED,
+        first_seen=WEEK_START + timedelta(days=2),
+        last_seen=WEEK_START + timedelta(days=2),
+        created_at=WEEK_START + timedelta(days=2),
+        updated_at=WEEK_START + timedelta(days=2),
+        resolved_at=WEEK_START + timedelta(days=2),
+        merged_into="INC-260301-AAAAA1",
+    )
+    sources.store.create(Container.INCIDENTS, "acme", absorbed.to_doc())
+    after = weekly_report(tenant, AT, sources).incidents
+    assert after.opened.this_week == before.opened.this_week
+    assert after.resolved == before.resolved
