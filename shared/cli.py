@@ -207,7 +207,7 @@ def tenants_add(
         timezone=timezone,
         forecast_horizon_hours=forecast_horizon_hours,
     )
-    rt.tenants.add(tenant, replace=replace)
+    rt.tenants.add(tenant, replace=replace, now=rt.clock.now())  # tokens stored as hashes
     console.print(f"tenant [bold]{name}[/bold] added")
     base = f"/api/tenants/{name}"
     if alertmanager_token is None:
@@ -255,13 +255,24 @@ def send(
     tenant: Annotated[
         str | None, typer.Option(help="Tenant to send as (default: the bundle's).")
     ] = None,
+    alertmanager_token: Annotated[
+        str | None,
+        typer.Option(help="The tenant's Alertmanager token (the store keeps only its hash)."),
+    ] = None,
+    change_token: Annotated[
+        str | None,
+        typer.Option(help="The tenant's change-feed token (the store keeps only its hash)."),
+    ] = None,
 ) -> None:
     """Post a bundle's changes and webhooks to a running host, signed as real senders do."""
     scenario = read_scenario(bundle)
     rt = _runtime()
     target = rt.tenants.get(tenant or str(scenario.get("tenant", "")))
     failed = False
-    for delivery in send_bundle(scenario, target, url):
+    deliveries = send_bundle(
+        scenario, target, url, alertmanager_token=alertmanager_token, change_token=change_token
+    )
+    for delivery in deliveries:
         ok = 200 <= delivery.status < 300
         failed |= not ok
         colour = "green" if ok else "red"

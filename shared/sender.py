@@ -3,6 +3,10 @@
 Alertmanager deliveries carry the tenant's bearer token; PagerDuty deliveries
 are signed with the tenant's first secret (``X-PagerDuty-Signature: v1=``);
 changes go to the change feed first, since they happened before the alerts.
+
+The store keeps bearer tokens as hashes, so a tenant read back from it cannot
+lend its tokens: the caller passes them (``send --alertmanager-token``), or
+passes the tenant it made itself (the demo), which still holds them in memory.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from pydantic import SecretStr
 
 from shared.errors import BadInput
 from shared.ingestion.auth import pagerduty_signature
@@ -61,30 +67,63 @@ def _post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> Del
         raise BadInput(f"cannot reach {url}: {reason} (is `sre-copilot serve` running?)") from None
 
 
+def _token(
+    given: str | None, tenant: Tenant, plain: SecretStr | None, hashed: bool, *, what: str
+) -> str:
+    """The token to send: the one given, else the tenant's plain one; BadInput says why not."""
+    if given:
+        return given
+    if plain is not None and plain.get_secret_value():
+        return plain.get_secret_value()
+    option = f"{what.lower()}-token"
+    if hashed:
+        raise BadInput(
+            f"tenant {tenant.id} keeps only a hash of its {what} token: pass it with --{option}"
+        )
+    raise BadInput(f"tenant {tenant.id} has no {what} token: pass one with --{option}")
+
+
 def send_bundle(
-    scenario: dict[str, Any], tenant: Tenant, base_url: str, *, timeout: float = 10.0
+    scenario: dict[str, Any],
+    tenant: Tenant,
+    base_url: str,
+    *,
+    timeout: float = 10.0,
+    alertmanager_token: str | None = None,
+    change_token: str | None = None,
 ) -> list[Delivery]:
-    """Post the bundle's changes, then its webhooks in order; one Delivery each."""
+    """Post the bundle's changes, then its webhooks in order; one Delivery each.
+
+    ``alertmanager_token`` / ``change_token``: the bearer tokens to send, needed
+    when ``tenant`` was read from the store (which keeps only their hashes).
+    """
     root = f"{base_url.rstrip('/')}/api/tenants/{tenant.id}"
     results: list[Delivery] = []
     changes = scenario.get("changes", [])
     if changes:
-        if tenant.change_token is None:
-            raise BadInput(f"tenant {tenant.id} has no change token: add one with --change-token")
+        token = _token(
+            change_token,
+            tenant,
+            tenant.change_token,
+            tenant.change_token_hash is not None,
+            what="change",
+        )
         body = json.dumps({"changes": changes}).encode()
-        headers = {
-            "Content-Type": "application/json",
-            "Authorization": f"Bearer {tenant.change_token.get_secret_value()}",
-        }
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
         results.append(_post(f"{root}/changes", body, headers, timeout))
     for index, hook in enumerate(scenario.get("webhooks", [])):
         source = hook.get("source")
         body = json.dumps(hook.get("body")).encode()
         headers = {"Content-Type": "application/json"}
         if source == "alertmanager":
-            if tenant.alertmanager_token is None:
-                raise BadInput(f"tenant {tenant.id} has no Alertmanager token")
-            headers["Authorization"] = f"Bearer {tenant.alertmanager_token.get_secret_value()}"
+            token = _token(
+                alertmanager_token,
+                tenant,
+                tenant.alertmanager_token,
+                tenant.alertmanager_token_hash is not None,
+                what="Alertmanager",
+            )
+            headers["Authorization"] = f"Bearer {token}"
             headers["User-Agent"] = "Alertmanager/0.25.0"
         elif source == "pagerduty":
             if not tenant.pagerduty_secrets:

@@ -97,6 +97,16 @@ class Settings(BaseSettings):
 
     echo_messages: bool = True
 
+    admin_issuer: str = ""
+    """The Entra ID issuer of admin API tokens, e.g.
+    ``https://login.microsoftonline.com/<directory id>/v2.0``; empty: the admin API is off."""
+    admin_audience: str = ""
+    """The admin API's application: its client id or App ID URI (several: comma-separated)."""
+    admin_openid_config_url: str = ""
+    """Where the signing keys are listed; empty: ``<issuer>/.well-known/openid-configuration``."""
+    admin_jwks_cache_seconds: float = Field(default=3600.0, gt=0)
+    """How long fetched signing keys are trusted before they are fetched again."""
+
     @property
     def messages_dir(self) -> Path:
         return self.home / "messages"

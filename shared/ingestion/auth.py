@@ -7,6 +7,12 @@ secret rotation, and any one matching any of the tenant's secrets is enough.
 All comparisons are constant-time, on bytes: a header value is whatever the
 sender put there (non-ASCII, or bytes that were not UTF-8 and reach us as
 surrogate escapes), and such a value is wrong credentials (401), never an error.
+
+Bearer tokens are stored as salted SHA-256 hashes (``TokenHash``): the offered
+token is hashed with the stored salt and the digests compared. A tenant
+document written before hashing still holds the plain token, which is compared
+as it is until the token is rotated (or the tenant rewritten, which seals it);
+when a hash is stored, only the hash counts.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from collections.abc import Iterable, Mapping
 from pydantic import SecretStr
 
 from shared.errors import Unauthorized
+from shared.models.tenant import TokenHash
 
 
 def header(headers: Mapping[str, str], name: str) -> str | None:
@@ -35,8 +42,16 @@ def _same(offered: str, expected: str) -> bool:
     return hmac.compare_digest(_bytes(offered), _bytes(expected))
 
 
-def verify_bearer(headers: Mapping[str, str], expected: SecretStr | None, *, what: str) -> None:
-    if expected is None or not expected.get_secret_value():
+def verify_bearer(
+    headers: Mapping[str, str],
+    expected: SecretStr | None,
+    *,
+    what: str,
+    hashed: TokenHash | None = None,
+) -> None:
+    """The request carries the tenant's token: ``hashed`` when stored, else the plain one."""
+    plain = expected.get_secret_value() if expected is not None else ""
+    if hashed is None and not plain:
         raise Unauthorized(f"no {what} token is configured for this tenant")
     value = header(headers, "Authorization")
     if not value:
@@ -44,7 +59,9 @@ def verify_bearer(headers: Mapping[str, str], expected: SecretStr | None, *, wha
     scheme, _, token = value.strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("Authorization header is not 'Bearer <token>'")
-    if not _same(token.strip(), expected.get_secret_value()):
+    offered = token.strip()
+    matched = hashed.matches(_bytes(offered)) if hashed is not None else _same(offered, plain)
+    if not matched:
         raise Unauthorized(f"wrong {what} token")
 
 

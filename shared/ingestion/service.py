@@ -106,7 +106,12 @@ class IngestService:
 
     def alertmanager(self, tenant_id: str, headers: Mapping[str, str], body: bytes) -> Receipt:
         def check(tenant: Tenant, h: Mapping[str, str], _: bytes) -> None:
-            auth.verify_bearer(h, tenant.alertmanager_token, what="Alertmanager")
+            auth.verify_bearer(
+                h,
+                tenant.alertmanager_token,
+                hashed=tenant.alertmanager_token_hash,
+                what="Alertmanager",
+            )
 
         return self._receive(
             "alertmanager", tenant_id, headers, body, check, normalise_alertmanager
@@ -114,14 +119,16 @@ class IngestService:
 
     def pagerduty(self, tenant_id: str, headers: Mapping[str, str], body: bytes) -> Receipt:
         def check(tenant: Tenant, h: Mapping[str, str], raw: bytes) -> None:
-            auth.verify_pagerduty(h, raw, tenant.pagerduty_secrets)
+            auth.verify_pagerduty(h, raw, tenant.pagerduty_secrets_at(self._clock.now()))
 
         return self._receive("pagerduty", tenant_id, headers, body, check, normalise_pagerduty)
 
     def changes(self, tenant_id: str, headers: Mapping[str, str], body: bytes) -> Receipt:
         """Store one change event, or a list of them (``{"changes": [...]}`` or ``[...]``)."""
         tenant = self._admit(tenant_id, body)
-        auth.verify_bearer(headers, tenant.change_token, what="change-feed")
+        auth.verify_bearer(
+            headers, tenant.change_token, hashed=tenant.change_token_hash, what="change-feed"
+        )
         raw = self._store_raw(tenant_id, "changes", headers, body)
         with self._closing(raw):
             try:
@@ -142,7 +149,7 @@ class IngestService:
         )
 
     def _admit(self, tenant_id: str, body: bytes) -> Tenant:
-        tenant = self._tenants.get(tenant_id)
+        tenant = self._tenants.get_active(tenant_id)  # a disabled tenant's deliveries: 403
         if len(body) > self._settings.max_body_bytes:
             raise PayloadTooLarge(
                 f"body of {len(body)} bytes is over the limit of {self._settings.max_body_bytes}"
