@@ -202,6 +202,7 @@ def run(
                 "SRE_COPILOT_COSMOS_ENDPOINT": cosmos,
                 "SRE_COPILOT_COSMOS_KEY": COSMOS_KEY,
                 "SRE_COPILOT_COSMOS_VERIFY_TLS": "false",
+                "SRE_COPILOT_COSMOS_CREATE_IF_MISSING": "true",
             }
         settings = Settings(
             home=Path(tmp),
@@ -209,6 +210,7 @@ def run(
             cosmos_endpoint=cosmos or "",
             cosmos_key=SecretStr(COSMOS_KEY),
             cosmos_verify_tls=False,
+            cosmos_create_if_missing=True,
         )
         db = open_store(settings)
         TenantRegistry(db).add(

@@ -131,14 +131,20 @@ async def signal_incidents(
     the reconciliation timer restarts an incident left without a running
     orchestration.
     """
+    telemetry = runtime().telemetry
     for touch in touches:
         if not touch.signal:
             continue  # a wake is pending (its drain reads this change too), or info only
         try:
-            if touch.created:
-                await _start(client, tenant_id, touch.incident_id)
-            else:
-                await wake(client, tenant_id, touch.incident_id)
+            with telemetry.span(
+                "orchestration start" if touch.created else "orchestration wake",
+                tenant_id=tenant_id,
+                incident_id=touch.incident_id,
+            ):
+                if touch.created:
+                    await _start(client, tenant_id, touch.incident_id)
+                else:
+                    await wake(client, tenant_id, touch.incident_id)
         except Exception:  # logged: the incident is safe in the store
             log.exception("could not signal %s", instance_id(tenant_id, touch.incident_id))
 
@@ -345,69 +351,86 @@ def _apply(
 
 @bp.activity_trigger(input_name="ref", activity=PLAN)
 def plan_incident_context(ref: Step) -> dict[str, Any]:
-    return analysis.plan(runtime(), ref["tenant_id"], ref["incident_id"])
+    rt = runtime()
+    with rt.telemetry.activity(PLAN, ref):
+        return analysis.plan(rt, ref["tenant_id"], ref["incident_id"])
 
 
 @bp.activity_trigger(input_name="branch", activity=COLLECT)
 def collect_incident_signals(branch: Step) -> dict[str, Any]:
-    return analysis.collect(
-        runtime(), branch["tenant_id"], branch["incident_id"], branch["signals"]
-    )
+    rt = runtime()
+    with rt.telemetry.activity(COLLECT, branch):
+        return analysis.collect(rt, branch["tenant_id"], branch["incident_id"], branch["signals"])
 
 
 @bp.activity_trigger(input_name="step", activity=ASSEMBLE)
 def assemble_incident_context(step: Step) -> dict[str, Any]:
-    return analysis.assemble(runtime(), step["tenant_id"], step["incident_id"], step["parts"])
+    rt = runtime()
+    with rt.telemetry.activity(ASSEMBLE, step):
+        return analysis.assemble(rt, step["tenant_id"], step["incident_id"], step["parts"])
 
 
 @bp.activity_trigger(input_name="ref", activity=DETECT)
 def detect_incident_candidates(ref: Step) -> list[dict[str, Any]]:
-    return analysis.detect(runtime(), ref["tenant_id"], ref["incident_id"])
+    rt = runtime()
+    with rt.telemetry.activity(DETECT, ref):
+        return analysis.detect(rt, ref["tenant_id"], ref["incident_id"])
 
 
 @bp.activity_trigger(input_name="ref", activity=PROPOSE)
 def propose_incident_candidates(ref: Step) -> dict[str, Any]:
-    return analysis.propose(runtime(), ref["tenant_id"], ref["incident_id"])
+    rt = runtime()
+    with rt.telemetry.activity(PROPOSE, ref):
+        return analysis.propose(rt, ref["tenant_id"], ref["incident_id"])
 
 
 @bp.activity_trigger(input_name="step", activity=SCORE)
 def score_incident_hypotheses(step: Step) -> dict[str, Any]:
-    return analysis.score(
-        runtime(),
-        step["tenant_id"],
-        step["incident_id"],
-        step["detected"],
-        step["proposal"],
-        step.get("missing", []),
-    )
+    rt = runtime()
+    with rt.telemetry.activity(SCORE, step):
+        return analysis.score(
+            rt,
+            step["tenant_id"],
+            step["incident_id"],
+            step["detected"],
+            step["proposal"],
+            step.get("missing", []),
+        )
 
 
 @bp.activity_trigger(input_name="ref", activity=TAKE_WORK)
 def take_incident_work(ref: Step) -> dict[str, Any]:
-    return steps.take(runtime(), ref["tenant_id"], ref["incident_id"])
+    rt = runtime()
+    with rt.telemetry.activity(TAKE_WORK, ref):
+        return steps.take(rt, ref["tenant_id"], ref["incident_id"])
 
 
 @bp.activity_trigger(input_name="step", activity=APPLY_ACTION)
 def apply_incident_action(step: Step) -> str:
-    return steps.apply(runtime(), step["tenant_id"], step["incident_id"], step["item"])
+    rt = runtime()
+    with rt.telemetry.activity(APPLY_ACTION, step):
+        return steps.apply(rt, step["tenant_id"], step["incident_id"], step["item"])
 
 
 @bp.activity_trigger(input_name="ref", activity=PROPOSE_REMEDIATION)
 @bp.durable_client_input(client_name="client")
 async def propose_remediation(ref: Step, client: df.DurableOrchestrationClient) -> dict[str, Any]:
     """Propose the top hypothesis' runbook actions and start their orchestrations."""
-    proposed = await propose_and_start(client, ref["tenant_id"], ref["incident_id"])
+    with runtime().telemetry.activity(PROPOSE_REMEDIATION, ref):
+        proposed = await propose_and_start(client, ref["tenant_id"], ref["incident_id"])
     return {"started": [r.id for r in proposed.started], "skipped": list(proposed.skipped)}
 
 
 @bp.activity_trigger(input_name="step", activity=DELIVER)
 def deliver_incident_message(step: Step) -> dict[str, Any]:
-    return steps.deliver(
-        runtime(),
-        step["tenant_id"],
-        step["incident_id"],
-        events=step.get("events", []),
-        done=step.get("done", []),
-        replies=step.get("replies", []),
-        missing=step.get("missing", []),
-    )
+    rt = runtime()
+    with rt.telemetry.activity(DELIVER, step):
+        return steps.deliver(
+            rt,
+            step["tenant_id"],
+            step["incident_id"],
+            events=step.get("events", []),
+            done=step.get("done", []),
+            replies=step.get("replies", []),
+            missing=step.get("missing", []),
+        )

@@ -169,41 +169,65 @@ def _run(context: df.DurableOrchestrationContext, ref: Step) -> Generator[Any, A
 
 @bp.activity_trigger(input_name="step", activity=OPEN)
 def open_remediation(step: Step) -> dict[str, Any]:
-    return remediation.open_(runtime(), step["tenant_id"], step["proposal_id"])
+    rt = runtime()
+    with rt.telemetry.activity(OPEN, step):
+        result = remediation.open_(rt, step["tenant_id"], step["proposal_id"])
+    rt.telemetry.action_settled(rt.store, step["tenant_id"], step["proposal_id"])
+    return result
 
 
 @bp.activity_trigger(input_name="step", activity=SETTLE)
 def settle_remediation(step: Step) -> dict[str, Any]:
-    return remediation.settle(runtime(), step["tenant_id"], step["proposal_id"])
+    rt = runtime()
+    with rt.telemetry.activity(SETTLE, step):
+        result = remediation.settle(rt, step["tenant_id"], step["proposal_id"])
+    rt.telemetry.action_settled(rt.store, step["tenant_id"], step["proposal_id"])
+    return result
 
 
 @bp.activity_trigger(input_name="step", activity=EXPIRE)
 def expire_remediation(step: Step) -> dict[str, Any]:
-    return remediation.expire(runtime(), step["tenant_id"], step["proposal_id"])
+    rt = runtime()
+    with rt.telemetry.activity(EXPIRE, step):
+        result = remediation.expire(rt, step["tenant_id"], step["proposal_id"])
+    rt.telemetry.action_settled(rt.store, step["tenant_id"], step["proposal_id"])
+    return result
 
 
 @bp.activity_trigger(input_name="step", activity=BEGIN)
 def begin_remediation(step: Step) -> dict[str, Any]:
-    return remediation.begin(runtime(), step["tenant_id"], step["proposal_id"])
+    rt = runtime()
+    with rt.telemetry.activity(BEGIN, step):
+        return remediation.begin(rt, step["tenant_id"], step["proposal_id"])
 
 
 @bp.activity_trigger(input_name="step", activity=EXECUTE)
 def execute_remediation(step: Step) -> dict[str, Any]:
-    return remediation.execute(runtime(), step["tenant_id"], step["proposal_id"])
+    rt = runtime()
+    with rt.telemetry.activity(EXECUTE, step):
+        return remediation.execute(rt, step["tenant_id"], step["proposal_id"])
 
 
 @bp.activity_trigger(input_name="step", activity=VERIFY)
 def verify_remediation(step: Step) -> dict[str, Any]:
-    return remediation.verify(runtime(), step["tenant_id"], step["proposal_id"])
+    rt = runtime()
+    with rt.telemetry.activity(VERIFY, step):
+        return remediation.verify(rt, step["tenant_id"], step["proposal_id"])
 
 
 @bp.activity_trigger(input_name="step", activity=UNDO)
 def undo_remediation(step: Step) -> dict[str, Any]:
-    return remediation.undo(runtime(), step["tenant_id"], step["proposal_id"])
+    rt = runtime()
+    with rt.telemetry.activity(UNDO, step):
+        return remediation.undo(rt, step["tenant_id"], step["proposal_id"])
 
 
 @bp.activity_trigger(input_name="step", activity=FINISH)
 def finish_remediation(step: Step) -> dict[str, Any]:
-    return remediation.finish(
-        runtime(), step["tenant_id"], step["proposal_id"], step["state"], step["reason"]
-    )
+    rt = runtime()
+    with rt.telemetry.activity(FINISH, step):
+        result = remediation.finish(
+            rt, step["tenant_id"], step["proposal_id"], step["state"], step["reason"]
+        )
+    rt.telemetry.action_settled(rt.store, step["tenant_id"], step["proposal_id"])
+    return result

@@ -72,6 +72,7 @@ async def slack_interactions(
             await asyncio.to_thread(
                 record_click, rt, outcome.event, response_url=action.response_url, text=outcome.text
             )
+            rt.telemetry.clicked(outcome.event)
     except Exception as exc:  # noqa: BLE001 - the edge maps every failure to a response
         return error_response(exc)
     text = outcome.text

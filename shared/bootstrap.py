@@ -8,16 +8,23 @@ Core modules get every outside system from the ``Runtime`` (its ports, and
 per-tenant choices: ``metrics_for``, ``chat_for``, ``runbook_index``,
 ``executor_for``) and import no adapter themselves. Adapters whose SDK is
 heavy or optional are imported only when chosen.
+
+Azure services without a key configured (Cosmos DB, Azure AI Search, the
+telemetry exporter) authenticate as the app's Entra ID identity: one
+``AzureIdentity``, which makes its ``DefaultAzureCredential`` on the first
+token asked for. Telemetry is exported only when the app's own runtime is
+built (``runtime()``) with a connection string; its wrappers go in front of
+the ingestion service, the chat and the proposer only then.
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from shared.adapters.chat.slack import SlackResponseUrl, chat_for
 from shared.adapters.chat.terminal import TerminalChat
@@ -25,6 +32,7 @@ from shared.adapters.executors.dry_run import DryRunExecutor
 from shared.adapters.metrics.prometheus import HttpSession, PrometheusSource
 from shared.adapters.store import open_store
 from shared.clock import Clock, SystemClock
+from shared.errors import BadInput
 from shared.ingestion.service import IngestService
 from shared.models.tenant import Tenant
 from shared.ports.chat import ChatPort, InteractionReplies
@@ -34,14 +42,59 @@ from shared.ports.metrics import MetricsSource
 from shared.ports.search import SearchIndex
 from shared.ports.store import DocumentStore
 from shared.settings import Settings, load_settings
+from shared.telemetry import Telemetry, TracedChat, TracedIngest, TracedProposer, for_app
 from shared.tenants.registry import TenantRegistry
 
 if TYPE_CHECKING:
+    from azure.core.credentials import AccessToken, TokenCredential
+
     from shared.adapters.executors.kubernetes import KubernetesApi
+    from shared.adapters.search.azure_search import AzureRunbookSearch
+    from shared.telemetry import Deliveries
 
 
 class _Closeable(Protocol):
     def close(self) -> None: ...
+
+
+class AzureIdentity:
+    """The app's Entra ID identity: a ``TokenCredential`` made on first use.
+
+    ``DefaultAzureCredential`` (the managed identity in Azure, the developer's
+    ``az login`` locally) is created when the first token is asked for, never
+    at import or when the runtime is built, and once for every client.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._credential: TokenCredential | None = None
+
+    def _get(self) -> TokenCredential:
+        with self._lock:
+            if self._credential is None:
+                from azure.identity import DefaultAzureCredential
+
+                self._credential = DefaultAzureCredential()
+            return self._credential
+
+    def get_token(
+        self,
+        *scopes: str,
+        claims: str | None = None,
+        tenant_id: str | None = None,
+        enable_cae: bool = False,
+        **kwargs: Any,
+    ) -> AccessToken:
+        return self._get().get_token(
+            *scopes, claims=claims, tenant_id=tenant_id, enable_cae=enable_cae, **kwargs
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            credential, self._credential = self._credential, None
+        close = getattr(credential, "close", None)
+        if close is not None:
+            close()
 
 
 @dataclass(frozen=True)
@@ -50,7 +103,7 @@ class Runtime:
     store: DocumentStore
     clock: Clock
     tenants: TenantRegistry
-    ingest: IngestService
+    ingest: Deliveries
     chat: ChatPort
     proposer: CandidateProposer
     replies: InteractionReplies = field(default_factory=SlackResponseUrl)
@@ -59,6 +112,10 @@ class Runtime:
     """Kept-alive connections shared by every tenant's Prometheus source."""
     kubernetes: KubernetesApi | None = field(default=None, repr=False)
     """The cluster connection when ``SRE_COPILOT_EXECUTOR=kubernetes`` (connects on first use)."""
+    telemetry: Telemetry = field(default_factory=Telemetry.disabled, repr=False)
+    """Spans and metrics (recorded only when enabled: ``runtime()`` with a connection string)."""
+    credential: TokenCredential | None = field(default=None, repr=False)
+    """The app's Entra ID identity, for Azure services without a key."""
     owned: tuple[_Closeable, ...] = field(default=(), repr=False)
     """What ``build`` opened itself: ``close`` releases these and nothing a caller passed in."""
 
@@ -87,7 +144,10 @@ class Runtime:
 
     def chat_for(self, tenant: Tenant) -> ChatPort:
         """Slack when the tenant can be reached there, else the embedded chat."""
-        return chat_for(self.settings, tenant, self.settings.messages_dir) or self.chat
+        chat = chat_for(self.settings, tenant, self.settings.messages_dir) or self.chat
+        if not self.telemetry.enabled:
+            return chat
+        return TracedChat(chat, self.telemetry, self.store, self.clock)
 
     @property
     def change_lookback(self) -> timedelta:
@@ -115,19 +175,34 @@ class Runtime:
     def runbook_index(self, tenant: Tenant) -> SearchIndex | None:
         """The runbook search for a tenant: Azure AI Search, or the local index of a folder."""
         if self.settings.search == "azure":
-            from shared.adapters.search.azure_search import AzureRunbookSearch
-
-            return AzureRunbookSearch(
-                self.settings.azure_search_endpoint,
-                self.settings.azure_search_key.get_secret_value(),
-                self.settings.azure_search_index,
-                tenant_id=tenant.id,
-            )
+            return azure_search(self.settings, self.credential, tenant_id=tenant.id)
         if self.settings.runbooks_dir is None:
             return None
         from shared.replay.pipeline import runbook_index
 
         return runbook_index(self.settings.runbooks_dir)
+
+
+def azure_search(
+    settings: Settings, credential: TokenCredential | None, *, tenant_id: str | None = None
+) -> AzureRunbookSearch:
+    """Azure AI Search by ``SRE_COPILOT_AZURE_SEARCH_KEY``, else by the identity.
+
+    ``tenant_id`` None: the shared corpus (what ``runbooks index`` uploads).
+    """
+    from shared.adapters.search.azure_search import SHARED_TENANT, AzureRunbookSearch
+
+    if not settings.azure_search_endpoint:
+        raise BadInput("SRE_COPILOT_SEARCH=azure needs SRE_COPILOT_AZURE_SEARCH_ENDPOINT")
+    auth = settings.azure_search_key.get_secret_value() or credential
+    if not auth:
+        raise BadInput("Azure AI Search needs SRE_COPILOT_AZURE_SEARCH_KEY or an identity")
+    return AzureRunbookSearch(
+        settings.azure_search_endpoint,
+        auth,
+        settings.azure_search_index,
+        tenant_id=tenant_id or SHARED_TENANT,
+    )
 
 
 @lru_cache(maxsize=8)
@@ -163,17 +238,34 @@ def build(
     clock: Clock | None = None,
     chat: ChatPort | None = None,
     replies: InteractionReplies | None = None,
+    telemetry: Telemetry | None = None,
+    credential: TokenCredential | None = None,
 ) -> Runtime:
+    """Wire the adapters the settings choose.
+
+    ``credential`` (default: a new ``AzureIdentity``) is what Azure services
+    without a key authenticate with; ``telemetry`` (default: disabled) what
+    records spans and metrics.
+    """
     settings = settings or load_settings()
     owned: list[_Closeable] = []
+    if credential is None:
+        identity = AzureIdentity()
+        owned.append(identity)
+        credential = identity
+    telemetry = telemetry or Telemetry.disabled()
     if store is None:
-        store = open_store(settings)
+        store = open_store(settings, credential=credential)
         owned.append(store)
     clock = clock or SystemClock()
     tenants = TenantRegistry(store)
     chat = chat or TerminalChat(settings.messages_dir, echo=settings.echo_messages)
-    proposer = proposer_from(settings, store)
+    proposer: CandidateProposer = proposer_from(settings, store)
     owned.append(proposer)
+    ingest: Deliveries = IngestService(store, tenants, settings, clock)
+    if telemetry.enabled:
+        proposer = TracedProposer(proposer, telemetry)
+        ingest = TracedIngest(ingest, telemetry)
     kubernetes = None
     if settings.executor == "kubernetes":
         from shared.adapters.executors.kubernetes import KubernetesApi
@@ -185,11 +277,13 @@ def build(
         store=store,
         clock=clock,
         tenants=tenants,
-        ingest=IngestService(store, tenants, settings, clock),
+        ingest=ingest,
         chat=chat,
         proposer=proposer,
         replies=replies or SlackResponseUrl(),
         kubernetes=kubernetes,
+        telemetry=telemetry,
+        credential=credential,
         owned=tuple(owned),
     )
 
@@ -203,11 +297,19 @@ def configure(runtime: Runtime) -> Runtime:
 
 
 def runtime() -> Runtime:
-    """The app's runtime, built from the environment on first use."""
+    """The app's runtime, built from the environment on first use.
+
+    This is the function app's path (the CLI and tests ``configure`` one), so
+    telemetry export is set up here, when the settings ask for it.
+    """
     global _current
     with _lock:
         if _current is None:
-            _current = build()
+            settings = load_settings()
+            identity = AzureIdentity()
+            _current = build(settings, credential=identity, telemetry=for_app(settings, identity))
+            # build leaves a credential it was given to the caller: the runtime owns this one
+            _current = replace(_current, owned=(*_current.owned, identity))
         return _current
 
 

@@ -983,5 +983,73 @@ def anomalies_run(
         render(result, typer.echo)
 
 
+runbooks_app = typer.Typer(no_args_is_help=True, help="The runbook corpus.")
+app.add_typer(runbooks_app, name="runbooks")
+
+SEARCH_INDEX_DEFINITION = REPO_ROOT / "bicep" / "search-index.json"
+"""The index the deployment documents (bicep/README.md, "Runbook index")."""
+
+
+@runbooks_app.command("index")
+@friendly
+def runbooks_index(
+    folder: Annotated[Path, typer.Argument(help="Runbook folder: Markdown with front matter.")],
+    search: Annotated[
+        str, typer.Option(help="azure: upload to Azure AI Search; local: only check the folder.")
+    ] = "local",
+    create_index: Annotated[
+        bool,
+        typer.Option(
+            "--create-index",
+            help="Create the index (bicep/search-index.json) when the service has none.",
+        ),
+    ] = False,
+) -> None:
+    """Check a runbook folder, or upload it as the shared corpus to Azure AI Search.
+
+    Azure is reached as configured (SRE_COPILOT_AZURE_SEARCH_ENDPOINT, _INDEX)
+    with the key when one is set, else as you (DefaultAzureCredential: az
+    login), which needs Search Index Data Contributor, and Search Service
+    Contributor for --create-index. Uploading again updates in place.
+    """
+    from shared.runbooks.loader import load_runbooks
+
+    if search not in ("local", "azure"):
+        raise BadInput(f"--search {search!r}: use local or azure")
+    runbooks = load_runbooks(folder)
+    if not runbooks:
+        raise BadInput(f"{folder}: no runbooks (*.md) found")
+    if search == "local":
+        console.print(f"{len(runbooks)} runbooks in {folder}: {', '.join(r.id for r in runbooks)}")
+        return
+    settings = load_settings()
+    identity = bootstrap.AzureIdentity()
+    try:
+        with bootstrap.azure_search(settings, identity) as index:
+            if create_index and index.create_index_if_missing(
+                _index_definition(settings.azure_search_index)
+            ):
+                console.print(f"created index {settings.azure_search_index}")
+            count = index.upload_runbooks(runbooks)
+    finally:
+        identity.close()
+    console.print(
+        f"uploaded {count} runbooks to {settings.azure_search_index} at "
+        f"{settings.azure_search_endpoint}"
+    )
+
+
+def _index_definition(name: str) -> Any:
+    """bicep/search-index.json under the configured name; the adapter's schema without it."""
+    from azure.search.documents.indexes.models import SearchIndex
+
+    from shared.adapters.search.azure_search import index_schema
+
+    if not SEARCH_INDEX_DEFINITION.is_file():  # an installed package has no bicep/
+        return index_schema(name)
+    definition = json.loads(SEARCH_INDEX_DEFINITION.read_text(encoding="utf-8"))
+    return SearchIndex({**definition, "name": name})
+
+
 if __name__ == "__main__":
     main()

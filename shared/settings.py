@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     cosmos_key: SecretStr = SecretStr("")
     cosmos_database: str = "sre-copilot"
     cosmos_verify_tls: bool = True
+    cosmos_create_if_missing: bool = False
+    """Create the database and containers on first use: for a local emulator only. In
+    Azure the deployment creates them, and the app's data-plane role may not."""
 
     dedup_ttl_hours: int = Field(default=72, ge=48)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
@@ -35,6 +38,17 @@ class Settings(BaseSettings):
     azure_search_endpoint: str = ""
     azure_search_key: SecretStr = SecretStr("")
     azure_search_index: str = "runbooks"
+    """Cosmos DB and Azure AI Search use the app's Entra ID identity
+    (``DefaultAzureCredential``) when their key is empty; keys are for emulators."""
+
+    applicationinsights_connection_string: str = Field(
+        default="",
+        validation_alias=AliasChoices(
+            "APPLICATIONINSIGHTS_CONNECTION_STRING",
+            "SRE_COPILOT_APPLICATIONINSIGHTS_CONNECTION_STRING",
+        ),
+    )
+    """Where OpenTelemetry traces and metrics go (by identity); empty: nothing is sent."""
 
     anthropic_api_key: SecretStr = Field(
         default=SecretStr(""),

@@ -24,8 +24,13 @@ raw score always maps to the same value, which is what makes scores
 comparable across queries as the port promises. Runbooks that pass the
 filters without sharing a word with the query score 0.
 
+Authentication is an admin or query key (local servers) or an Entra ID
+``TokenCredential`` (Azure, where the deployment turns API keys off: the app
+holds Search Index Data Reader, the operator who indexes runbooks Search Index
+Data Contributor). Token credentials need HTTPS, as the SDK insists.
+
 Failures raise ``SearchFailed`` (a product error) with ``permanent`` saying
-whether a retry can help: a refused key (401/403) or a missing index will not
+whether a retry can help: a refused credential (401/403) or a missing index will not
 heal by itself; throttling, 5xx and network errors may.
 """
 
@@ -36,7 +41,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from azure.core.credentials import AzureKeyCredential
+from azure.core.credentials import AzureKeyCredential, TokenCredential
 from azure.core.exceptions import (
     AzureError,
     HttpResponseError,
@@ -133,24 +138,27 @@ def normalised(raw: float) -> float:
 class AzureRunbookSearch:
     """``SearchIndex`` over an Azure AI Search index, scoped to one tenant.
 
+    ``credential`` is an API key or an Entra ID token credential.
     ``tenant_id`` (default: the shared corpus only) is the tenant whose
     searches this instance runs; uploads name their tenant explicitly.
     ``timeout_seconds`` bounds connect and read of each request;
-    ``retry_total`` is the SDK's retry budget for throttling and 5xx.
+    ``retry_total`` is the SDK's retry budget for throttling and 5xx;
+    ``ca_file`` is a CA bundle to trust instead of the system's (a local server).
     """
 
     def __init__(
         self,
         endpoint: str,
-        key: str,
+        credential: str | TokenCredential,
         index_name: str,
         *,
         tenant_id: str = SHARED_TENANT,
         timeout_seconds: float = 10.0,
         retry_total: int = 3,
+        ca_file: str | None = None,
     ) -> None:
-        if not endpoint or not key or not index_name:
-            raise ValueError("endpoint, key and index_name are required")
+        if not endpoint or not credential or not index_name:
+            raise ValueError("endpoint, credential and index_name are required")
         self._index_name = index_name
         self._tenant_id = tenant_id
         options: dict[str, Any] = {
@@ -158,9 +166,11 @@ class AzureRunbookSearch:
             "read_timeout": timeout_seconds,
             "retry_total": retry_total,
         }
-        credential = AzureKeyCredential(key)
-        self._indexes = SearchIndexClient(endpoint, credential, **options)
-        self._documents = SearchClient(endpoint, index_name, credential, **options)
+        if ca_file is not None:
+            options["connection_verify"] = ca_file
+        auth = AzureKeyCredential(credential) if isinstance(credential, str) else credential
+        self._indexes = SearchIndexClient(endpoint, auth, **options)
+        self._documents = SearchClient(endpoint, index_name, auth, **options)
 
     def close(self) -> None:
         self._documents.close()
@@ -178,6 +188,32 @@ class AzureRunbookSearch:
             return self._indexes.create_or_update_index(index_schema(self._index_name))
         except AzureError as exc:
             raise _failure(exc, f"create or update index {self._index_name!r}") from exc
+
+    def create_index_if_missing(self, definition: SearchIndex | None = None) -> bool:
+        """Create the index when the service has none of this name; True when it did.
+
+        ``definition`` (default ``index_schema``) is what is created; an index
+        that exists is left as it is. Creating one needs a management role
+        (Search Service Contributor): the operator's, never the app's.
+        """
+        what = f"create index {self._index_name!r}"
+        try:
+            self._indexes.get_index(self._index_name)
+            return False
+        except ResourceNotFoundError:
+            pass
+        except AzureError as exc:
+            raise _failure(exc, f"read index {self._index_name!r}") from exc
+        chosen = definition if definition is not None else index_schema(self._index_name)
+        if chosen.name != self._index_name:
+            raise SearchFailed(
+                f"{what}: the definition is of index {chosen.name!r}", permanent=True
+            )
+        try:
+            self._indexes.create_or_update_index(chosen)  # PUT: no race with another creator
+        except AzureError as exc:
+            raise _failure(exc, what) from exc
+        return True
 
     def upload_runbooks(
         self,
@@ -263,9 +299,9 @@ def _failure(exc: AzureError, what: str) -> SearchFailed:
         status = exc.status_code
         message = _service_message(exc)
         if status in (401, 403):
-            cause = f"the key was refused (HTTP {status}): {message}"
+            cause = f"the credential was refused (HTTP {status}): {message}"
         elif isinstance(exc, ResourceNotFoundError) or status == 404:
-            cause = f"not found (HTTP 404): {message}; run ensure_index first"
+            cause = f"not found (HTTP 404), create the index first: {message}"
         else:
             cause = f"HTTP {status}: {message}"
         return SearchFailed(f"{what}: {cause}", permanent=status in _PERMANENT_STATUSES)

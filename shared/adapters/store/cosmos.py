@@ -8,8 +8,15 @@ them at once, which keeps the contract on servers that never expire anything
 (``@zeit/cosmosdb-server``, which the tests run).
 
 Nothing connects at import or construction (the Functions host imports the
-app before it may reach the network): the client and the database are created
-on the first call, and each container, if missing, on its first use.
+app before it may reach the network): the client is made on the first call.
+
+Authentication is a key (the emulator, a local server) or an Entra ID token
+credential (Azure: the app's managed identity holds the Cosmos DB Built-in Data
+Contributor role). That role is data plane only: creating a database or a
+container is a management operation it refuses, so the deployment creates
+them and this store only opens them. ``create_if_missing`` (for emulators,
+``SRE_COPILOT_COSMOS_CREATE_IF_MISSING``) creates the database on the first
+call and each container on its first use instead.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from azure.core import MatchConditions
+from azure.core.credentials import TokenCredential
 from azure.core.exceptions import ServiceRequestError, ServiceResponseError
 from azure.core.pipeline.transport import RequestsTransport
 from azure.cosmos import ContainerProxy, CosmosClient, DatabaseProxy, PartitionKey
@@ -73,11 +81,22 @@ _TYPE_TEST = {str: "IS_STRING", int: "IS_NUMBER", float: "IS_NUMBER", bool: "IS_
 class CosmosStore:
     """``DocumentStore`` over one Cosmos DB database; safe to share between threads."""
 
-    def __init__(self, endpoint: str, key: str, database: str, *, verify_tls: bool = True) -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        credential: str | TokenCredential,
+        database: str,
+        *,
+        verify_tls: bool = True,
+        create_if_missing: bool = False,
+    ) -> None:
+        if not credential:
+            raise ValueError("a key or a token credential is required")
         self._endpoint = endpoint
-        self._key = key
+        self._credential = credential
         self._database = database
         self._verify_tls = verify_tls
+        self._create_if_missing = create_if_missing
         self._lock = threading.Lock()
         self._client: CosmosClient | None = None
         self._database_proxy: DatabaseProxy | None = None
@@ -172,7 +191,11 @@ class CosmosStore:
             client.close()
 
     def _container(self, container: Container) -> ContainerProxy:
-        """The container, created on its first use (read without the lock once known)."""
+        """The container's proxy (read without the lock once known).
+
+        Opening one sends nothing; with ``create_if_missing`` it is created
+        here, on its first use, if it does not exist.
+        """
         proxy = self._containers.get(container)
         if proxy is not None:
             return proxy
@@ -181,29 +204,39 @@ class CosmosStore:
                 raise StoreUnavailable("the store is closed")
             proxy = self._containers.get(container)
             if proxy is None:
-                with _translated(f"Cosmos DB container {self._database}/{container}"):
-                    proxy = self._database_or_create().create_container_if_not_exists(
-                        id=container.value,
-                        partition_key=PartitionKey(path="/tenantId"),
-                        default_ttl=-1,
-                    )
+                database = self._database_proxy or self._open_database()
+                if self._create_if_missing:
+                    with _translated(f"Cosmos DB container {self._database}/{container}"):
+                        proxy = database.create_container_if_not_exists(
+                            id=container.value,
+                            partition_key=PartitionKey(path="/tenantId"),
+                            default_ttl=-1,
+                        )
+                else:
+                    proxy = database.get_container_client(container.value)
                 self._containers = {**self._containers, container: proxy}
             return proxy
 
-    def _database_or_create(self) -> DatabaseProxy:
-        """Connect and create the database if missing; the caller holds the lock."""
-        if self._database_proxy is not None:
-            return self._database_proxy
+    def _open_database(self) -> DatabaseProxy:
+        """Make the client and open (or, for an emulator, create) the database.
+
+        The caller holds the lock. Without ``create_if_missing`` nothing is
+        sent here: the first data-plane request is the first call's own.
+        """
         if not self._verify_tls:
             _allow_unverified(self._endpoint)
         client = CosmosClient(
             self._endpoint,
-            credential=self._key,
+            credential=self._credential,
             connection_verify=self._verify_tls,
             transport=_transport(),
         )
         try:
-            database = client.create_database_if_not_exists(self._database)
+            if self._create_if_missing:
+                with _translated(f"Cosmos DB database {self._database}"):
+                    database = client.create_database_if_not_exists(self._database)
+            else:
+                database = client.get_database_client(self._database)
         except BaseException:
             client.close()
             raise

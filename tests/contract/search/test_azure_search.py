@@ -322,14 +322,14 @@ def test_refused_key_is_a_permanent_search_failure(make: Factory) -> None:
     with pytest.raises(SearchFailed) as caught:
         adapter.search(RunbookQuery(text="rollback"))
     assert caught.value.permanent is True
-    assert "key was refused (HTTP 403)" in caught.value.reason
+    assert "credential was refused (HTTP 403)" in caught.value.reason
     assert "api-key is not valid" in caught.value.reason
     with pytest.raises(SearchFailed, match="HTTP 403"):
         adapter.ensure_index()
 
 
 def test_missing_index_says_to_create_it(make: Factory) -> None:
-    with pytest.raises(SearchFailed, match=r"not found.*ensure_index") as caught:
+    with pytest.raises(SearchFailed, match=r"not found.*create the index") as caught:
         make().search(RunbookQuery(text="rollback"))
     assert caught.value.permanent is True
 

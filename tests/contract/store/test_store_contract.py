@@ -44,6 +44,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DocumentSt
             cosmos_key=SecretStr(COSMOS_KEY),
             cosmos_database=f"contract-{uuid.uuid4().hex[:12]}",
             cosmos_verify_tls=False,
+            cosmos_create_if_missing=True,  # an emulator: Azure's are made by the deployment
         )
         expected = CosmosStore
     opened = open_store(settings)

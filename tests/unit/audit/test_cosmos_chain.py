@@ -21,7 +21,11 @@ pytestmark = pytest.mark.cosmos
 @pytest.fixture
 def cosmos(cosmos_server: str) -> Iterator[CosmosStore]:
     store = CosmosStore(
-        cosmos_server, COSMOS_KEY, f"audit-{uuid.uuid4().hex[:12]}", verify_tls=False
+        cosmos_server,
+        COSMOS_KEY,
+        f"audit-{uuid.uuid4().hex[:12]}",
+        verify_tls=False,
+        create_if_missing=True,
     )
     yield store
     store.close()
