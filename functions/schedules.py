@@ -8,7 +8,9 @@ and both are valid. Weekly reports, checked every 15 minutes: each tenant's
 is due on Monday from 09:00 in its own time zone (zones are offset from UTC
 by whole quarter hours) and sent once, the store keeping the mark. The
 anomaly sweep, every 15 minutes: each tenant's deviating signals filed with
-its open incidents or in its daily digest; it never pages.
+its open incidents or in its daily digest; it never pages. The digest,
+checked every 15 minutes: the day before is posted once from 09:00 in the
+tenant's zone, the store keeping the mark.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from functions.incident import instance_id, wake
+from shared.anomaly.digest import Status as DigestStatus
+from shared.anomaly.digest import send_daily_digest
 from shared.anomaly.live import run as sweep_anomalies_of
 from shared.bootstrap import runtime
 from shared.incidents.reconcile import needs_start, open_incidents
@@ -38,6 +42,8 @@ ANOMALY_SWEEP_SCHEDULE = "0 */15 * * * *"
 """NCRONTAB (seconds first): every 15 minutes; each sweep looks at the last hour."""
 WEEKLY_REPORT_SCHEDULE = "0 */15 * * * *"
 """NCRONTAB (seconds first): every 15 minutes; each tenant's Monday 09:00 is its own."""
+ANOMALY_DIGEST_SCHEDULE = "0 */15 * * * *"
+"""NCRONTAB (seconds first): every 15 minutes; each tenant's 09:00 is its own."""
 FORECAST_SCHEDULE = "0 */15 * * * *"
 """NCRONTAB (seconds first): every 15 minutes."""
 
@@ -118,3 +124,17 @@ def sweep_anomalies(timer: func.TimerRequest) -> None:
             sum(len(a.findings) for a in result.attached),
             len(result.digest),
         )
+
+
+@bp.schedule(schedule=ANOMALY_DIGEST_SCHEDULE, arg_name="timer", run_on_startup=False)
+def send_anomaly_digests(timer: func.TimerRequest) -> None:
+    rt = runtime()
+    now = rt.clock.now()
+    for tenant in rt.tenants.list():
+        try:
+            outcome = send_daily_digest(rt, tenant, now=now)
+        except Exception:  # logged: one tenant's failure must not stop the others
+            log.exception("anomaly digest of %s failed", tenant.id)
+            continue
+        if outcome.status is DigestStatus.SENT:
+            log.info("anomaly digest of %s for %s sent", tenant.id, outcome.day)

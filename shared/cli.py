@@ -1051,5 +1051,29 @@ def _index_definition(name: str) -> Any:
     return SearchIndex({**definition, "name": name})
 
 
+@anomalies_app.command("digest")
+@friendly
+def anomalies_digest(
+    tenant: Annotated[str, typer.Option(help="Tenant whose daily digest to print.")],
+    day: Annotated[
+        str | None,
+        typer.Option(help="Local day YYYY-MM-DD (default yesterday in the tenant's zone)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the digest as JSON.")] = False,
+) -> None:
+    """A day's anomaly digest as the morning post shows it: by service, most urgent first."""
+    from shared.anomaly.digest import day_before, digest_view, parse_day, text_lines
+
+    rt = _runtime()
+    chosen = rt.tenants.get(tenant)
+    wanted = parse_day(day) if day is not None else day_before(rt.clock.now(), chosen.zone)
+    view = digest_view(rt.store, chosen, wanted)
+    if as_json:
+        typer.echo(json.dumps(view.to_json(), indent=2))
+        return
+    for text in text_lines(view, chosen.zone):
+        typer.echo(text)
+
+
 if __name__ == "__main__":
     main()

@@ -137,11 +137,11 @@ def sweep(
     hosts = sorted(tenant.topology.hosts())
     series, errors = read_signals(metrics, catalog.specs(), services, hosts, now)
     findings = [f for s in series if (f := finding(s, now, threshold)) is not None]
-    incidents = _open_incidents(store, tenant.id)
+    incidents = open_incidents(store, tenant.id)
     attached: list[Attached] = []
     explained: set[str] = set()
     for doc in incidents:
-        mine = [f for f in findings if _concerns(doc, f)]
+        mine = [f for f in findings if concerns(doc, f)]
         if not mine:
             continue
         incident_id = str(doc["id"])
@@ -287,14 +287,16 @@ def _fold(arrays: list[Floats], spec: SignalSpec) -> Floats:
     return folded
 
 
-def _open_incidents(store: DocumentStore, tenant_id: str) -> list[dict[str, Any]]:
+def open_incidents(store: DocumentStore, tenant_id: str) -> list[dict[str, Any]]:
+    """The tenant's unresolved incidents that name services or hosts (stored documents)."""
     docs = store.query(
         Container.INCIDENTS, tenant_id, [Filter("status", "!=", "resolved")], order_by="id"
     )
     return [d for d in docs if "services" in d or "instances" in d]
 
 
-def _concerns(incident: Mapping[str, Any], f: AnomalyFinding) -> bool:
+def concerns(incident: Mapping[str, Any], f: AnomalyFinding) -> bool:
+    """Whether the finding's service (or host) is one of the incident's."""
     field_name = "services" if f.scope == "service" else "instances"
     return f.entity in (incident.get(field_name) or ())
 

@@ -23,6 +23,7 @@ def test_the_real_worker_indexes_every_function_of_the_app() -> None:
     assert len(declared) >= 20
     assert "sweep_forecasts" in declared
     assert {"manage_tenants", "manage_tenant", "manage_tenant_rotate"} <= declared  # admin API
+    assert {"sweep_anomalies", "send_anomaly_digests"} <= declared
     catalog = catalog_of(app)
     assert "incident_orchestrator" in catalog.orchestrators
     assert {"plan_incident_context", "deliver_incident_message"} <= set(catalog.activities)
