@@ -195,6 +195,8 @@ var appSettings = {
   AzureWebJobsStorage__accountName: storage.outputs.name
   APPLICATIONINSIGHTS_CONNECTION_STRING: monitoring.outputs.connectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD'
+  // The worker attaches the host's trace context, so the app's spans nest under it.
+  PYTHON_ENABLE_OPENTELEMETRY: 'true'
   SRE_COPILOT_TASK_HUB: taskHub
   // Store and search: Entra ID, no keys.
   SRE_COPILOT_HOME: '/tmp/sre-copilot'
@@ -202,6 +204,8 @@ var appSettings = {
   SRE_COPILOT_COSMOS_ENDPOINT: cosmos.outputs.endpoint
   SRE_COPILOT_COSMOS_DATABASE: cosmos.outputs.databaseName
   SRE_COPILOT_COSMOS_VERIFY_TLS: 'true'
+  // The database and containers are created above: no management-plane call at run time.
+  SRE_COPILOT_COSMOS_CREATE_IF_MISSING: 'false'
   SRE_COPILOT_SEARCH: 'azure'
   SRE_COPILOT_AZURE_SEARCH_ENDPOINT: search.outputs.endpoint
   SRE_COPILOT_AZURE_SEARCH_INDEX: searchIndexName
