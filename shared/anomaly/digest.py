@@ -8,7 +8,7 @@ the tenant's zone until the end of that day; the day before is claimed in the
 store first (a ``cache`` mark created exactly once), then posted through the
 chat port, and the mark says "sent". A failure releases the claim so the next
 run tries again; a claim left by a run that died is taken over after
-``CLAIM_TIMEOUT``. A day with nothing filed posts nothing.
+``shared.notify.once.CLAIM_TIMEOUT``. A day with nothing filed posts nothing.
 
 ``digest_view`` is what both the message and ``sre-copilot anomalies digest``
 show: findings grouped by service (or host), the groups ordered by the impact
@@ -27,21 +27,19 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from shared.anomaly.sweep import concerns, digest_for, open_incidents
-from shared.errors import BadInput, Conflict, PreconditionFailed
+from shared.errors import BadInput
 from shared.incidents import stored_analysis
 from shared.models.anomaly import AnomalyFinding
-from shared.models.base import iso
 from shared.models.tenant import Tenant
 from shared.notify.mrkdwn import escape as E
+from shared.notify.once import SendOnce
 from shared.ports.chat import ChatMessage, ChatPort, PostedMessage
-from shared.ports.store import Container, DocumentStore
+from shared.ports.store import DocumentStore
 
 DUE_AT = time(9, 0)
 """The digest of the day before is posted from this local time."""
 MARK_PREFIX = "anomaly-digest-sent:"
 MARK_TTL_S = 30 * 24 * 3600
-CLAIM_TIMEOUT = timedelta(minutes=30)
-"""A claim still "sending" after this long was left by a run that died."""
 KIND = "anomaly-digest"
 MAX_GROUPS = 40
 """Slack allows 50 blocks a message: the header, the intro, the groups, a last line."""
@@ -265,52 +263,18 @@ def send_daily_digest(rt: DigestRuntime, tenant: Tenant, *, now: datetime) -> Ou
     view = digest_view(rt.store, tenant, day)
     if not view.groups:
         return Outcome(tenant.id, Status.NOTHING, day)
-    if not _claim(rt.store, tenant.id, day, now):
+    once = SendOnce(
+        rt.store, tenant.id, MARK_PREFIX + day, "anomaly-digest-sent", MARK_TTL_S, {"day": day}
+    )
+    if not once.claim(now):
         return Outcome(tenant.id, Status.ALREADY_SENT, day)
     try:
         posted = rt.chat_for(tenant).post(render(view, zone), channel=tenant.slack_channel_id)
     except BaseException:
-        rt.store.delete(Container.CACHE, tenant.id, MARK_PREFIX + day)  # the next run tries again
+        once.release()
         raise
-    rt.store.upsert(
-        Container.CACHE,
-        tenant.id,
-        _mark(tenant.id, day, now, state="sent") | {"channel": posted.channel, "ts": posted.ts},
-    )
+    once.sent(now, posted)
     return Outcome(tenant.id, Status.SENT, day, posted, view.count)
-
-
-def _mark(tenant_id: str, day: str, now: datetime, *, state: str) -> dict[str, object]:
-    return {
-        "id": MARK_PREFIX + day,
-        "tenantId": tenant_id,
-        "kind": "anomaly-digest-sent",
-        "day": day,
-        "state": state,
-        "at": iso(now),
-        "ttl": MARK_TTL_S,
-    }
-
-
-def _claim(store: DocumentStore, tenant_id: str, day: str, now: datetime) -> bool:
-    """True when this run owns the day's post (created the mark, or took over a dead claim)."""
-    claim = _mark(tenant_id, day, now, state="sending")
-    try:
-        store.create(Container.CACHE, tenant_id, claim)
-        return True
-    except Conflict:
-        pass
-    current = store.get(Container.CACHE, tenant_id, MARK_PREFIX + day)
-    if current is None or current.get("state") != "sending":
-        return False
-    claimed = datetime.fromisoformat(str(current.get("at")))
-    if now - claimed < CLAIM_TIMEOUT:
-        return False
-    try:
-        store.replace(Container.CACHE, tenant_id, claim, etag=str(current["_etag"]))
-    except PreconditionFailed:
-        return False
-    return True
 
 
 def _section(text: str) -> dict[str, Any]:

@@ -38,7 +38,7 @@ import numpy as np
 import numpy.typing as npt
 
 from shared.anomaly.detector import anomaly_scores
-from shared.enrichment.signals import NAMES, SignalCatalog, SignalSpec, render
+from shared.enrichment.signals import SignalCatalog, SignalSpec, aligned, render_or_all
 from shared.errors import Conflict
 from shared.models.anomaly import (
     AnomalyDigest,
@@ -49,7 +49,7 @@ from shared.models.anomaly import (
 )
 from shared.models.base import iso
 from shared.models.tenant import Tenant
-from shared.ports.metrics import MetricsSource, QueryResult
+from shared.ports.metrics import MetricsSource
 from shared.ports.store import Container, DocumentStore, Filter, update_with_retry
 
 Floats = npt.NDArray[np.float64]
@@ -173,19 +173,21 @@ def read_signals(
         if spec.transform not in SWEPT_TRANSFORMS:
             continue
         names = services if spec.scope == "service" else hosts
-        query = _selector(spec.selector, names)
+        query = render_or_all(spec.selector, names)
         result = metrics.query_range(query, start, now, STEP)
         denominator = None
         if spec.denominator is not None and result.ok:
-            denominator = metrics.query_range(_selector(spec.denominator, names), start, now, STEP)
+            denominator = metrics.query_range(
+                render_or_all(spec.denominator, names), start, now, STEP
+            )
         failure = result.error or (denominator.error if denominator else None)
         if failure is not None:
             errors.append(f"{spec.name}: {failure}")
             continue
         errors += [f"{spec.name}: {w}" for w in result.warnings]
-        numer = _on_grid(result, spec, grid)
+        numer = aligned(result, spec, grid, _step(grid))
         if denominator is not None:
-            denom = _on_grid(denominator, spec, grid)
+            denom = aligned(denominator, spec, grid, _step(grid))
             numer = {
                 key: _ratio(arr, den)
                 for key, arr in numer.items()
@@ -247,28 +249,6 @@ def digest_for(store: DocumentStore, tenant_id: str, day: str) -> AnomalyDigest 
     """The tenant's digest of ``day`` (``YYYY-MM-DD`` in its time zone), if anything deviated."""
     doc = store.get(Container.CACHE, tenant_id, digest_id(day))
     return None if doc is None else AnomalyDigest.from_doc(doc)
-
-
-def _selector(template: str, names: Sequence[str]) -> str:
-    # Without a topology, every entity the source has (as the weekly report reads it).
-    return render(template, names) if names else template.replace(NAMES, ".+")
-
-
-def _on_grid(result: QueryResult, spec: SignalSpec, grid: Floats) -> dict[tuple[str, str], Floats]:
-    """Series keyed by (entity, join value) on the grid, each sample at its nearest slot."""
-    step = float(grid[1] - grid[0]) if grid.size > 1 else 1.0
-    out: dict[tuple[str, str], Floats] = {}
-    for s in result.series:
-        entity = s.labels.get(spec.key_label)
-        if not entity or not s.samples:
-            continue
-        join = s.labels.get(spec.join_label, "") if spec.join_label else ""
-        arr = out.setdefault((entity, join), np.full(grid.size, np.nan))
-        data = np.asarray(s.samples, dtype=np.float64).reshape(-1, 2)
-        idx = np.rint((data[:, 0] - grid[0]) / step).astype(np.int64)
-        keep = (idx >= 0) & (idx < grid.size)
-        arr[idx[keep]] = data[keep, 1]
-    return out
 
 
 def _ratio(numer: Floats, denom: Floats) -> Floats:
@@ -372,3 +352,7 @@ def _upsert_merged(
             store.create(Container.CACHE, tenant_id, mutate(blank))
         except Conflict:  # lost a creation race: merge into the winner's document
             update_with_retry(store, Container.CACHE, tenant_id, doc_key, mutate)
+
+
+def _step(grid: Floats) -> float:
+    return float(grid[1] - grid[0]) if grid.size > 1 else 1.0

@@ -16,7 +16,7 @@ database's connections rose before its callers' errors").
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -221,7 +221,12 @@ def render(template: str, names: Iterable[str]) -> str:
     return template.replace(NAMES, names_regex(names))
 
 
-def _aligned(
+def render_or_all(template: str, names: Sequence[str]) -> str:
+    """``render``, or every entity the source has when there are no names (no topology)."""
+    return render(template, names) if names else template.replace(NAMES, ".+")
+
+
+def aligned(
     result: QueryResult, spec: SignalSpec, grid: FloatArray, step: float
 ) -> dict[tuple[str, str], FloatArray]:
     """Series keyed by (entity, join value) as arrays on the step grid (NaN: no sample)."""
@@ -456,9 +461,9 @@ def compute_signals(
                 result, services=entities, grid=grid, step=step, now=window.now, source=query
             )
             continue
-        numer = _aligned(result, spec, grid, step)
+        numer = aligned(result, spec, grid, step)
         if denominator is not None:
-            denom = _aligned(denominator, spec, grid, step)
+            denom = aligned(denominator, spec, grid, step)
             ratios: dict[tuple[str, str], FloatArray] = {}
             for key, arr in numer.items():
                 den = denom.get(key, denom.get((key[0], "")))

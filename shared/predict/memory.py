@@ -24,8 +24,8 @@ from datetime import datetime, timedelta
 import numpy as np
 import numpy.typing as npt
 
-from shared.enrichment.signals import NAMES, SignalCatalog, SignalSpec, render
-from shared.ports.metrics import MetricsSource, QueryResult
+from shared.enrichment.signals import SignalCatalog, SignalSpec, aligned, render_or_all
+from shared.ports.metrics import MetricsSource
 from shared.predict.forecast import Forecast, Status, forecast
 
 Floats = npt.NDArray[np.float64]
@@ -68,18 +68,18 @@ def read_worst_pods(
     if spec.denominator is None:
         return [], [f"{SIGNAL}: the catalog's memory signal has no limit selector"]
     start = now - history
-    used = metrics.query_range(_selector(spec.selector, services), start, now, step)
+    used = metrics.query_range(render_or_all(spec.selector, services), start, now, step)
     if not used.ok:
         return [], [f"{SIGNAL}: {used.error}"]
-    limits = metrics.query_range(_selector(spec.denominator, services), start, now, step)
+    limits = metrics.query_range(render_or_all(spec.denominator, services), start, now, step)
     if not limits.ok:
         return [], [f"{SIGNAL} limit: {limits.error}"]
     errors = [f"{SIGNAL}: {w}" for w in (*used.warnings, *limits.warnings)]
     grid = start.timestamp() + step.total_seconds() * np.arange(
         int(history / step) + 1, dtype=np.float64
     )
-    working = _on_grid(used, spec, grid)
-    limit = _on_grid(limits, spec, grid)
+    working = aligned(used, spec, grid, _step(grid))
+    limit = aligned(limits, spec, grid, _step(grid))
     by_service: dict[str, list[PodHeadroom]] = {}
     for (service, pod), ws in sorted(working.items()):
         lim = limit.get((service, pod), limit.get((service, "")))
@@ -110,23 +110,5 @@ def _risk(pod: PodHeadroom) -> tuple[int, float, float]:
     return (3, 0.0, room)
 
 
-def _selector(template: str, names: Sequence[str]) -> str:
-    # Without a topology, every service the source has (as the anomaly sweep reads it).
-    return render(template, names) if names else template.replace(NAMES, ".+")
-
-
-def _on_grid(result: QueryResult, spec: SignalSpec, grid: Floats) -> dict[tuple[str, str], Floats]:
-    """Series keyed by (service, pod) on the grid, each sample at its nearest slot."""
-    step = float(grid[1] - grid[0]) if grid.size > 1 else 1.0
-    out: dict[tuple[str, str], Floats] = {}
-    for s in result.series:
-        service = s.labels.get(spec.key_label)
-        if not service or not s.samples:
-            continue
-        pod = s.labels.get(spec.join_label, "") if spec.join_label else ""
-        arr = out.setdefault((service, pod), np.full(grid.size, np.nan))
-        data = np.asarray(s.samples, dtype=np.float64).reshape(-1, 2)
-        idx = np.rint((data[:, 0] - grid[0]) / step).astype(np.int64)
-        keep = (idx >= 0) & (idx < grid.size)
-        arr[idx[keep]] = data[keep, 1]
-    return out
+def _step(grid: Floats) -> float:
+    return float(grid[1] - grid[0]) if grid.size > 1 else 1.0

@@ -7,7 +7,7 @@ is the timer's one call per tenant: it is due from Monday 09:00 local (see
 document keyed by the week's first day, created exactly once), then the
 report is posted through the chat port with its HTML file attached, and the
 mark says "sent". A failure releases the claim so the next run tries again;
-a claim left by a run that died is taken over after ``CLAIM_TIMEOUT``.
+a claim left by a run that died is taken over (``shared.notify.once``).
 """
 
 from __future__ import annotations
@@ -15,27 +15,25 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from shared.errors import BadInput, Conflict, PreconditionFailed
-from shared.models.base import iso
+from shared.errors import BadInput
 from shared.models.tenant import Tenant
+from shared.notify.once import SendOnce
 from shared.ports.chat import ChatPort, PostedMessage
 from shared.ports.metrics import MetricsSource
-from shared.ports.store import Container, DocumentStore
+from shared.ports.store import DocumentStore
 from shared.report.blocks import report_message
 from shared.report.charts import charts
 from shared.report.gather import OnStep, Sources, weekly_report
 from shared.report.html import render_html
 from shared.report.model import WeeklyReport
-from shared.report.week import Week, is_due, week_before
+from shared.report.week import is_due, week_before
 
 MARK_PREFIX = "weekly-report:"
 MARK_TTL_S = 90 * 24 * 3600
-CLAIM_TIMEOUT = timedelta(minutes=30)
-"""A claim still "sending" after this long was left by a run that died."""
 
 
 class ReportRuntime(Protocol):
@@ -101,9 +99,11 @@ def send_weekly_report(rt: ReportRuntime, tenant: Tenant, *, now: datetime) -> O
     if not is_due(now, tenant.zone):
         return Outcome(tenant.id, Status.NOT_DUE)
     week = week_before(now, tenant.zone)
-    if not _claim(rt.store, tenant.id, week, now):
+    once = SendOnce(
+        rt.store, tenant.id, MARK_PREFIX + week.key, "weekly-report", MARK_TTL_S, {"week": week.key}
+    )
+    if not once.claim(now):
         return Outcome(tenant.id, Status.ALREADY_SENT, week.key)
-    mark = MARK_PREFIX + week.key
     try:
         report = make_report(rt, tenant, now)
         content = html_of(report).encode("utf-8")
@@ -116,46 +116,9 @@ def send_weekly_report(rt: ReportRuntime, tenant: Tenant, *, now: datetime) -> O
             title=f"Weekly report {report.week.label}",
         )
     except BaseException:
-        rt.store.delete(Container.CACHE, tenant.id, mark)  # the next run tries again
+        once.release()
         raise
-    rt.store.upsert(
-        Container.CACHE,
-        tenant.id,
-        _mark(tenant.id, week, now, state="sent") | {"channel": posted.channel, "ts": posted.ts},
-    )
+    once.sent(now, posted)
     return Outcome(
         tenant.id, Status.SENT, week.key, posted, posted.file is not None, report.missing
     )
-
-
-def _mark(tenant_id: str, week: Week, now: datetime, *, state: str) -> dict[str, object]:
-    return {
-        "id": MARK_PREFIX + week.key,
-        "tenantId": tenant_id,
-        "kind": "weekly-report",
-        "week": week.key,
-        "state": state,
-        "at": iso(now),
-        "ttl": MARK_TTL_S,
-    }
-
-
-def _claim(store: DocumentStore, tenant_id: str, week: Week, now: datetime) -> bool:
-    """True when this run owns the week's report (created the mark, or took over a dead claim)."""
-    claim = _mark(tenant_id, week, now, state="sending")
-    try:
-        store.create(Container.CACHE, tenant_id, claim)
-        return True
-    except Conflict:
-        pass
-    current = store.get(Container.CACHE, tenant_id, MARK_PREFIX + week.key)
-    if current is None or current.get("state") != "sending":
-        return False
-    claimed = datetime.fromisoformat(str(current.get("at")))
-    if now - claimed < CLAIM_TIMEOUT:
-        return False
-    try:
-        store.replace(Container.CACHE, tenant_id, claim, etag=str(current["_etag"]))
-    except PreconditionFailed:
-        return False
-    return True
