@@ -142,21 +142,43 @@ def _moment(moment: datetime, now: datetime) -> str:
 def render(post: Post, *, tenant_id: str, forecast_id: str) -> ChatMessage:
     """The message for a new or worse risk, with its two buttons."""
     p = post.prediction
-    result = p.forecast
-    lead = headline(post)
+    text = headline(post)
+    return risk_message(
+        post,
+        title=f"Disk filling: {p.where}",
+        text=text,
+        lead=f"*{E(text)}*" + _full_at(p.forecast),
+        basis=basis(p.forecast, p.size_bytes),
+        tenant_id=tenant_id,
+        forecast_id=forecast_id,
+    )
+
+
+def risk_message(
+    post: Post,
+    *,
+    title: str,
+    text: str,
+    lead: str,
+    basis: str,
+    tenant_id: str,
+    forecast_id: str,
+) -> ChatMessage:
+    """The layout of every capacity risk (a disk, memory): header, lead (mrkdwn,
+    escaped by the caller; ``text`` is its plain form), the earlier estimate when
+    worse, what it rests on, and the Acknowledge / Not a problem buttons."""
     icon = "⚠️" if post.action is Action.WORSE else "🟠"
-    title = f"{icon} Disk filling: {p.where}"
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": _clip(title, HEADER_LIMIT)}},
-        _section(f"*{E(lead)}*" + _full_at(result)),
+        {
+            "type": "header",
+            "text": {"type": "plain_text", "text": _clip(f"{icon} {title}", HEADER_LIMIT)},
+        },
+        _section(lead),
     ]
     if post.action is Action.WORSE and post.previous_hours_left is not None:
         blocks.append(_section(f"Earlier: about {hours(post.previous_hours_left)} left."))
     blocks.append(
-        {
-            "type": "context",
-            "elements": [{"type": "mrkdwn", "text": _clip(E(basis(result, p.size_bytes)), 2000)}],
-        }
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(E(basis), 2000)}]}
     )
     value = ActionValue(incident_id=forecast_id, tenant_id=tenant_id)
     blocks.append(
@@ -170,7 +192,11 @@ def render(post: Post, *, tenant_id: str, forecast_id: str) -> ChatMessage:
         }
     )
     return ChatMessage(
-        tenant_id=tenant_id, incident_id=forecast_id, text=lead, blocks=tuple(blocks), kind=KIND
+        tenant_id=tenant_id,
+        incident_id=forecast_id,
+        text=text,
+        blocks=tuple(blocks),
+        kind=KIND,
     )
 
 

@@ -15,11 +15,9 @@ Service and pod names come from the metrics source and are data: escaped with
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from shared.formatting import percent, size
-from shared.notify.actions import ActionKind, ActionValue, button
-from shared.notify.forecast_message import HEADER_LIMIT, KIND, SECTION_LIMIT, hours, when
+from shared.notify.forecast_message import risk_message, when
 from shared.notify.mrkdwn import escape as E
 from shared.ports.chat import ChatMessage
 from shared.predict.forecast import Forecast, Status
@@ -77,37 +75,15 @@ def basis(post: Post) -> str:
 def render(post: Post, *, tenant_id: str, forecast_id: str) -> ChatMessage:
     """The message for a new or worse risk, with its two buttons."""
     p = post.prediction
-    lead = headline(post)
-    icon = "⚠️" if post.action is Action.WORSE else "🟠"
-    service = p.labels.get("service") or p.where
-    blocks: list[dict[str, Any]] = [
-        {
-            "type": "header",
-            "text": {
-                "type": "plain_text",
-                "text": _clip(f"{icon} Memory nearing its limit: {service}", HEADER_LIMIT),
-            },
-        },
-        _section(f"*{E(lead)}*" + _limit_at(p.forecast)),
-    ]
-    if post.action is Action.WORSE and post.previous_hours_left is not None:
-        blocks.append(_section(f"Earlier: about {hours(post.previous_hours_left)} left."))
-    blocks.append(
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(E(basis(post)), 2000)}]}
-    )
-    value = ActionValue(incident_id=forecast_id, tenant_id=tenant_id)
-    blocks.append(
-        {
-            "type": "actions",
-            "block_id": "forecast_actions",
-            "elements": [
-                button("Acknowledge", ActionKind.FORECAST_ACK, value, style="primary"),
-                button("Not a problem", ActionKind.FORECAST_NOT_A_PROBLEM, value),
-            ],
-        }
-    )
-    return ChatMessage(
-        tenant_id=tenant_id, incident_id=forecast_id, text=lead, blocks=tuple(blocks), kind=KIND
+    text = headline(post)
+    return risk_message(
+        post,
+        title=f"Memory nearing its limit: {p.labels.get('service') or p.where}",
+        text=text,
+        lead=f"*{E(text)}*" + _limit_at(p.forecast),
+        basis=basis(post),
+        tenant_id=tenant_id,
+        forecast_id=forecast_id,
     )
 
 
@@ -133,11 +109,3 @@ def _moment(moment: datetime, now: datetime) -> str:
     if moment.date() == now.date():
         return moment.strftime("%H:%M UTC")
     return moment.strftime("%a %d %b %H:%M UTC")
-
-
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text, SECTION_LIMIT)}}
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
