@@ -52,7 +52,7 @@ FORECAST_SCHEDULE = "0 */15 * * * *"
 def calibrate_weights(timer: func.TimerRequest) -> None:
     rt = runtime()
     now = rt.clock.now()
-    for tenant in rt.tenants.list():
+    for tenant in rt.tenants.active():
         try:
             outcome = calibrate(rt.store, tenant.id, now=now)
         except Exception:  # logged: one tenant's bad data must not stop the others
@@ -65,7 +65,7 @@ def calibrate_weights(timer: func.TimerRequest) -> None:
 def sweep_forecasts(timer: func.TimerRequest) -> None:
     rt = runtime()
     now = rt.clock.now()
-    for tenant in rt.tenants.list():
+    for tenant in rt.tenants.active():
         try:
             run = run_sweep(rt, tenant, now)
         except Exception:  # logged: one tenant's failure must not stop the others
@@ -80,7 +80,7 @@ def sweep_forecasts(timer: func.TimerRequest) -> None:
 def send_weekly_reports(timer: func.TimerRequest) -> None:
     rt = runtime()
     now = rt.clock.now()
-    for tenant in rt.tenants.list():
+    for tenant in rt.tenants.active():
         try:
             outcome = send_weekly_report(rt, tenant, now=now)
         except Exception:  # logged: one tenant's failure must not stop the others
@@ -112,7 +112,7 @@ async def reconcile_incidents(
 def sweep_anomalies(timer: func.TimerRequest) -> None:
     rt = runtime()
     now = rt.clock.now()
-    for tenant in rt.tenants.list():
+    for tenant in rt.tenants.active():
         try:
             result = sweep_anomalies_of(rt, tenant, now)
         except Exception:  # logged: one tenant's failure must not stop the others
@@ -130,7 +130,7 @@ def sweep_anomalies(timer: func.TimerRequest) -> None:
 def send_anomaly_digests(timer: func.TimerRequest) -> None:
     rt = runtime()
     now = rt.clock.now()
-    for tenant in rt.tenants.list():
+    for tenant in rt.tenants.active():
         try:
             outcome = send_daily_digest(rt, tenant, now=now)
         except Exception:  # logged: one tenant's failure must not stop the others

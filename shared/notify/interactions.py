@@ -181,6 +181,11 @@ def handle_action(deps: InteractionDeps, action: InteractionAction) -> Interacti
             OutcomeKind.UNKNOWN_TENANT,
             "This Slack workspace is not connected to SRE Copilot, so the click was not recorded.",
         )
+    if tenant.disabled:
+        return InteractionOutcome(
+            OutcomeKind.UNKNOWN_TENANT,
+            "SRE Copilot is disabled for this workspace, so the click was not recorded.",
+        )
     if tenant.id != action.tenant_id:
         log.warning(
             "click in team %s (tenant %s) on a message of tenant %s refused",
@@ -454,6 +459,8 @@ def handle_command(deps: InteractionDeps, command: SlashCommand) -> CommandReply
     tenant = deps.tenants.by_slack_team(command.team_id)
     if tenant is None:
         return _reply("This Slack workspace is not connected to SRE Copilot.")
+    if tenant.disabled:
+        return _reply("SRE Copilot is disabled for this workspace.")
     if command.name is CommandName.STATUS:
         return _status(deps, tenant)
     return _why(deps, tenant, command.argument or "")

@@ -12,6 +12,7 @@ next written here, which seals it (the token itself is unchanged).
 
 from __future__ import annotations
 
+import builtins
 import re
 import threading
 import time
@@ -129,6 +130,10 @@ class TenantRegistry:
             if doc is not None:
                 tenants.append(Tenant.from_doc(doc))
         return tenants
+
+    def active(self) -> builtins.list[Tenant]:
+        """The tenants not disabled: what the timers (sweeps, reports, digests) work for."""
+        return [t for t in self.list() if not t.disabled]
 
     def by_slack_team(self, team_id: str) -> Tenant | None:
         entries = self._store.query(

@@ -354,3 +354,17 @@ def test_why_without_an_analysis_or_an_incident(deps: Deps) -> None:
     assert "No analysis" in handle_command(deps, command(CommandName.WHY, INC)).text
     assert "No incident" in handle_command(deps, command(CommandName.WHY, "INC-404")).text
     assert "No incident" in handle_command(deps, command(CommandName.WHY, "../INC-1")).text
+
+
+def test_a_disabled_tenants_clicks_and_commands_change_nothing(deps: Deps) -> None:
+    acme = deps.tenants.get("acme")
+    deps.tenants.add(acme.model_copy(update={"disabled_at": T0}), replace=True)
+
+    outcome = handle_action(deps, click(ActionKind.LIKELY, 1))
+    reply = handle_command(deps, command(CommandName.STATUS))
+
+    assert outcome.kind is OutcomeKind.UNKNOWN_TENANT and "disabled" in outcome.text
+    assert outcome.event is None
+    assert "disabled" in reply.text
+    assert deps.docs(Container.FEEDBACK) == []
+    assert deps.tenants.active() == [deps.tenants.get("globex")]
