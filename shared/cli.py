@@ -939,6 +939,50 @@ def actions_list(
         )
 
 
+autonomy_app = typer.Typer(no_args_is_help=True, help="Shadow mode's record and promotion.")
+app.add_typer(autonomy_app, name="autonomy")
+
+
+@autonomy_app.command("status")
+@friendly
+def autonomy_status(
+    tenant: Annotated[str, typer.Option(help="Tenant whose actions to assess.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
+) -> None:
+    """Per action: mode, tier, shadowed, judged and agreed incidents, ready or why not."""
+    from shared.autonomy.trust import render, status
+
+    rt = _runtime()
+    rt.tenants.get(tenant)
+    rows = status(rt.store, tenant)
+    if as_json:
+        typer.echo(json.dumps([r.row() for r in rows], indent=2))
+        return
+    for line in render(tenant, rows):
+        typer.echo(line)
+
+
+@autonomy_app.command("promote")
+@friendly
+def autonomy_promote(
+    action: Annotated[str, typer.Argument(help="The action to make active, e.g. restart_pod.")],
+    tenant: Annotated[str, typer.Option(help="Tenant whose policy to change.")],
+    by: Annotated[str, typer.Option("--by", help="Who promotes: one of the policy's approvers.")],
+    force: Annotated[
+        bool, typer.Option("--force", help="Promote though not ready (audited as forced).")
+    ] = False,
+) -> None:
+    """Set a shadowed action active once shadow mode earned it; exit 2 when refused."""
+    from shared.autonomy.trust import promote
+
+    rt = _runtime()
+    rt.tenants.get(tenant)
+    done = promote(rt.store, tenant, action, by=by, now=rt.clock.now(), force=force)
+    if done.refused:
+        raise BadInput(done.message)
+    typer.echo(done.message)
+
+
 @bench_app.command("policy")
 @friendly
 def bench_policy(

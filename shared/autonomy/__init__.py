@@ -5,7 +5,9 @@ decides, as a pure function of (policy, proposal, state, time), whether a
 proposed action is refused, only shadowed, run now, announced or held for
 approval, and again right before it runs; ``invariants`` states the safety
 properties the engine must keep, for the property tests and ``bench policy``;
-``policies`` keeps each tenant's policy in the store and audits changes.
+``policies`` keeps each tenant's policy in the store and audits changes;
+``trust`` measures shadow mode's agreement with responders and promotes an
+action out of it.
 """
 
 from __future__ import annotations

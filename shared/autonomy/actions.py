@@ -101,6 +101,8 @@ class ActionRecord(TenantDocument):
     requested_by: str | None = None
     runbook_id: str
     category: str
+    hypothesis_target: str | None = None
+    """The target of the hypothesis the proposal came from (with ``category``)."""
     confidence: float
     service_tier: int | None = None
     reasons: tuple[str, ...] = ()

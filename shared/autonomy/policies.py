@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+import yaml
+
 from shared.audit import append
-from shared.autonomy.policy import Policy, parse_policy, policy_from
+from shared.autonomy.policy import Mode, Policy, parse_policy, policy_from
 from shared.models.audit import AuditRecord
 from shared.models.base import Model, UtcDatetime, iso
 from shared.ports.store import Container, DocumentStore
@@ -73,10 +75,12 @@ def set_policy(
     now: datetime,
     actor: str,
     source: str = "policy",
+    why: Mapping[str, Any] | None = None,
 ) -> StoredPolicy:
     """Validate ``text`` and make it the tenant's policy; ``BadInput`` names the problem.
 
-    The change is audited with both versions; setting the same text again
+    The change is audited with both versions (and ``why``, when a command
+    such as ``autonomy promote`` made it); setting the same text again
     stores and audits nothing new.
     """
     policy = parse_policy(text, source=source)
@@ -115,10 +119,25 @@ def set_policy(
                 "previous_version": previous.version if previous else None,
                 "actions": stored.summary(),
                 "kill_switch": policy.kill_switch,
+                **({"why": dict(why)} if why else {}),
             },
         ),
     )
     return stored
+
+
+def with_mode(text: str, action: str, mode: Mode, *, note: str) -> str:
+    """The policy YAML ``text`` with ``action``'s mode set to ``mode``.
+
+    The YAML is written again from its data (PyYAML keeps no comments), under
+    a comment line ``note`` saying what changed it; the caller validates it
+    through ``set_policy`` as any other policy.
+    """
+    data = yaml.safe_load(text)
+    entry = data["actions"][action]
+    data["actions"][action] = {**entry, "mode": mode.value}
+    body = yaml.safe_dump(data, sort_keys=False, default_flow_style=None)
+    return f"# {note}\n{body}"
 
 
 def render(tenant_id: str, stored: StoredPolicy | None, echo: Callable[[str], None]) -> None:

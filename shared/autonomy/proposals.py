@@ -297,6 +297,7 @@ def propose(
                 entry,
                 resolved,
                 category=category,
+                hypothesis_target=target,
                 confidence=float(top.get("confidence") or 0.0),
                 origin=origin,
                 requested_by=requested_by,
@@ -320,6 +321,7 @@ def _one(
     resolved: Resolved,
     *,
     category: str,
+    hypothesis_target: str,
     confidence: float,
     origin: Origin,
     requested_by: str | None,
@@ -352,7 +354,9 @@ def _one(
         proposed_at=now,
     )
     decision = decide(policy, proposal, state_for(store, tenant, incident, pid, (), now), now)
-    record = _record(tenant, proposal, decision, runbook, origin, requested_by, now)
+    record = _record(tenant, proposal, decision, runbook, origin, requested_by, now).model_copy(
+        update={"hypothesis_target": hypothesis_target}
+    )
     if decision.outcome is Outcome.REFUSED:
         audit(store, record, "refused", now=now, detail={"reasons": list(decision.reasons)})
         return f"{entry.action} on {resolved.target}: refused ({'; '.join(decision.reasons)})"

@@ -321,6 +321,7 @@ def test_an_analysis_proposes_each_action_once_through_the_policy(deps: Deps) ->
     assert set(records) == {"restart_pod", "scale_replicas", "rollback_deployment", "clear_cache"}
     assert len(first.started) == 4 and again.started == ()
     assert records["clear_cache"].mode == "shadow"
+    assert {r.hypothesis_target for r in records.values()} == {"checkout"}  # for earned trust
     assert records["scale_replicas"].not_before == T0 + timedelta(seconds=5)
     assert records["rollback_deployment"].approvers == ("U0LEAD",)
     assert all(r.state is ActionState.PROPOSED for r in records.values())

@@ -1,0 +1,323 @@
+"""Earned trust: how often shadow mode agreed with responders, and promotion out of it.
+
+An action in ``shadow`` mode is recorded (state ``shadowed``) but never run.
+Once the incident is resolved, the responders' choice judges it: the shadowed
+proposal **agrees** when the incident was resolved with the hypothesis the
+proposal came from (same category and target, the "Resolved with #N" click
+audited as ``incident.resolve``), and **disagrees** when it was resolved with
+another one. Incidents still open, or resolved without naming a hypothesis,
+judge nothing. One incident counts once per action type: its latest shadowed
+proposal of that action is the one judged.
+
+``assess`` is pure (policy, records, resolutions → one ``Agreement`` per
+action); ``status`` reads the store for it. An action is ready for promotion
+when at least ``min_judged`` incidents judged it and the agreed share reaches
+``threshold``. ``promote`` sets the action ``active`` in the stored policy
+(``policies.set_policy``, which audits the change) and appends an
+``autonomy.promote`` record; only one of the policy's approvers may, and
+only when ready unless ``force`` (audited as forced). Its outcome is a value.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from shared.audit import append
+from shared.autonomy.actions import ActionRecord, ActionState, list_records
+from shared.autonomy.policies import load_policy, set_policy, with_mode
+from shared.autonomy.policy import Mode, Policy
+from shared.models.audit import AuditRecord
+from shared.models.incident import IncidentStatus
+from shared.ports.store import Container, DocumentStore, Filter
+
+DEFAULT_MIN_JUDGED = 10
+DEFAULT_THRESHOLD = 0.9
+RESOLVE = "incident.resolve"
+PROMOTE = "autonomy.promote"
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """The hypothesis an incident was resolved with."""
+
+    incident_id: str
+    category: str
+    target: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Agreement:
+    """One action type's record in shadow mode, and whether it earned promotion."""
+
+    action: str
+    mode: str | None
+    """The policy's mode for it; None when the policy does not list it."""
+    tier: str | None
+    shadowed: int
+    judged: int
+    agreed: int
+    ready: bool
+    why: str
+
+    @property
+    def share(self) -> float | None:
+        return self.agreed / self.judged if self.judged else None
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "mode": self.mode,
+            "tier": self.tier,
+            "shadowed": self.shadowed,
+            "judged": self.judged,
+            "agreed": self.agreed,
+            "agreement": round(self.share, 4) if self.share is not None else None,
+            "ready": self.ready,
+            "why": self.why,
+        }
+
+
+def came_from(record: ActionRecord, resolution: Resolution) -> bool:
+    """Whether the record was proposed from the hypothesis the incident was resolved with.
+
+    Records from before ``hypothesis_target`` was kept are matched on the
+    service they act on, which proposals name after the hypothesis' target.
+    """
+    if record.category != resolution.category:
+        return False
+    target = record.hypothesis_target or record.service
+    return target.lower() == resolution.target.lower()
+
+
+def tally(
+    records: Iterable[ActionRecord], resolutions: Mapping[str, Resolution]
+) -> dict[str, tuple[int, int, int]]:
+    """``{action: (shadowed, judged, agreed)}`` over the shadowed records (pure)."""
+    latest: dict[tuple[str, str], ActionRecord] = {}
+    shadowed: dict[str, int] = {}
+    for record in records:
+        if record.state is not ActionState.SHADOWED:
+            continue
+        shadowed[record.action] = shadowed.get(record.action, 0) + 1
+        key = (record.action, record.incident_id)
+        if key not in latest or record.proposed_at >= latest[key].proposed_at:
+            latest[key] = record
+    judged: dict[str, int] = {}
+    agreed: dict[str, int] = {}
+    for (action, incident_id), record in latest.items():
+        resolution = resolutions.get(incident_id)
+        if resolution is None:
+            continue
+        judged[action] = judged.get(action, 0) + 1
+        if came_from(record, resolution):
+            agreed[action] = agreed.get(action, 0) + 1
+    return {a: (n, judged.get(a, 0), agreed.get(a, 0)) for a, n in shadowed.items()}
+
+
+def assess(
+    policy: Policy | None,
+    records: Iterable[ActionRecord],
+    resolutions: Mapping[str, Resolution],
+    *,
+    min_judged: int = DEFAULT_MIN_JUDGED,
+    threshold: float = DEFAULT_THRESHOLD,
+) -> list[Agreement]:
+    """One ``Agreement`` per action the policy lists or shadow mode recorded (pure)."""
+    counts = tally(records, resolutions)
+    listed = dict(policy.actions) if policy is not None else {}
+    found: list[Agreement] = []
+    for action in [*listed, *sorted(a for a in counts if a not in listed)]:
+        shadowed, judged, agreed = counts.get(action, (0, 0, 0))
+        entry = listed.get(action)
+        share = agreed / judged if judged else 0.0
+        if entry is None:
+            ready, why = False, "not in the policy"
+        elif entry.mode is Mode.ACTIVE:
+            ready, why = False, "active already"
+        elif judged < min_judged:
+            ready, why = False, f"{judged} of {min_judged} judged incidents needed"
+        elif share < threshold:
+            ready, why = False, f"agreement {share:.0%} below {threshold:.0%}"
+        else:
+            ready, why = True, f"ready for promotion to {entry.tier.value}"
+        found.append(
+            Agreement(
+                action=action,
+                mode=entry.mode.value if entry else None,
+                tier=entry.tier.value if entry else None,
+                shadowed=shadowed,
+                judged=judged,
+                agreed=agreed,
+                ready=ready,
+                why=why,
+            )
+        )
+    return found
+
+
+def resolutions(store: DocumentStore, tenant_id: str) -> dict[str, Resolution]:
+    """The hypothesis each resolved incident of the tenant was resolved with.
+
+    Read from the audit trail (``incident.resolve`` with category and target);
+    the latest such record of an incident is the responders' last word. An
+    incident no longer resolved is left out.
+    """
+    docs = store.query(Container.AUDIT, tenant_id, [Filter("action", "=", RESOLVE)])
+    found: dict[str, Resolution] = {}
+    for doc in sorted(docs, key=lambda d: (d.get("seq") or 0, str(d.get("at", "")))):
+        detail = doc.get("detail") or {}
+        if detail.get("category") and detail.get("target"):
+            subject = str(doc["subject"])
+            found[subject] = Resolution(
+                incident_id=subject,
+                category=str(detail["category"]),
+                target=str(detail["target"]),
+            )
+    for incident_id in list(found):
+        incident = store.get(Container.INCIDENTS, tenant_id, incident_id)
+        if incident is None or incident.get("status") != IncidentStatus.RESOLVED.value:
+            del found[incident_id]
+    return found
+
+
+def status(
+    store: DocumentStore,
+    tenant_id: str,
+    *,
+    min_judged: int = DEFAULT_MIN_JUDGED,
+    threshold: float = DEFAULT_THRESHOLD,
+) -> list[Agreement]:
+    """``autonomy status``: agreement per action of the tenant, read from the store."""
+    stored = load_policy(store, tenant_id)
+    return assess(
+        stored.policy if stored else None,
+        list_records(store, tenant_id),
+        resolutions(store, tenant_id),
+        min_judged=min_judged,
+        threshold=threshold,
+    )
+
+
+class Outcome(StrEnum):
+    PROMOTED = "promoted"
+    UNCHANGED = "unchanged"
+    """Active already: nothing to do."""
+    NOT_APPROVER = "not_approver"
+    NOT_READY = "not_ready"
+    UNKNOWN = "unknown"
+    """No policy, or the policy does not list the action."""
+
+
+@dataclass(frozen=True, slots=True)
+class Promotion:
+    outcome: Outcome
+    message: str
+
+    @property
+    def refused(self) -> bool:
+        return self.outcome not in {Outcome.PROMOTED, Outcome.UNCHANGED}
+
+
+def approvers(policy: Policy, action: str) -> tuple[str, ...]:
+    """Who may promote ``action``: its own approvers and the tenant-level ones."""
+    entry = policy.actions.get(action)
+    own = entry.approvers if entry else ()
+    return tuple(dict.fromkeys((*own, *policy.approvers)))
+
+
+def promote(
+    store: DocumentStore,
+    tenant_id: str,
+    action: str,
+    *,
+    by: str,
+    now: datetime,
+    force: bool = False,
+    min_judged: int = DEFAULT_MIN_JUDGED,
+    threshold: float = DEFAULT_THRESHOLD,
+) -> Promotion:
+    """Set ``action`` active in the tenant's policy when ``by`` may and it is ready."""
+    stored = load_policy(store, tenant_id)
+    if stored is None:
+        return Promotion(Outcome.UNKNOWN, f"{tenant_id}: no remediation policy set")
+    entry = stored.policy.actions.get(action)
+    if entry is None:
+        return Promotion(Outcome.UNKNOWN, f"{action}: not in {tenant_id}'s policy")
+    allowed = approvers(stored.policy, action)
+    if by not in allowed:
+        who = ", ".join(allowed) or "nobody (the policy names no approvers)"
+        return Promotion(
+            Outcome.NOT_APPROVER, f"{by} may not promote {action}: only its approvers may ({who})"
+        )
+    if entry.mode is Mode.ACTIVE:
+        return Promotion(Outcome.UNCHANGED, f"{action} is active already for {tenant_id}")
+    row = next(
+        a
+        for a in assess(
+            stored.policy,
+            list_records(store, tenant_id),
+            resolutions(store, tenant_id),
+            min_judged=min_judged,
+            threshold=threshold,
+        )
+        if a.action == action
+    )
+    if not row.ready and not force:
+        return Promotion(
+            Outcome.NOT_READY, f"{action} is not ready for promotion: {row.why} (--force overrides)"
+        )
+    why = {
+        "promoted": action,
+        "by": by,
+        "forced": force and not row.ready,
+        "agreement": row.row(),
+    }
+    note = f"{action} promoted to active by {by}" + (" (forced)" if why["forced"] else "")
+    text = with_mode(stored.source, action, Mode.ACTIVE, note=note)
+    changed = set_policy(
+        store, tenant_id, text, now=now, actor=by, source="autonomy promote", why=why
+    )
+    append(
+        store,
+        tenant_id,
+        AuditRecord(
+            id=f"audit-{uuid.uuid4().hex}",
+            tenant_id=tenant_id,
+            at=now,
+            actor=by,
+            action=PROMOTE,
+            subject=f"policy:{tenant_id}:{action}",
+            detail={
+                **why,
+                "tier": entry.tier.value,
+                "from": Mode.SHADOW.value,
+                "to": Mode.ACTIVE.value,
+                "policy_version": changed.version,
+                "previous_version": stored.version,
+            },
+        ),
+    )
+    forced = " (forced: " + row.why + ")" if why["forced"] else ""
+    return Promotion(
+        Outcome.PROMOTED,
+        f"{action} promoted to active at {entry.tier.value} risk for {tenant_id} by {by}{forced}",
+    )
+
+
+def render(tenant_id: str, rows: Sequence[Agreement]) -> list[str]:
+    """``autonomy status`` in words: one line per action."""
+    if not rows:
+        return [f"{tenant_id}: no remediation policy and nothing shadowed"]
+    lines = [f"{tenant_id}: agreement of shadow mode with responders, per action"]
+    for a in rows:
+        share = f"{a.share:.0%}" if a.share is not None else "-"
+        lines.append(
+            f"  {a.action:<20} {a.mode or '-':<6} {a.tier or '-':<6} shadowed {a.shadowed:>3}  "
+            f"judged {a.judged:>3}  agreed {a.agreed:>3}  agreement {share:>4}  {a.why}"
+        )
+    return lines
