@@ -16,6 +16,7 @@ import sqlite3
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -69,6 +70,9 @@ class SqliteStore:
         # left to SQLite's busy handler they would sleep for milliseconds.
         self._write_lock = threading.Lock()
         self._idle: list[sqlite3.Connection] = []
+        # A store dropped without close() (a runtime nobody closed) must not leave
+        # its pooled connections to the garbage collector: close them with it.
+        weakref.finalize(self, _close_all, self._idle)
         self._ready = False
         self._closed = False
         self._next_purge: dict[Container, float] = {}
@@ -182,7 +186,8 @@ class SqliteStore:
     def close(self) -> None:
         with self._lock:
             self._closed = True
-            idle, self._idle = self._idle, []
+            idle = list(self._idle)
+            self._idle.clear()
         for conn in idle:
             conn.close()
 
@@ -356,3 +361,8 @@ def _bool_type(value: bool) -> str:
 
 def _marks(items: Sequence[object]) -> str:
     return ", ".join("?" for _ in items)
+
+
+def _close_all(connections: list[sqlite3.Connection]) -> None:
+    while connections:
+        connections.pop().close()

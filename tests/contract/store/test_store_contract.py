@@ -395,3 +395,21 @@ def test_concurrent_updates_lose_nothing(store: DocumentStore) -> None:
     assert sorted(final["items"]) == sorted(items)
     assert all(r is not None and item in r["items"] for r, item in zip(results, items, strict=True))
     assert len(calls) >= 2 * WRITERS - 1  # the race really happened
+
+
+def test_a_sqlite_store_dropped_without_close_closes_its_pooled_connections(
+    tmp_path: Path,
+) -> None:
+    import gc
+    import sqlite3
+    import warnings
+
+    store = SqliteStore(tmp_path / "dropped.sqlite3")
+    store.query(Container.INCIDENTS, "acme")  # leaves a connection in the pool
+    (pooled,) = store._idle
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResourceWarning)
+        del store
+        gc.collect()
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        pooled.execute("SELECT 1")
