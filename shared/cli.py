@@ -665,20 +665,12 @@ def predict_run(
     as_json: Annotated[bool, typer.Option("--json", help="Print the sweep as JSON.")] = False,
 ) -> None:
     """One forecast sweep, with the timer's code: forecast, post what is new, print it."""
-    from datetime import UTC, datetime
-
+    from shared.clock import parse_at
     from shared.predict.live import run_sweep
 
     rt = _runtime()
     chosen = rt.tenants.get(tenant)
-    moment = rt.clock.now()
-    if at is not None:
-        try:
-            moment = datetime.fromisoformat(at.replace("Z", "+00:00"))
-        except ValueError:
-            raise BadInput(f"--at {at!r} is not an ISO time (2026-11-30T12:00:00Z)") from None
-        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    run = run_sweep(rt, chosen, moment.astimezone(UTC))
+    run = run_sweep(rt, chosen, parse_at(at) if at is not None else rt.clock.now())
     if as_json:
         typer.echo(json.dumps(run.to_json(), indent=2))
         return
@@ -1016,7 +1008,8 @@ def anomalies_run(
     as_json: Annotated[bool, typer.Option("--json", help="Print the sweep as JSON.")] = False,
 ) -> None:
     """One anomaly sweep, with the timer's code: print what it attached and digested."""
-    from shared.anomaly.live import parse_at, render, run
+    from shared.anomaly.live import render, run
+    from shared.clock import parse_at
 
     rt = _runtime()
     chosen = rt.tenants.get(tenant)

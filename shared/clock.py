@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Protocol
 
+from shared.errors import BadInput
+
 
 class Clock(Protocol):
     def now(self) -> datetime:
@@ -28,3 +30,12 @@ class FixedClock:
 
     def set(self, moment: datetime) -> None:
         self._moment = moment.astimezone(UTC)
+
+
+def parse_at(text: str) -> datetime:
+    """A command's ``--at``: an ISO time, UTC when it has no offset."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadInput(f"--at {text!r} is not an ISO time (2026-11-30T12:00:00Z)") from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)

@@ -7,11 +7,10 @@ anomalies run`` both call; ``render`` is how the command prints its result.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from shared.anomaly.sweep import SweepResult, sweep
 from shared.bootstrap import Runtime
-from shared.errors import BadInput
 from shared.models.analysis import NO_METRICS_SOURCE
 from shared.models.base import iso
 from shared.models.tenant import Tenant
@@ -23,15 +22,6 @@ def run(rt: Runtime, tenant: Tenant, now: datetime) -> SweepResult:
     if source is None:
         return SweepResult(tenant.id, now, errors=(NO_METRICS_SOURCE,))
     return sweep(tenant, source, rt.store, now)
-
-
-def parse_at(text: str) -> datetime:
-    """``--at``: an ISO time, UTC when it has no offset."""
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise BadInput(f"--at {text!r} is not an ISO time (2026-11-30T12:00:00Z)") from None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def render(result: SweepResult, write: Callable[[str], None]) -> None:

@@ -15,6 +15,7 @@ are data: they are escaped with ``mrkdwn.escape`` wherever they go into
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -90,22 +91,35 @@ def when(result: Forecast) -> str:
     return f"about {hours(left)}" + (f" ({spread})" if spread else "")
 
 
-def headline(post: Post) -> str:
+@dataclass(frozen=True, slots=True)
+class RiskWords:
+    """How a resource's risk reads: a disk fills, memory reaches its limit."""
+
+    at_end: str
+    reaches_end_in: str
+    stopped: str
+    end_in: str
+
+
+DISK_WORDS = RiskWords("is full", "will be full in", "is no longer filling", "full in")
+
+
+def headline(post: Post, words: RiskWords = DISK_WORDS) -> str:
     """The sentence the message leads with (plain text, not escaped)."""
     p = post.prediction
     if post.action is Action.CLEAR:
-        return f"Risk passed: {p.where} {_passed(p.forecast)}"
+        return f"Risk passed: {p.where} {_passed(p.forecast, words)}"
     if post.action is Action.WORSE:
         return f"Worse: {p.where} now {when(p.forecast)}"
     if p.forecast.status is Status.FULL:
-        return f"{p.where} is full now"
-    return f"{p.where} will be full in {when(p.forecast)}"
+        return f"{p.where} {words.at_end} now"
+    return f"{p.where} {words.reaches_end_in} {when(p.forecast)}"
 
 
-def _passed(result: Forecast) -> str:
+def _passed(result: Forecast, words: RiskWords) -> str:
     if result.status is Status.NOT_FILLING or result.hours_left is None:
-        return "is no longer filling"
-    return f"is no longer at risk (full in {when(result)})"
+        return words.stopped
+    return f"is no longer at risk ({words.end_in} {when(result)})"
 
 
 def basis(result: Forecast, size_bytes: float | None) -> str:

@@ -17,11 +17,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from shared.formatting import percent, size
-from shared.notify.forecast_message import risk_message, when
+from shared.notify import forecast_message
+from shared.notify.forecast_message import RiskWords, risk_message, when
 from shared.notify.mrkdwn import escape as E
 from shared.ports.chat import ChatMessage
 from shared.predict.forecast import Forecast, Status
-from shared.predict.sweep import Action, Post
+from shared.predict.sweep import Post
 
 _MODEL = {
     "linear": "a steady climb",
@@ -31,22 +32,17 @@ _MODEL = {
 }
 
 
+MEMORY_WORDS = RiskWords(
+    "is at its limit",
+    "will reach its limit in",
+    "is no longer heading for its limit",
+    "at its limit in",
+)
+
+
 def headline(post: Post) -> str:
     """The sentence the message leads with (plain text, not escaped)."""
-    p = post.prediction
-    if post.action is Action.CLEAR:
-        return f"Risk passed: {p.where} {_passed(p.forecast)}"
-    if post.action is Action.WORSE:
-        return f"Worse: {p.where} now {when(p.forecast)}"
-    if p.forecast.status is Status.FULL:
-        return f"{p.where} is at its limit now"
-    return f"{p.where} will reach its limit in {when(p.forecast)}"
-
-
-def _passed(result: Forecast) -> str:
-    if result.status is Status.NOT_FILLING or result.hours_left is None:
-        return "is no longer heading for its limit"
-    return f"is no longer at risk (at its limit in {when(result)})"
+    return forecast_message.headline(post, MEMORY_WORDS)
 
 
 def basis(post: Post) -> str:
