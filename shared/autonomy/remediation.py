@@ -7,12 +7,15 @@
     settle   after a Stop / Reject / Approve event: what the record says now;
              update the message and, when it will not run, the thread
     expire   the approval window closed: awaiting_approval -> expired
-    begin    right before running: ``may_execute`` on the policy and the state
-             read now; the baseline health; -> executing (or failed, refused)
+    begin    right before running: the baseline health; ``may_execute`` on the
+             policy and the state read now, and the claim on the tenant's
+             limits, in one conditional write (``admission``); -> executing
+             (or failed, refused, with the reasons)
     execute  the executor, idempotency key = proposal id + attempt
     verify   after the settle time: readiness and the health against the baseline
     undo     the executor's undo, when verify found it worse
-    finish   -> verified / rolled_back / failed, the outcome in the thread
+    finish   -> verified / rolled_back / failed, the claim released, the
+             outcome in the thread
 
 Every step reads the record first and is safe to run again: a state move is
 conditional (``actions.transition``), audit records carry idempotency keys,
@@ -26,9 +29,9 @@ import logging
 from datetime import datetime
 from typing import Any, Protocol
 
-from shared.autonomy import actions
+from shared.autonomy import actions, admission
 from shared.autonomy.actions import ActionRecord, ActionState
-from shared.autonomy.engine import Outcome, may_execute, out_of_service
+from shared.autonomy.engine import Decision, Execution, may_execute, out_of_service
 from shared.autonomy.policies import load_policy
 from shared.autonomy.proposals import ProposeDeps, approvals_of, proposal_of, state_for
 from shared.autonomy.verification import judge, read_health
@@ -226,77 +229,95 @@ def expire(deps: RemediationDeps, tenant_id: str, proposal_id: str) -> dict[str,
 
 
 def begin(deps: RemediationDeps, tenant_id: str, proposal_id: str) -> dict[str, Any]:
-    """Check everything again, take the baseline, and move to executing: ``{"go": bool}``."""
+    """Check everything again, take the baseline, and move to executing: ``{"go": bool}``.
+
+    The re-check and the claim on the tenant's limits are one conditional write
+    (``admission.admit``): proposals beginning at the same instant take turns,
+    so concurrency, fleet-share and healthy-floor limits hold between them.
+    """
     record = _record(deps, tenant_id, proposal_id)
     if record.state is S.EXECUTING:
         return {"go": True}  # a retried activity: the first attempt moved it
     now = deps.clock.now()
     tenant = deps.tenants.get(tenant_id)
     stored = load_policy(deps.store, tenant_id)
-    incident = _incident(deps, record)
     if stored is None:
-        reasons: tuple[str, ...] = ("the tenant's policy is gone: nothing may run",)
-        verdict_ok = False
-        approved_by = None
-    else:
-        state = state_for(deps.store, tenant, incident, record.id, approvals_of(record), now)
-        verdict = may_execute(stored.policy, proposal_of(record), state, now)
-        verdict_ok, reasons, approved_by = (
-            verdict.outcome is Outcome.EXECUTE_NOW,
-            verdict.reasons,
-            verdict.approved_by,
+        return _refuse(deps, record, ("the tenant's policy is gone: nothing may run",), now)
+    proposal = proposal_of(record)
+    state = state_for(
+        deps.store, tenant, _incident(deps, record), record.id, approvals_of(record), now
+    )
+
+    def judge(executions: tuple[Execution, ...]) -> Decision:
+        return may_execute(
+            stored.policy, proposal, state.model_copy(update={"executions": executions}), now
         )
-    if not verdict_ok:
-        failed, moved = actions.transition(
-            deps.store,
-            tenant_id,
-            proposal_id,
-            S.FAILED,
-            now=now,
-            reason="refused right before running: " + "; ".join(reasons),
-            allowed_from=frozenset({S.PROPOSED, S.ANNOUNCED, S.APPROVED}),
-            changes={"reasons": list(reasons)},
-        )
-        current = failed or record
-        if moved:
-            actions.audit(
-                deps.store,
-                current,
-                "refused",
-                now=now,
-                detail={"reasons": list(reasons)},
-                key=f"{proposal_id}:refused-at-run",
-            )
-        show(deps, current)
-        tell_thread(deps, current)
-        return {"go": False}
+
+    # Read before the claim: the claim and the move to executing stay two quick writes.
     baseline = read_health(deps.metrics_for(tenant), record.service, now, tenant.signal_overrides)
+    taken = out_of_service(proposal)
+    admitted = admission.admit(deps.store, record, taken, judge, now)
+    verdict = admitted.decision
+    if not admitted.admitted:
+        return _refuse(deps, record, verdict.reasons, now)
     moved_record, moved = actions.transition(
         deps.store,
         tenant_id,
         proposal_id,
         S.EXECUTING,
         now=now,
-        reason="; ".join(reasons[:2]),
+        reason="; ".join(verdict.reasons[:2]),
         allowed_from=frozenset({S.PROPOSED, S.ANNOUNCED, S.APPROVED}),
-        changes={
-            "executed_at": iso(now),
-            "baseline": baseline,
-            "out_of_service": out_of_service(proposal_of(record)),
-        },
+        changes={"executed_at": iso(now), "baseline": baseline, "out_of_service": taken},
     )
     if moved_record is None or not moved:
-        # A Stop won the race for the record: it does not run.
+        if moved_record is None or moved_record.state is not S.EXECUTING:
+            # A Stop won the race for the record: it does not run, its claim goes.
+            admission.release(deps.store, tenant_id, proposal_id, now, ran=False)
         return settle(deps, tenant_id, proposal_id) | {"go": False}
     actions.audit(
         deps.store,
         moved_record,
         "execution_started",
         now=now,
-        detail={"reasons": list(reasons), "approved_by": approved_by, "baseline": baseline},
+        detail={
+            "reasons": list(verdict.reasons),
+            "approved_by": verdict.approved_by,
+            "baseline": baseline,
+            "admission": {"attempts": admitted.attempts, "running": admitted.running},
+        },
     )
     show(deps, moved_record)
     return {"go": True}
+
+
+def _refuse(
+    deps: RemediationDeps, record: ActionRecord, reasons: tuple[str, ...], now: datetime
+) -> dict[str, Any]:
+    """Refused right before running: ``failed`` with the reasons, audited, told."""
+    failed, moved = actions.transition(
+        deps.store,
+        record.tenant_id,
+        record.id,
+        S.FAILED,
+        now=now,
+        reason="refused right before running: " + "; ".join(reasons),
+        allowed_from=frozenset({S.PROPOSED, S.ANNOUNCED, S.APPROVED}),
+        changes={"reasons": list(reasons)},
+    )
+    current = failed or record
+    if moved:
+        actions.audit(
+            deps.store,
+            current,
+            "refused",
+            now=now,
+            detail={"reasons": list(reasons)},
+            key=f"{record.id}:refused-at-run",
+        )
+    show(deps, current)
+    tell_thread(deps, current)
+    return {"go": False}
 
 
 def execute(deps: RemediationDeps, tenant_id: str, proposal_id: str) -> dict[str, Any]:
@@ -378,6 +399,8 @@ def finish(
         raise NotFound(f"no remediation action {proposal_id}")
     if moved:
         actions.audit(deps.store, record, state, now=now, detail={"reason": reason})
+    if record.state.terminal:
+        admission.release(deps.store, tenant_id, proposal_id, now, ran=True)
     show(deps, record)
     tell_thread(deps, record)
     return {"state": record.state.value}
