@@ -5,7 +5,14 @@ Layout (``rca_data/<day>/``): ``<day>-fault_list.json`` (faults by hour:
 ``<pod>_metric.csv`` per pod (1-minute rows: CPU, memory, syscalls, network,
 client and server latency quantiles, workload, node usage),
 ``front_service.csv`` (what users of the entry service see) and, for Online
-Boutique, ``dependency.csv`` (the call graph, plus each service's node IP).
+Boutique, ``dependency.csv`` (the call graph, plus each service's node IP) and
+the per-call-edge median latency seen by each side of a call
+(``source_50.csv``: the caller's view, ``destination_50.csv``: the callee's;
+one ``<caller>_<callee>`` column each). They are read as a service mesh
+exports them (Istio's reporter=source / reporter=destination): the caller's
+view as ``pod_client_latency_seconds{service=<caller>,destination_service=
+<callee>}``, the callee's as ``pod_server_latency_seconds{service=<callee>,
+source_service=<caller>}``.
 
 Times come from the ``Time`` strings (UTC), never from ``TimeStamp``, which is
 offset by 2e8 s in some Online Boutique days. A pod's service is its name
@@ -148,6 +155,45 @@ def _front_series(path: Path, entry: str) -> list[SeriesData]:
     return out
 
 
+_EDGE_FILES = {
+    # file -> (metric name, label naming the other side, whose view it is)
+    "source_50.csv": ("pod_client_latency_seconds", "destination_service", "caller"),
+    "destination_50.csv": ("pod_server_latency_seconds", "source_service", "callee"),
+}
+
+
+def _edge(column: str, services: set[str]) -> tuple[str, str] | None:
+    """``frontend_cartservice`` -> (caller, callee), both known services; None otherwise."""
+    for i, ch in enumerate(column):
+        if ch == "_" and column[:i] in services and column[i + 1 :] in services:
+            return column[:i], column[i + 1 :]
+    return None
+
+
+def _edge_series(metric: Path, services: set[str]) -> list[SeriesData]:
+    """Per-call-edge latency (median), each side's view, as a mesh would label it."""
+    out: list[SeriesData] = []
+    for file, (name, peer_label, side) in _EDGE_FILES.items():
+        path = metric / file
+        if not path.is_file():
+            continue
+        rows = _rows(path)
+        if not rows:
+            continue
+        times = [_time(r["time"]) for r in rows]
+        for column in rows[0]:
+            edge = _edge(column, services)
+            if edge is None:
+                continue
+            caller, callee = edge
+            own, peer = (caller, callee) if side == "caller" else (callee, caller)
+            labels = {"service": own, peer_label: peer, "quantile": "0.5"}
+            s = regular(name, labels, times, [parse_float(r[column]) for r in rows])
+            if s is not None:
+                out.append(s)
+    return out
+
+
 def _graph(
     path: Path, services: set[str]
 ) -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
@@ -182,6 +228,7 @@ def read_day(folder: Path) -> Day:
     for path in pods:
         series += _pod_series(path, hosts)
     series += _front_series(metric / "front_service.csv", entry)
+    series += _edge_series(metric, services)
     faults_path = next(folder.glob("*-fault_list.json"), None)
     if faults_path is None:
         raise BadInput(f"{folder}: no fault list")

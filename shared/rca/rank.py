@@ -22,9 +22,14 @@ Ideas taken from published work, and where:
   service with a changed caller is judged on its fault signature alone (its
   latency, errors or saturation getting worse); the load evidence counts only
   where no caller changed (the entry service: a surge comes from outside).
-  Client-side latency (the calls a service makes, an edge's latency in
-  MicroRCA's attributed graph) is its dependencies' behaviour seen from it:
-  it never counts as the service's own change.
+  Client-side latency (the calls a service makes) is its dependencies'
+  behaviour seen from it: it never counts as the service's own change. When
+  the series names the callee (a mesh's per-edge latency, Istio's
+  ``destination_service``), it is that callee's response time as its callers
+  get it, the network to it included: evidence about the callee (the edge
+  latency of MicroRCA's attributed graph, charged to the service called). A
+  delay on a service's network shows only there: its own server-side
+  latency does not move, the time its callers wait does.
 
 Candidates are the alerting services, everything they depend on at any
 depth, and the services on alerting hosts: the alerting service itself can
@@ -52,9 +57,11 @@ ITERATIONS = 60
 LOAD_WORDS = ("request", "workload", "throughput", "network_", "syscall")
 """Series names that measure the load a service receives (traffic, in CIRCA's terms)."""
 HIGH_IS_GOOD_WORDS = ("success", "availab")
+"""Series names whose fall, not rise, is the fault's direction."""
 OUTBOUND_WORDS = ("client", "outbound")
 """Series names that measure the calls a service makes (its dependencies, seen from it)."""
-"""Series names whose fall, not rise, is the fault's direction."""
+PEER_LABELS = ("destination_service", "destination_workload", "peer_service")
+"""Labels naming the callee of a client-side series (Istio, OpenTelemetry's peer.service)."""
 LATE_MINUTES = 2.0
 """A candidate whose change began this long after its caller's is likely its effect."""
 
@@ -110,6 +117,14 @@ def outbound(reading: SignalReading) -> bool:
     return any(w in name for w in OUTBOUND_WORDS)
 
 
+def callee_of(reading: SignalReading) -> str | None:
+    """The service a client-side series measures the calls to, when its labels name it."""
+    if not outbound(reading):
+        return None
+    labels = dict(p.split("=", 1) for p in reading.detail.split(",") if "=" in p)
+    return next((labels[k] for k in PEER_LABELS if labels.get(k)), None)
+
+
 def _combined(items: Sequence[SignalReading]) -> float:
     """The strongest change, topped up by the next two (breadth of it)."""
     strengths = [series_strength(r) for r in items[:3]]
@@ -119,13 +134,17 @@ def _combined(items: Sequence[SignalReading]) -> float:
 def service_anomalies(readings: Iterable[SignalReading]) -> dict[str, ServiceAnomaly]:
     """Per service: its combined change, over all series and over its fault signature."""
     grouped: dict[str, list[SignalReading]] = {}
+    peer: set[int] = set()
     for r in readings:
         if r.signal.startswith(SIGNAL_PREFIX):
-            grouped.setdefault(r.entity, []).append(r)
+            callee = callee_of(r)
+            if callee is not None:
+                peer.add(id(r))
+            grouped.setdefault(callee or r.entity, []).append(r)
     out = {}
     for service, items in grouped.items():
         items.sort(key=lambda r: (-abs(r.deviation), r.signal, r.detail))
-        local = [r for r in items if not outbound(r)]
+        local = [r for r in items if id(r) in peer or not outbound(r)]
         own = [r for r in local if not load_driven(r)]
         onsets = [r.onset for r in items[:3] if r.onset is not None]
         out[service] = ServiceAnomaly(
