@@ -14,8 +14,11 @@ turns each runbook action into a ``Proposal``:
   Alert text and the LLM never reach a target or a parameter: a hypothesis
   the LLM alone proposed proposes nothing;
 - ``decide`` judges it against the tenant's stored policy and the state read
-  from the store now (executions in the last hour and running, fleet sizes
-  from the topology, the proposal's answers).
+  from the store now (executions in the last hour and running, the proposal's
+  answers) and the fleet it takes capacity from: live from the executor when
+  it can observe one (``FleetObserver``: the deployment's replicas and ready
+  replicas, the cluster's nodes), else from the topology; a reason line says
+  which source was used.
 
 A refused proposal is audited (once) and not kept; any other becomes an
 ``ActionRecord`` in state ``proposed`` whose orchestration the caller starts.
@@ -32,7 +35,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from shared.autonomy.actions import (
     HOUR,
@@ -54,15 +57,17 @@ from shared.autonomy.engine import (
     State,
     Verdict,
     decide,
+    out_of_service,
     target_problem,
 )
 from shared.autonomy.policies import load_policy
 from shared.autonomy.policy import Policy
 from shared.clock import Clock
-from shared.errors import BadInput
+from shared.errors import BadInput, ExecutorUnavailable
 from shared.incidents import stored_analysis
 from shared.models.incident import Incident
 from shared.models.tenant import Tenant
+from shared.ports.executor import Executor, FleetObserver
 from shared.ports.store import Container, DocumentStore
 from shared.runbooks.loader import Runbook, RunbookAction, load_runbooks
 from shared.settings import Settings
@@ -88,6 +93,13 @@ class ProposeDeps(Protocol):
 
     @property
     def settings(self) -> Settings: ...
+
+
+@runtime_checkable
+class HasExecutor(Protocol):
+    """A runtime that names the tenant's executor (``Runtime`` does): fleets are read live."""
+
+    def executor_for(self, tenant: Tenant) -> Executor: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,12 +173,15 @@ def resolve(
 # --- state ----------------------------------------------------------------------------
 
 
-def fleets(tenant: Tenant, incident: Incident | None) -> dict[str, Fleet]:
-    """Fleet size per service from the topology (its instances); health from the incident.
+def fleets(
+    tenant: Tenant, incident: Incident | None, live: Mapping[str, Fleet] | None = None
+) -> dict[str, Fleet]:
+    """Fleet size per service: ``live`` where observed, else the topology with the incident.
 
-    An instance the incident's alerts name counts as unhealthy. A service the
-    topology lists without instances has an unknown fleet, and an action
-    that takes capacity out of it is refused by the policy engine.
+    From the topology, an instance the incident's alerts name counts as
+    unhealthy. A service the topology lists without instances, and not
+    observed, has an unknown fleet, and an action that takes capacity out of
+    it is refused by the policy engine.
     """
     sick = set(incident.instances) if incident is not None else set()
     found: dict[str, Fleet] = {}
@@ -176,7 +191,58 @@ def fleets(tenant: Tenant, incident: Incident | None) -> dict[str, Fleet]:
             found[service.name] = Fleet(
                 size=size, healthy=size - len(sick & set(service.instances))
             )
+    found.update(live or {})
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class LiveFleet:
+    """The proposal's fleet as the executor sees it (None: unknown) and the words for it."""
+
+    fleet: Fleet | None
+    note: str = ""
+
+
+def observe(executor: object, proposal: Proposal) -> LiveFleet:
+    """Read the fleet the proposal takes capacity from, live, when the executor can.
+
+    Only actions that take members out are observed (the fleet limits judge
+    nothing else). The deployment is the service's (deployments are named
+    after their service), in the target's namespace; a node's fleet is the
+    cluster's nodes. An unreachable backend is no reason to guess: the
+    topology is used and the note says so.
+    """
+    if out_of_service(proposal) == 0 or not isinstance(executor, FleetObserver):
+        return LiveFleet(None)
+    target = proposal.targets[0]
+    if proposal.action in HOST_ACTIONS:
+        workload = target
+    else:
+        namespace = target.rpartition("/")[0]
+        workload = f"{namespace}/{proposal.service}" if namespace else proposal.service
+    try:
+        seen = executor.observe_fleet(proposal.action, workload)
+    except ExecutorUnavailable as exc:
+        return LiveFleet(None, f"live figures unavailable ({exc.reason})")
+    if seen is None:
+        return LiveFleet(None)
+    return LiveFleet(Fleet(size=seen.size, healthy=seen.ready), seen.source)
+
+
+def fleet_reason(proposal: Proposal, state: State, live: LiveFleet) -> str | None:
+    """One reason line: the fleet figures the decision used and where they came from."""
+    if out_of_service(proposal) == 0:
+        return None
+    fleet = state.fleets.get(proposal.service)
+    if live.fleet is not None:
+        return f"fleet of {proposal.service} read from the cluster ({live.note})"
+    why = f"; {live.note}" if live.note else ""
+    if fleet is None:
+        return f"fleet of {proposal.service}: not in the topology{why}"
+    return (
+        f"fleet of {proposal.service} from the topology ({fleet.size} instances, "
+        f"{fleet.healthy} not named by the incident's alerts{why})"
+    )
 
 
 def state_for(
@@ -186,8 +252,10 @@ def state_for(
     record_id: str,
     answers: Sequence[Approval],
     now: datetime,
+    *,
+    live: Mapping[str, Fleet] | None = None,
 ) -> State:
-    """The engine's view of the world, read from the store now."""
+    """The engine's view of the world, read from the store now (``live`` fleets preferred)."""
     executions = tuple(
         Execution(
             action=r.action,
@@ -199,7 +267,9 @@ def state_for(
         for r in executed_since(store, tenant.id, now - HOUR)
         if r.executed_at is not None and r.id != record_id
     )
-    return State(executions=executions, fleets=fleets(tenant, incident), approvals=tuple(answers))
+    return State(
+        executions=executions, fleets=fleets(tenant, incident, live), approvals=tuple(answers)
+    )
 
 
 def approvals_of(record: ActionRecord) -> tuple[Approval, ...]:
@@ -353,7 +423,23 @@ def _one(
         service_tier=service.tier if service else None,
         proposed_at=now,
     )
-    decision = decide(policy, proposal, state_for(store, tenant, incident, pid, (), now), now)
+    live = (
+        observe(deps.executor_for(tenant), proposal)
+        if isinstance(deps, HasExecutor)
+        else LiveFleet(None)
+    )
+    state = state_for(
+        store,
+        tenant,
+        incident,
+        pid,
+        (),
+        now,
+        live={proposal.service: live.fleet} if live.fleet is not None else None,
+    )
+    decision = decide(policy, proposal, state, now)
+    if (line := fleet_reason(proposal, state, live)) is not None:
+        decision = decision.model_copy(update={"reasons": (*decision.reasons, line)})
     record = _record(tenant, proposal, decision, runbook, origin, requested_by, now).model_copy(
         update={"hypothesis_target": hypothesis_target}
     )

@@ -15,12 +15,18 @@ fault of the executor's own backend (a 5xx, a connection reset) raises
 The LLM never reaches this port: requests are built from runbook actions and
 the tenant's policy only (``shared.autonomy``), and ``target`` is always one
 explicitly named object, never a selector.
+
+An executor may also observe a fleet (``FleetObserver``, optional): the live
+size and health of what an action would take capacity from, which the policy
+engine's fleet limits prefer over the topology's instance list (the topology
+says what was deployed, the cluster what runs and is ready now). None means
+unknown, and the topology is used.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from pydantic import Field
 
@@ -94,4 +100,28 @@ class Executor(Protocol):
 
     def undo(self, request: ActionRequest, result: ExecutionResult) -> ExecutionResult:
         """Restore what ``result`` changed, once per ``request.idempotency_key``."""
+        ...
+
+
+class FleetObservation(Model):
+    """A fleet as the executor's backend sees it now: members wanted and members ready."""
+
+    size: int = Field(ge=0)
+    ready: int = Field(ge=0)
+    source: str
+    """Where the figures were read, in words ("deployment prod/checkout: 3 replicas, 1 ready")."""
+
+
+@runtime_checkable
+class FleetObserver(Protocol):
+    """Optional: an executor that can read a fleet's live size and health, read-only."""
+
+    def observe_fleet(self, action: str, workload: str) -> FleetObservation | None:
+        """The fleet ``action`` would take capacity from; None when unknown.
+
+        ``workload`` is the ``namespace/name`` of the service's deployment for
+        workload actions, the node's name for node actions (``drain_node``,
+        whose fleet is the cluster's nodes). Raises ``ExecutorUnavailable``
+        only for a transient fault of the backend, as the other calls do.
+        """
         ...

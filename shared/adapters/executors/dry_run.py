@@ -3,7 +3,8 @@
 ``plan`` describes the catalog action; ``execute`` and ``undo`` record the
 request and their result in the tenant's ledger (``ledger``: a repeated key
 returns the recorded result with ``repeated=True``) and report success;
-``readiness`` is always done. It is what runs until a tenant's operator
+``readiness`` is always done, and a fleet's live size is unknown (the
+topology's is used). It is what runs until a tenant's operator
 configures a real executor, so that every remediation flow (announce, Stop,
 approval, verify, undo) can be exercised end to end without a cluster.
 """
@@ -17,6 +18,7 @@ from shared.ports.executor import (
     ActionRequest,
     ExecutionResult,
     ExecutionStatus,
+    FleetObservation,
     Readiness,
 )
 from shared.ports.store import DocumentStore
@@ -108,6 +110,11 @@ class DryRunExecutor:
     def undo(self, request: ActionRequest, result: ExecutionResult) -> ExecutionResult:
         del result
         return self._run(request, Phase.UNDO, f"would undo: {describe(request).undo}")
+
+    def observe_fleet(self, action: str, workload: str) -> FleetObservation | None:
+        """Unknown: a dry run sees no cluster, so the topology's fleet is used."""
+        del action, workload
+        return None
 
     def _run(self, request: ActionRequest, phase: Phase, would: str) -> ExecutionResult:
         entry = self._ledger.lookup(request, phase)

@@ -27,6 +27,11 @@ schedulable") before the first write, and the result before returning, so a
 retried activity either returns the result or re-applies the same absolute
 intent, which changes nothing twice.
 
+``observe_fleet`` reads, for the policy engine's fleet limits, a
+deployment's ``spec.replicas`` (size) and ``status.readyReplicas`` (healthy),
+and for ``drain_node`` the cluster's nodes (size) and those Ready and
+schedulable (healthy); a missing deployment is unknown (None).
+
 Every write that depends on what was read carries the ``resourceVersion`` it
 read: a 409 Conflict re-reads once and retries if the object still is what the
 intent expects, and fails as a value when someone else changed it meanwhile
@@ -59,6 +64,7 @@ from shared.ports.executor import (
     ActionRequest,
     ExecutionResult,
     ExecutionStatus,
+    FleetObservation,
     Readiness,
 )
 from shared.ports.store import DocumentStore
@@ -219,6 +225,40 @@ class KubernetesExecutor:
         except _Refused as refused:
             return Readiness(done=False, detail=refused.reason)
         return Readiness(done=True, detail="nothing to wait for")
+
+    def observe_fleet(self, action: str, workload: str) -> FleetObservation | None:
+        try:
+            if action == "drain_node":
+                return self._nodes_fleet()
+            target = self._target(workload)
+            found = self._read(
+                lambda: self._apps.read_namespaced_deployment(
+                    target.name, target.namespace, _request_timeout=self._timeout
+                )
+            )
+        except _Refused:
+            return None  # forbidden or malformed: unknown, the topology is used
+        if found is None:
+            return None
+        size = int(found["spec"].get("replicas", 1))
+        ready = int((found.get("status") or {}).get("readyReplicas") or 0)
+        return FleetObservation(
+            size=size,
+            ready=min(ready, size),
+            source=f"deployment {target}: {size} replicas, {ready} ready",
+        )
+
+    def _nodes_fleet(self) -> FleetObservation | None:
+        listed = self._call(lambda: self._core.list_node(_request_timeout=self._timeout))
+        nodes = listed.get("items") or []
+        if not nodes:
+            return None
+        ready = sum(1 for node in nodes if _node_ready(node))
+        return FleetObservation(
+            size=len(nodes),
+            ready=ready,
+            source=f"cluster nodes: {len(nodes)}, {ready} ready and schedulable",
+        )
 
     # --- one run per key ---------------------------------------------------------------
 
@@ -765,6 +805,14 @@ def _fields(target: _Target) -> Obj:
 
 def _target(intent: Obj) -> _Target:
     return _Target(intent["namespace"], intent["name"])
+
+
+def _node_ready(node: Obj) -> bool:
+    """Ready condition True and not cordoned: a node that can take the drained pods."""
+    if (node.get("spec") or {}).get("unschedulable"):
+        return False
+    conditions = (node.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
 
 def _partial(intent: Obj) -> dict[str, Any]:
