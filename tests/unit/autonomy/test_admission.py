@@ -11,29 +11,35 @@ admissions never hold up another's.
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
+from shared.adapters.store import open_store
 from shared.adapters.store.sqlite import SqliteStore
 from shared.audit import verify
 from shared.autonomy import admission, remediation
 from shared.autonomy.actions import ActionRecord, ActionState, create, load, transition
-from shared.autonomy.engine import Decision, Execution, Outcome
+from shared.autonomy.engine import Decision, Execution, Fleet, Outcome, State, may_execute
 from shared.autonomy.policies import set_policy
+from shared.autonomy.policy import parse_policy
 from shared.autonomy.proposals import proposal_of
 from shared.errors import PreconditionFailed
 from shared.models.incident import Incident
 from shared.models.tenant import Service, Tenant, Topology
 from shared.ports.chat import ChatMessage, PostedMessage
 from shared.ports.executor import ActionPlan, ActionRequest, ExecutionResult, Readiness
-from shared.ports.store import Container, Document, Filter
+from shared.ports.store import Container, Document, DocumentStore, Filter
 from shared.settings import Settings
 from shared.tenants.registry import TenantRegistry
+from tests.fixtures.servers import COSMOS_KEY
 
 T0 = datetime(2026, 3, 4, 14, 0, tzinfo=UTC)
 THREADS = 16
@@ -434,3 +440,62 @@ def allow(record: ActionRecord) -> Decision:
     """A passing verdict (the test plays a ``begin`` that got this far)."""
     proposal = proposal_of(record)
     return Decision(outcome=Outcome.EXECUTE_NOW, reasons=("ok",), action=proposal.action)
+
+
+# --- on both store adapters -----------------------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", pytest.param("cosmos", marks=pytest.mark.cosmos)])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DocumentStore]:
+    if request.param == "sqlite":
+        settings = Settings(store="sqlite", home=tmp_path / "home")
+    else:
+        settings = Settings(
+            store="cosmos",
+            cosmos_endpoint=request.getfixturevalue("cosmos_server"),
+            cosmos_key=SecretStr(COSMOS_KEY),
+            cosmos_database=f"admission-{uuid.uuid4().hex[:12]}",
+            cosmos_verify_tls=False,
+            cosmos_create_if_missing=True,
+        )
+    opened = open_store(settings)
+    yield opened
+    opened.close()
+
+
+def test_admission_holds_on_every_store_adapter(any_store: DocumentStore) -> None:
+    """The claim is the store's conditional create/replace, so the limit holds on Cosmos too."""
+    policy = parse_policy(HALF_THE_FLEET)
+    fleets = {"checkout": Fleet(size=len(PODS), healthy=len(PODS))}
+    records = []
+    for i in range(8):
+        record = ActionRecord(
+            id=f"rem-{i}",
+            tenant_id="acme",
+            incident_id="INC-1",
+            action="restart_pod",
+            service="checkout",
+            target=f"prod/{PODS[i % len(PODS)]}",
+            tier="low",
+            mode="active",
+            runbook_id="rb",
+            category="bad_deployment",
+            confidence=0.8,
+            proposed_at=T0,
+            updated_at=T0,
+        )
+        assert create(any_store, record)
+        records.append(record)
+
+    def admit(record: ActionRecord) -> bool:
+        def judge(executions: tuple[Execution, ...]) -> Decision:
+            state = State(executions=executions, fleets=fleets)
+            return may_execute(policy, proposal_of(record), state, T0)
+
+        return admission.admit(any_store, record, 1, judge, T0).admitted
+
+    with ThreadPoolExecutor(max_workers=len(records)) as pool:
+        admitted = [r.id for r, ok in zip(records, pool.map(admit, records), strict=True) if ok]
+
+    assert len(admitted) == 2  # half of a fleet of 4
+    assert {c.proposal_id for c in admission.claims(any_store, "acme")} == set(admitted)
