@@ -4,9 +4,12 @@
          → medium: task_any(announce timer, answer event); Stop wins: done
          → high: task_any(expiry timer, answer event); Approve: execute,
                  Reject: done, timer: expire (an approval that landed first counts)
-    execute: begin (may_execute re-checks everything; baseline) → execute
+    execute: begin (baseline; may_execute re-checks everything and claims
+             the tenant's limits in the same conditional write, so runs of
+             concurrent incidents are admitted in turn) → execute
              (idempotency key = proposal id + attempt) → settle timer → verify
-             → undo when worse → finish (outcome in the incident's thread)
+             → undo when worse → finish (claim released, outcome in the
+             incident's thread)
     shadow mode and refusals end at open.
 
 The answer is not carried by the event: the Slack edge moves the action

@@ -6,6 +6,14 @@ stretch of concurrent proposals through ``decide`` and ``may_execute``,
 applying every execution to the state as an orchestrator would, and checks
 the history that results. An empty list means the engine behaved.
 
+``simulate`` takes the run-time decisions one at a time, each seeing every
+execution admitted before it. The orchestrations do the same: ``begin``'s
+``may_execute`` and its claim on the tenant's limits are one conditional
+write on the tenant's admission document (``shared.autonomy.admission``), so
+runs that begin at the same instant are judged in turn, never on a state
+that misses one of them (``tests/unit/autonomy/test_admission.py`` races
+16 threads on the store).
+
 The properties:
 
 - nothing runs under a kill switch (tenant or global), a change freeze, or
@@ -241,7 +249,8 @@ class _Run:
 
 
 def simulate(policy: Policy, state: State, steps: Sequence[Step]) -> Outcomes:
-    """Play ``steps`` in time order against one tenant, as its orchestrations would.
+    """Play ``steps`` in time order against one tenant, as its orchestrations would
+    (one decision at a time, as admission serialises their runs).
 
     ``decide`` at each arrival; ``may_execute`` when the orchestrator would
     run a waiting one; each execution enters the state (running until it
