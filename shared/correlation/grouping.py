@@ -51,6 +51,15 @@ incidents apart, since merging them is worse than leaving one split:
 - a service's own alerts join through ``same_service`` only where that service
   is a cause or an effect already, never across to a second group's service.
 
+Arrival order is onset order blurred by Alertmanager's batching, so an alert
+may be decided before a cause that began before it arrives. When that cause
+joins a group, each alert of another group it may explain (its service's, a
+caller's, one on its host) that began after it, within ``reach``, is decided
+again as onset order would have decided it, and moves when the decision now
+picks the cause's group (``Join.drew``, ``Join.moved_from``). Openers, late
+causes and alerts others joined through stay, and so do the alerts of a group
+people may have seen (``settled``). In onset order nothing moves.
+
 Every join records the relation, the alert it relates to and the time
 between their onsets, so a reader can follow the chain.
 """
@@ -80,6 +89,11 @@ class Relation(StrEnum):
     CALLS = "calls"
     ON_HOST = "on_host"
     CALLED_BY = "called_by"
+
+
+_MOVABLE = frozenset({Relation.SAME_SERVICE, Relation.CALLS, Relation.ON_HOST})
+"""Joins decided on what a group held when the alert arrived, which a cause arriving
+later may better (openers and late causes shape their groups: they stay)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +144,12 @@ class Join:
     merged: tuple[str, ...] = ()
     """Groups this alert showed to be the same incident, now part of ``group_id``: it
     is the dependency their first services call, and began with them."""
+    drew: tuple[Join, ...] = ()
+    """Alerts of other groups this one explains better, decided before it arrived
+    though it began before them: now in ``group_id``, each with its new reason."""
+    moved_from: str | None = None
+    """The group this alert was in before a cause that began before it arrived after it
+    and explained it better (``Grouper.moves``)."""
 
     @property
     def reason(self) -> str:
@@ -147,7 +167,12 @@ class Join:
             Relation.CALLED_BY: f"its service is a dependency of{where}",
         }[self.relation]
         merged = f"; merged {', '.join(self.merged)}" if self.merged else ""
-        return f"{text} (alert {self.related}, onset {self.seconds:+.0f} s){merged}"
+        moved = (
+            f"; moved from {self.moved_from}, decided before its cause arrived"
+            if self.moved_from
+            else ""
+        )
+        return f"{text} (alert {self.related}, onset {self.seconds:+.0f} s){merged}{moved}"
 
     def to_json(self) -> dict[str, object]:
         out: dict[str, object] = {"alert": self.fingerprint, "relation": self.relation.value}
@@ -155,6 +180,8 @@ class Join:
             out |= {"related": self.related, "via": self.via, "seconds": round(self.seconds, 1)}
         if self.merged:
             out["merged"] = list(self.merged)
+        if self.moved_from:
+            out["moved_from"] = self.moved_from
         out["reason"] = self.reason
         return out
 
@@ -174,6 +201,11 @@ class TopologyIndex:
         self.hosts_of: dict[str, frozenset[str]] = {
             s.name: frozenset(s.instances) for s in topology.services
         }
+        on: dict[str, set[str]] = {}
+        for svc in topology.services:
+            for host in svc.instances:
+                on.setdefault(host, set()).add(svc.name)
+        self.services_on: dict[str, frozenset[str]] = {k: frozenset(v) for k, v in on.items()}
         size = max(len(topology.services), 1)
         # Above a handful of callers only: in a small topology every service is "most".
         self.shared: frozenset[str] = frozenset(
@@ -220,6 +252,33 @@ class _Span:
         self.last = max(self.last, onset)
 
 
+_SpanState = tuple[float, float, str, AlertKind] | None
+
+
+def _state(span: _Span | None) -> _SpanState:
+    return None if span is None else (span.first, span.last, span.fingerprint, span.kind)
+
+
+@dataclass(slots=True)
+class _Placed:
+    """A service's symptom or pod not ready that joined a group by what was there when it
+    arrived: a cause that began before it but arrived after it may still take it."""
+
+    alert: _Facts
+    join: Join
+    as_cause: bool
+    in_causes: bool
+    """Its span is among the group's causes (else its effects)."""
+    before: _SpanState
+    """Its service's span in the group before it joined, and after: it is taken out
+    only while nothing else changed that span since."""
+    after: _SpanState
+    dead_host: bool
+    """It put its service among those here because their host died."""
+    taken: bool
+    """It is the replica a dead host took."""
+
+
 @dataclass(slots=True)
 class _Group:
     id: str
@@ -247,6 +306,10 @@ class _Group:
     """The alert that opened it, when it may be an effect of a cause arriving late.
     Not later roots, nor the openers of groups merged into it: what joined as a
     cause is explained by its place already, and chains of merges would run on."""
+    placed: dict[str, list[_Placed]] = field(default_factory=dict)
+    """By service: alerts that may still move to a group whose cause arrived late."""
+    cited: set[str] = field(default_factory=set)
+    """Fingerprints other alerts joined through: those stay where they are."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,8 +362,10 @@ class Grouper:
         *,
         params: Params | None = None,
         new_id: Callable[[str], str] | None = None,
+        settled: Callable[[str, str], bool] | None = None,
     ) -> None:
         self._params = params or Params()
+        self._settled = settled or (lambda _tenant, _group: False)
         self._lead = self._params.lead.total_seconds()
         self._reach = self._params.reach.total_seconds()
         self._shared_reach = self._params.shared_reach.total_seconds()
@@ -311,6 +376,8 @@ class Grouper:
         self._all: dict[str, list[_Group]] = {}
         self._seen: dict[tuple[str, str], Join] = {}
         self._orders: dict[str, int] = {}
+        self._latest: dict[str, float] = {}
+        """The latest onset of each tenant's alerts so far."""
         self._counter = itertools.count(1)
         self._new_id = new_id or (lambda tenant: f"G{next(self._counter):04d}")
 
@@ -355,9 +422,107 @@ class Grouper:
             join = replace(join, merged=tuple(g.id for g in absorbed))
             for other in absorbed:
                 self._merge(tenant, target, other)
+        at = len(target.joins)
         self._add(target, facts, join, as_cause=as_cause)
+        latest = self._latest.get(tenant, facts.onset)
+        self._latest[tenant] = max(latest, facts.onset)
+        # In onset order (``correlate``) nothing began after it: nothing to decide again.
+        drew = self._recontest(tenant, target, facts, index) if facts.onset < latest else ()
+        if drew:
+            join = replace(join, drew=drew)
+            target.joins[at] = join
         self._seen[(tenant, facts.fingerprint)] = join
         return join
+
+    def _recontest(
+        self, tenant: str, target: _Group, alert: _Facts, index: TopologyIndex
+    ) -> tuple[Join, ...]:
+        """Alerts of other groups that ``alert``, just added to ``target``, explains better.
+
+        Arrival order is onset order blurred by Alertmanager's batching, so an
+        alert may be decided before a cause that began before it arrives (a pod
+        not ready before its service's errors; a caller's errors before its
+        dependency's). Each such alert of a service ``alert`` may explain (the
+        same service, a caller, one on its host) that began after it, within
+        the reach, is decided again as onset order would have: taken out of
+        its group, and moved when the decision now picks ``target``, else put
+        back. Alerts others joined through, and groups whose incident people
+        may have seen (``settled``), stay.
+        """
+        groups = self._open.get(tenant, [])
+        services: set[str] = set()
+        if alert.kind in (AlertKind.SYMPTOM, AlertKind.READINESS) and alert.service is not None:
+            services.add(alert.service)
+            if alert.service not in index.shared:
+                services |= index.callers.get(alert.service, frozenset())
+        elif alert.kind is AlertKind.HOST_DOWN and alert.host is not None:
+            services |= index.services_on.get(alert.host, frozenset())
+        if not services:
+            return ()
+        moved: list[Join] = []
+        for group in list(groups):
+            if (
+                group is target
+                or group.last <= alert.onset
+                or not group.placed
+                or self._settled(tenant, group.id)
+            ):
+                continue
+            for service in services & group.placed.keys():
+                for placed in list(group.placed.get(service, ())):
+                    later = placed.alert.onset - alert.onset
+                    if not 0 < later <= self._reach or not self._take_out(group, placed):
+                        continue
+                    found = [
+                        c for g in groups if (c := self._best_relation(g, placed.alert, index))
+                    ]
+                    best = _choose(found) if found else None
+                    if best is None or best.group is not target:
+                        self._put_back(group, placed)
+                        continue
+                    join = replace(best.join, moved_from=group.id)
+                    self._add(target, placed.alert, join, as_cause=best.as_cause)
+                    self._seen[(tenant, placed.alert.fingerprint)] = join
+                    moved.append(join)
+        return tuple(moved)
+
+    @staticmethod
+    def _take_out(group: _Group, placed: _Placed) -> bool:
+        """Undo ``placed``'s join, unless others joined through it or changed its span."""
+        service, fingerprint = placed.alert.service, placed.alert.fingerprint
+        assert service is not None
+        spans = group.causes if placed.in_causes else group.effects
+        if fingerprint in group.cited or _state(spans.get(service)) != placed.after:
+            return False
+        if placed.before is None:
+            del spans[service]
+        else:
+            first, last, related, kind = placed.before
+            spans[service] = _Span(first, last, related, kind)
+        if placed.dead_host:
+            group.on_dead_host.discard(service)
+        if placed.taken:
+            group.taken.discard((service, str(placed.join.via)))
+        group.placed[service].remove(placed)
+        if not group.placed[service]:
+            del group.placed[service]
+        group.joins = [j for j in group.joins if j.fingerprint != fingerprint]
+        return True
+
+    @staticmethod
+    def _put_back(group: _Group, placed: _Placed) -> None:
+        """Redo what ``_take_out`` undid: the decision stands."""
+        service = placed.alert.service
+        assert service is not None and placed.after is not None
+        spans = group.causes if placed.in_causes else group.effects
+        first, last, related, kind = placed.after
+        spans[service] = _Span(first, last, related, kind)
+        if placed.dead_host:
+            group.on_dead_host.add(service)
+        if placed.taken:
+            group.taken.add((service, str(placed.join.via)))
+        group.placed.setdefault(service, []).append(placed)
+        group.joins.append(replace(placed.join, group_id=group.id))
 
     def _explains(self, alone: _Group, group: _Group, index: TopologyIndex) -> bool:
         """Whether the alert held by ``alone`` is the cause of ``group``, arrived after it.
@@ -402,6 +567,9 @@ class Grouper:
         into.roots |= other.roots
         into.on_dead_host |= other.on_dead_host
         into.taken |= other.taken
+        into.cited |= other.cited
+        for service, placed in other.placed.items():
+            into.placed.setdefault(service, []).extend(placed)
         self._open[tenant] = [g for g in self._open[tenant] if g is not other]
         self._all[tenant] = [g for g in self._all[tenant] if g is not other]
 
@@ -433,10 +601,11 @@ class Grouper:
         """
         groups = self._open.get(tenant_id, [])
         latest = max((g.last for g in groups), default=0.0)
-        kept = [g for g in groups if g.last >= latest - self.horizon]
+        since = latest - self.horizon
+        kept = [g for g in groups if g.last >= since]
         return {
             "next_order": self._orders.get(tenant_id, 0),
-            "groups": [_group_to_json(g, self._params.label_keys) for g in kept],
+            "groups": [_group_to_json(g, self._params.label_keys, since) for g in kept],
         }
 
     def restore(self, tenant_id: str, state: Mapping[str, Any]) -> None:
@@ -445,6 +614,9 @@ class Grouper:
         self._open[tenant_id] = groups
         self._all[tenant_id] = list(groups)
         self._orders[tenant_id] = int(state.get("next_order", len(groups)))
+        self._latest.pop(tenant_id, None)
+        if groups:
+            self._latest[tenant_id] = max(g.last for g in groups)
         self._seen = {k: v for k, v in self._seen.items() if k[0] != tenant_id}
 
     def forget(self, tenant_id: str, group_ids: Iterable[str]) -> None:
@@ -637,6 +809,8 @@ class Grouper:
 
     def _add(self, group: _Group, alert: _Facts, join: Join, *, as_cause: bool) -> None:
         group.joins.append(join)
+        if join.related is not None:
+            group.cited.add(join.related)
         group.first = min(group.first, alert.onset)
         group.last = max(group.last, alert.onset)
         for key in self._params.label_keys:
@@ -653,24 +827,37 @@ class Grouper:
             else:
                 span.widen(alert.onset, alert.fingerprint)
         elif alert.service is not None:
+            service = alert.service
             if join.relation in (Relation.OPENED, Relation.CALLED_BY):
-                group.roots.add(alert.service)
+                group.roots.add(service)
             if join.relation is Relation.OPENED:
                 group.openers.append(alert)
+            dead_host = taken = False
             if join.relation is Relation.ON_HOST and alert.kind is not AlertKind.STORAGE:
-                group.on_dead_host.add(alert.service)
+                dead_host = service not in group.on_dead_host
+                group.on_dead_host.add(service)
                 if alert.kind is AlertKind.READINESS:
-                    group.taken.add((alert.service, str(join.via)))
-            target = group.causes if as_cause else group.effects
-            if alert.service in group.causes:
-                target = group.causes
-            span = target.get(alert.service)
+                    taken = (service, str(join.via)) not in group.taken
+                    group.taken.add((service, str(join.via)))
+            in_causes = as_cause or service in group.causes
+            target = group.causes if in_causes else group.effects
+            span = target.get(service)
+            before = _state(span)
             if span is None:
-                target[alert.service] = _Span(
+                span = target[service] = _Span(
                     alert.onset, alert.onset, alert.fingerprint, alert.kind
                 )
             else:
                 span.widen(alert.onset, alert.fingerprint)
+            if join.relation in _MOVABLE and alert.kind in (
+                AlertKind.SYMPTOM,
+                AlertKind.READINESS,
+            ):
+                group.placed.setdefault(service, []).append(
+                    _Placed(
+                        alert, join, as_cause, in_causes, before, _state(span), dead_host, taken
+                    )
+                )
         elif alert.host is not None:
             span = group.hosts.get(alert.host)
             if span is None:
@@ -734,7 +921,84 @@ def _spans(data: Mapping[str, Any]) -> dict[str, _Span]:
     return {str(k): _span_from_json(v) for k, v in data.items()}
 
 
-def _group_to_json(group: _Group, label_keys: Sequence[str]) -> dict[str, Any]:
+def _facts_to_json(facts: _Facts, label_keys: Sequence[str]) -> dict[str, Any]:
+    return {
+        "fingerprint": facts.fingerprint,
+        "service": facts.service,
+        "host": facts.host,
+        "kind": facts.kind.value,
+        "onset": facts.onset,
+        # Only the labels ties are broken on: the rest never decides anything.
+        "labels": {k: facts.labels[k] for k in label_keys if k in facts.labels},
+    }
+
+
+def _facts_from_json(data: Mapping[str, Any]) -> _Facts:
+    return _Facts(
+        fingerprint=str(data["fingerprint"]),
+        service=data.get("service"),
+        host=data.get("host"),
+        kind=AlertKind(data["kind"]),
+        onset=float(data["onset"]),
+        labels=dict(data.get("labels", {})),
+    )
+
+
+def _placed_to_json(placed: _Placed, label_keys: Sequence[str]) -> dict[str, Any]:
+    join = placed.join
+    return {
+        "alert": _facts_to_json(placed.alert, label_keys),
+        "relation": join.relation.value,
+        "related": join.related,
+        "via": join.via,
+        "seconds": join.seconds,
+        "as_cause": placed.as_cause,
+        "in_causes": placed.in_causes,
+        "before": None if placed.before is None else [*placed.before[:3], placed.before[3].value],
+        "after": None if placed.after is None else [*placed.after[:3], placed.after[3].value],
+        "dead_host": placed.dead_host,
+        "taken": placed.taken,
+    }
+
+
+def _placed_from_json(data: Mapping[str, Any], group_id: str) -> _Placed:
+    alert = _facts_from_json(data["alert"])
+
+    def state(value: Sequence[Any] | None) -> _SpanState:
+        if value is None:
+            return None
+        first, last, fingerprint, kind = value
+        return (float(first), float(last), str(fingerprint), AlertKind(kind))
+
+    join = Join(
+        fingerprint=alert.fingerprint,
+        group_id=group_id,
+        relation=Relation(data["relation"]),
+        related=data.get("related"),
+        via=data.get("via"),
+        seconds=float(data.get("seconds", 0.0)),
+    )
+    return _Placed(
+        alert=alert,
+        join=join,
+        as_cause=bool(data["as_cause"]),
+        in_causes=bool(data["in_causes"]),
+        before=state(data.get("before")),
+        after=state(data.get("after")),
+        dead_host=bool(data.get("dead_host")),
+        taken=bool(data.get("taken")),
+    )
+
+
+def _group_to_json(group: _Group, label_keys: Sequence[str], since: float) -> dict[str, Any]:
+    """What later decisions read; alerts that may still move only while they may
+    (begun after ``since``), and of the fingerprints others joined through, theirs."""
+    placed = {
+        service: [_placed_to_json(p, label_keys) for p in kept]
+        for service, entries in group.placed.items()
+        if (kept := [p for p in entries if p.alert.onset >= since])
+    }
+    movable = {p["alert"]["fingerprint"] for entries in placed.values() for p in entries}
     return {
         "id": group.id,
         "order": group.order,
@@ -748,24 +1012,16 @@ def _group_to_json(group: _Group, label_keys: Sequence[str]) -> dict[str, Any]:
         "hosts": {k: _span_to_json(v) for k, v in group.hosts.items()},
         "volumes": {k: _span_to_json(v) for k, v in group.volumes.items()},
         "labels": {k: sorted(v) for k, v in group.labels.items()},
-        "openers": [
-            {
-                "fingerprint": o.fingerprint,
-                "service": o.service,
-                "host": o.host,
-                "kind": o.kind.value,
-                "onset": o.onset,
-                # Only the labels ties are broken on: the rest never decides anything.
-                "labels": {k: o.labels[k] for k in label_keys if k in o.labels},
-            }
-            for o in group.openers
-        ],
+        "openers": [_facts_to_json(o, label_keys) for o in group.openers],
+        "placed": placed,
+        "cited": sorted(group.cited & movable),
     }
 
 
 def _group_from_json(data: Mapping[str, Any]) -> _Group:
+    group_id = str(data["id"])
     return _Group(
-        id=str(data["id"]),
+        id=group_id,
         order=int(data["order"]),
         first=float(data["first"]),
         last=float(data["last"]),
@@ -777,15 +1033,10 @@ def _group_from_json(data: Mapping[str, Any]) -> _Group:
         hosts=_spans(data.get("hosts", {})),
         volumes=_spans(data.get("volumes", {})),
         labels={str(k): set(v) for k, v in data.get("labels", {}).items()},
-        openers=[
-            _Facts(
-                fingerprint=str(o["fingerprint"]),
-                service=o.get("service"),
-                host=o.get("host"),
-                kind=AlertKind(o["kind"]),
-                onset=float(o["onset"]),
-                labels=dict(o.get("labels", {})),
-            )
-            for o in data.get("openers", ())
-        ],
+        openers=[_facts_from_json(o) for o in data.get("openers", ())],
+        placed={
+            str(service): [_placed_from_json(p, group_id) for p in entries]
+            for service, entries in data.get("placed", {}).items()
+        },
+        cited=set(data.get("cited", ())),
     )

@@ -24,22 +24,29 @@ Everything after that one write can run again (a retried delivery, a
 delivery that finds the incident merged): alerts are copied before they are
 deleted, and the survivor's counts are folded in once, under the note that
 records it.
+
+One alert may move alone (``move_alert``): it was decided before a cause that
+began before it arrived, and that cause explains it better. The same rule
+holds: it leaves an incident only while nobody has seen that one, settled on
+the incident's document under its ETag, and each side counts it once, under
+a note naming the alert.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from shared.errors import PreconditionFailed
+from shared.errors import Conflict, PreconditionFailed
 from shared.incidents import alerts as members
 from shared.incidents.work import announced, wake_needed
 from shared.models.alert import Alert, AlertStatus
 from shared.models.base import iso
-from shared.models.incident import Incident, IncidentAlert, IncidentStatus
+from shared.models.incident import Incident, IncidentAlert, IncidentStatus, member_id
 from shared.ports.store import Container, DocumentStore, Filter, update_with_retry
 
 _HOPS = 20
@@ -283,6 +290,148 @@ def _fold(
             return survivor_id, outcome.get("status"), bool(outcome.get("signal", False))
         survivor_id = str(outcome["onward"])
     raise PreconditionFailed(f"{absorbed.id}: merges chained beyond {_HOPS} incidents")
+
+
+@dataclass(frozen=True, slots=True)
+class Moved:
+    """What ``move_alert`` did."""
+
+    outcome: Outcome
+    into: str
+    """The incident the alert is in afterwards."""
+    moved: tuple[IncidentAlert, ...] = ()
+    touched: tuple[tuple[str, IncidentStatus, bool], ...] = ()
+    """(incident, status, wake) of each incident whose alerts changed."""
+
+
+def move_alert(
+    store: DocumentStore,
+    tenant_id: str,
+    fingerprint: str,
+    from_id: str,
+    to_id: str,
+    *,
+    reason: str,
+    at: datetime,
+) -> Moved:
+    """Move the alert ``fingerprint`` from ``from_id`` to ``to_id`` unless people may
+    have seen ``from_id``; ``reason`` says why on both.
+
+    Idempotent: the source is marked first (its count taken down once, under
+    ``moved-out:``), the membership copied then deleted, the destination counts
+    it once (``moved-in:``); a retry finishes what a crash left.
+    """
+    from_id, source = follow(store, tenant_id, from_id)
+    to_id, dest = follow(store, tenant_id, to_id)
+    if source is None or dest is None or from_id == to_id:
+        return Moved(Outcome.CLOSED, from_id)
+    out_key = f"moved-out:{fingerprint}"
+    docs = store.query(
+        Container.INCIDENT_ALERTS,
+        tenant_id,
+        [Filter("incidentId", "=", from_id), Filter("fingerprint", "=", fingerprint)],
+    )
+    marked = any(n.get("key") == out_key for n in Incident.from_doc(source).notes)
+    if not docs and not marked:
+        return Moved(Outcome.CLOSED, from_id)  # not there (a resolution moved on, a re-fire)
+    if dest.get("status") == IncidentStatus.RESOLVED.value:
+        return Moved(Outcome.CLOSED, from_id)
+    if not marked and seen_by_people(store, tenant_id, source) is not None:
+        return Moved(Outcome.SEEN, from_id)
+    refused: dict[str, Outcome] = {}
+    out_status: dict[str, Any] = {}
+
+    def mark(doc: dict[str, Any]) -> dict[str, Any] | None:
+        incident = Incident.from_doc(doc)
+        out_status["status"] = incident.status
+        if any(n.get("key") == out_key for n in incident.notes):
+            return None  # marked by an earlier attempt
+        if incident.merged_into is not None or incident.status is IncidentStatus.RESOLVED:
+            refused["why"] = Outcome.CLOSED
+            return None
+        if incident.announced_at is not None or incident.status is not IncidentStatus.OPEN:
+            refused["why"] = Outcome.SEEN  # the post won the race
+            return None
+        note = _note(
+            out_key, f"Alert {fingerprint} moved to {to_id} before anyone was told: {reason}", at
+        )
+        signal = wake_needed(incident.wake_requested_at, at)
+        out_status["signal"] = signal
+        update: dict[str, Any] = {
+            "alert_count": max(incident.alert_count - 1, 0),
+            "notes": (*incident.notes, note),
+            "alert_revision": incident.alert_revision + 1,
+            "updated_at": at,
+        }
+        if signal:
+            update["wake_requested_at"] = at
+        return incident.model_copy(update=update).to_doc()
+
+    update_with_retry(store, Container.INCIDENTS, tenant_id, from_id, mark)
+    if "why" in refused:
+        return Moved(refused["why"], from_id)
+    moved: list[IncidentAlert] = []
+    for doc in docs:
+        doc.pop("_etag", None)
+        old = IncidentAlert.from_doc(doc)
+        wanted = old.model_copy(update={"id": member_id(to_id, old.alert_id), "incident_id": to_id})
+        with contextlib.suppress(Conflict):  # there already: an earlier attempt's
+            store.create(Container.INCIDENT_ALERTS, tenant_id, wanted.to_doc())
+        store.delete(Container.INCIDENT_ALERTS, tenant_id, old.id)
+        moved.append(wanted)
+    touched = [
+        (from_id, out_status.get("status", IncidentStatus.OPEN), bool(out_status.get("signal")))
+    ]
+    touched.append(_take_in(store, tenant_id, to_id, fingerprint, moved, from_id, reason, at))
+    return Moved(Outcome.MERGED, to_id, tuple(moved), tuple(touched))
+
+
+def _take_in(
+    store: DocumentStore,
+    tenant_id: str,
+    to_id: str,
+    fingerprint: str,
+    moved: Sequence[IncidentAlert],
+    from_id: str,
+    reason: str,
+    at: datetime,
+) -> tuple[str, IncidentStatus, bool]:
+    """Count a moved alert into ``to_id`` once; (incident, status, wake)."""
+    key = f"moved-in:{fingerprint}"
+    outcome: dict[str, Any] = {}
+
+    def add(doc: dict[str, Any]) -> dict[str, Any] | None:
+        incident = Incident.from_doc(doc)
+        outcome["status"] = incident.status
+        if any(n.get("key") == key for n in incident.notes):
+            return None
+        severity = max([incident.severity, *(m.severity for m in moved)], key=lambda s: s.rank)
+        signal = announced(severity) and wake_needed(incident.wake_requested_at, at)
+        outcome["signal"] = signal
+        starts = [m.starts_at for m in moved]
+        update: dict[str, Any] = {
+            "alert_count": incident.alert_count + 1,
+            "services": tuple(
+                dict.fromkeys([*incident.services, *(m.service for m in moved if m.service)])
+            ),
+            "instances": tuple(
+                dict.fromkeys([*incident.instances, *(m.instance for m in moved if m.instance)])
+            ),
+            "severity": severity,
+            "first_seen": min([incident.first_seen, *starts]),
+            "notes": (
+                *incident.notes,
+                _note(key, f"Alert {fingerprint} moved here from {from_id}: {reason}", at),
+            ),
+            "alert_revision": incident.alert_revision + 1,
+            "updated_at": at,
+        }
+        if signal:
+            update["wake_requested_at"] = at
+        return incident.model_copy(update=update).to_doc()
+
+    update_with_retry(store, Container.INCIDENTS, tenant_id, to_id, add)
+    return to_id, outcome.get("status", IncidentStatus.OPEN), bool(outcome.get("signal"))
 
 
 def _where(alert: Alert) -> str:

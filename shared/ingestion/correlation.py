@@ -22,6 +22,10 @@ incidents: an Alertmanager group often mixes incidents in a storm.
   alerts: both get a note ("likely same cause as INC-…"). An alert routed to
   a merged incident (a repeat, a resolution, a retried delivery) goes to the
   one it was merged into.
+- An alert decided before a cause that began before it arrived, and that the
+  cause explains better, moves to the cause's incident while nobody has seen
+  the one it is in: its membership, count and fingerprint move, both
+  incidents note why and analyse again (``merge.move_alert``).
 - When none of an incident's alerts fires any more, it is resolved.
 
 Lookups are point reads, never scans; an incident's document costs the
@@ -44,7 +48,7 @@ from shared.incidents import alerts as members
 from shared.incidents import merge
 from shared.incidents.work import announced, wake_needed
 from shared.ingestion import grouping as state
-from shared.ingestion.grouping import Decision, Link
+from shared.ingestion.grouping import Decision, Link, Move
 from shared.models.alert import Alert, AlertStatus
 from shared.models.base import doc_id, iso
 from shared.models.incident import AlertRef, Incident, IncidentAlert, IncidentStatus, alert_facts
@@ -276,7 +280,7 @@ class Correlator:
         touches: list[IncidentTouch] = []
         pending = list(alerts)
         for _ in range(_ROUNDS):
-            routed, links = self._route(tenant_id, pending, known, closed, at, topology)
+            routed, links, moves = self._route(tenant_id, pending, known, closed, at, topology)
             pending = []
             placed: list[tuple[str, list[Decision]]] = []
             for incident_id, decisions in routed.items():
@@ -295,6 +299,9 @@ class Correlator:
                     if touch is not None:
                         absorbed.add(link.other_id)
                         touches.append(touch)
+            for move in moves:
+                if move.from_id not in closed and move.to_id not in closed:
+                    touches.extend(self._move(tenant_id, move, at))
             # Fingerprints last: until the cause's is written, its delivery retried
             # goes through the grouping state again, which recalls the links it made.
             for incident_id, decisions in placed:
@@ -315,7 +322,7 @@ class Correlator:
         closed: set[str],
         at: datetime,
         topology: Topology | None,
-    ) -> tuple[dict[str, list[Decision]], list[Link]]:
+    ) -> tuple[dict[str, list[Decision]], list[Link], list[Move]]:
         """Each alert's incident: where its fingerprint went, else the grouping's decision.
 
         Resolutions and repeats go where the alert went and decide nothing; a
@@ -334,8 +341,9 @@ class Correlator:
                 if placed is not None and placed not in closed:
                     routed.setdefault(placed, []).append(Decision(alert, placed, None))
         links: list[Link] = []
+        moves: list[Move] = []
         if fresh:
-            decided, links = state.decide(
+            decided, links, moves = state.decide(
                 self._store,
                 tenant_id,
                 fresh,
@@ -347,7 +355,7 @@ class Correlator:
             )
             for decision in decided:
                 routed.setdefault(decision.incident_id, []).append(decision)
-        return routed, links
+        return routed, links, moves
 
     def _seen(self, tenant_id: str, incident_id: str) -> bool:
         """Whether people may have seen the incident (it cannot be merged away)."""
@@ -368,6 +376,36 @@ class Correlator:
         self._repoint(tenant_id, done.moved)
         status = done.status or IncidentStatus.OPEN
         return IncidentTouch(done.survivor, created=False, status=status, signal=done.signal)
+
+    def _move(self, tenant_id: str, move: Move, at: datetime) -> list[IncidentTouch]:
+        """Move an alert a late-arriving cause explains better, unless people may have
+        seen the incident it is in; the incidents whose alerts changed."""
+        reason = (
+            f"{_where(move.cause)} (alert {move.cause.fingerprint}) began before it and "
+            f"arrived after it: {move.reason}"
+        )
+        done = merge.move_alert(
+            self._store,
+            tenant_id,
+            move.fingerprint,
+            move.from_id,
+            move.to_id,
+            reason=reason,
+            at=at,
+        )
+        if done.outcome is not merge.Outcome.MERGED:
+            return []
+        key = doc_id("fp:", move.fingerprint)
+
+        def point(doc: dict[str, Any], into: str = done.into) -> dict[str, Any] | None:
+            if doc.get("incidentId") == into:
+                return None
+            return {**doc, "incidentId": into, "reason": move.reason}
+
+        update_with_retry(self._store, Container.DEDUP, tenant_id, key, point)
+        return [
+            IncidentTouch(i, created=False, status=st, signal=sig) for i, st, sig in done.touched
+        ]
 
     def _repoint(self, tenant_id: str, moved: Sequence[IncidentAlert]) -> None:
         """Point moved alerts' fingerprints where their incident ended up, so their

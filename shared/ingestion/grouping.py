@@ -24,6 +24,12 @@ survivor; each other incident is a ``Link`` for the caller, who moves its
 alerts when nobody has seen it and notes the link otherwise
 (``shared.incidents.merge``). The cause's ``placed`` entry keeps the incidents
 it linked, so a retried delivery does what a crashed attempt left undone.
+
+An alert the grouping moves to a cause that arrived after it (``Join.drew``)
+goes with it: decided in this same call, its decision changes; placed by an
+earlier delivery, it is a ``Move`` for the caller, who moves it while nobody
+has seen its incident (``shared.incidents.merge.move_alert``). The cause's
+``placed`` entry keeps its moves too, for a retried delivery.
 """
 
 from __future__ import annotations
@@ -57,6 +63,19 @@ class Decision:
 
 
 @dataclass(frozen=True, slots=True)
+class Move:
+    """An alert placed by an earlier delivery that ``cause``, arrived since though it
+    began first, explains better: it goes from ``from_id`` to ``to_id`` unless people
+    may have seen ``from_id``."""
+
+    fingerprint: str
+    from_id: str
+    to_id: str
+    reason: str
+    cause: Alert
+
+
+@dataclass(frozen=True, slots=True)
 class Link:
     """Two incidents a late cause showed to be one: ``other_id`` goes into ``incident_id``
     unless people may have seen it."""
@@ -76,19 +95,38 @@ def decide(
     closed: Iterable[str] = (),
     params: Params | None = None,
     fixed: Callable[[str], bool] = lambda _incident: False,
-) -> tuple[list[Decision], list[Link]]:
+) -> tuple[list[Decision], list[Link], list[Move]]:
     """Assign ``alerts`` (new firing ones, in the order to decide them) under the ETag.
 
     ``closed``: incidents found resolved; their groups are forgotten first, so
     their alerts and any relation to them open or join another. ``fixed``:
-    whether people may have seen an incident (asked only when a late cause
-    merges groups), which makes it the one the others go into.
+    whether people may have seen an incident (asked when a late cause merges
+    groups, which makes it the one the others go into, and before an alert
+    leaves it: it keeps what people may have seen).
     """
     closed = set(closed)
+    seen: dict[str, bool] = {}
+
+    def settled(incident: str) -> bool:
+        if incident not in seen:
+            seen[incident] = fixed(incident)
+        return seen[incident]
+
     for _ in range(_ATTEMPTS):
         doc = store.get(Container.DEDUP, tenant_id, STATE_ID)
-        grouper = Grouper({tenant_id: topology}, params=params, new_id=lambda _t: new_id())
         incident_of: dict[str, str] = dict(doc.get("incidents", {})) if doc else {}
+        opened: set[str] = set()  # incidents this call opens: none of them exists yet
+
+        def keeps(
+            _tenant: str, group: str, of: dict[str, str] = incident_of, new: set[str] = opened
+        ) -> bool:
+            """Its alerts stay put: people may have seen its incident."""
+            incident = of.get(group, group)
+            return incident not in new and settled(incident)
+
+        grouper = Grouper(
+            {tenant_id: topology}, params=params, new_id=lambda _t: new_id(), settled=keeps
+        )
         placed: dict[str, list[Any]] = dict(doc.get("placed", {})) if doc else {}
         if doc is not None:
             grouper.restore(tenant_id, doc.get("grouper", {}))
@@ -97,13 +135,15 @@ def decide(
         )
         decisions: list[Decision] = []
         links: list[Link] = []
-        opened: set[str] = set()  # incidents this call opens: none of them exists yet
+        moves: list[Move] = []
         for alert in alerts:
             earlier = placed.get(alert.fingerprint)
             if earlier is not None and str(earlier[0]) not in closed:
                 decisions.append(Decision(alert=alert, incident_id=str(earlier[0]), join=None))
                 linked = earlier[2] if len(earlier) > 2 else ()
                 links.extend(Link(str(earlier[0]), str(o), alert) for o in linked)
+                made = earlier[3] if len(earlier) > 3 else ()
+                moves.extend(Move(str(f), str(a), str(b), str(r), alert) for f, a, b, r in made)
                 continue
             join = grouper.assign(alert)
             incident = incident_of.get(join.group_id, join.group_id)
@@ -114,7 +154,7 @@ def decide(
                 if join.relation is Relation.OPENED:
                     incident, cause_of = merged[0], True
                 ones = list(dict.fromkeys([incident, *merged]))
-                incident = _survivor(ones, opened, fixed)
+                incident = _survivor(ones, opened, settled)
                 incident_of[join.group_id] = incident
                 for other in ones:
                     if other == incident:
@@ -133,14 +173,32 @@ def decide(
                 links.extend(Link(incident_id=incident, other_id=o, alert=alert) for o in linked)
             elif join.relation is Relation.OPENED:
                 opened.add(incident)
-            placed[alert.fingerprint] = [incident, alert.starts_at.timestamp()] + (
-                [linked] if linked else []
+            drawn: list[list[str]] = []
+            for moved in join.drew:
+                source = incident_of.get(str(moved.moved_from), str(moved.moved_from))
+                earlier = placed.get(moved.fingerprint)
+                if earlier is not None:
+                    earlier[0] = incident
+                if source == incident:
+                    continue
+                decided_here = False  # then it is not placed anywhere yet
+                for n, d in enumerate(decisions):
+                    if d.alert.fingerprint == moved.fingerprint:
+                        decided_here = decided_here or d.join is not None
+                        join_now = moved if d.join is not None else None
+                        decisions[n] = replace(d, incident_id=incident, join=join_now)
+                if not decided_here:
+                    drawn.append([moved.fingerprint, source, incident, moved.reason])
+            moves.extend(Move(f, a, b, r, alert) for f, a, b, r in drawn)
+            entry: list[Any] = [incident, alert.starts_at.timestamp()]
+            placed[alert.fingerprint] = entry + (
+                [linked, drawn] if drawn else [linked] * bool(linked)
             )
             decisions.append(
                 Decision(alert=alert, incident_id=incident, join=join, cause_of=cause_of)
             )
         if all(d.join is None for d in decisions):
-            return decisions, links  # all placed before: nothing to store
+            return decisions, links, moves  # all placed before: nothing to store
         state = grouper.export(tenant_id)
         live = {g["id"] for g in state["groups"]}
         latest = max((float(g["last"]) for g in state["groups"]), default=0.0)
@@ -162,7 +220,7 @@ def decide(
                 store.replace(Container.DEDUP, tenant_id, record, etag=str(doc["_etag"]))
         except (Conflict, PreconditionFailed):
             continue  # another delivery decided first: decide again on its state
-        return decisions, links
+        return decisions, links, moves
     raise PreconditionFailed(f"{tenant_id}: grouping state too contended")
 
 
