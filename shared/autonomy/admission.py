@@ -197,8 +197,10 @@ def admit(
             final = tuple(others)
         running = sum(1 for e in seen if e.running)
         result = Admission(decision=decision, attempts=attempt, running=running)
-        if final == stored:
-            return result  # nothing to claim, release or tidy: the read is the answer
+        if not decision.executes and final == stored:
+            # Refused, nothing to give back or tidy: a refusal needs no write (a stale
+            # read can only refuse too much). An admission is always a checked write.
+            return result
         try:
             if doc is None:
                 store.create(CONTAINER, tenant_id, _doc(tenant_id, final))
