@@ -62,6 +62,8 @@ OUTBOUND_WORDS = ("client", "outbound")
 """Series names that measure the calls a service makes (its dependencies, seen from it)."""
 PEER_LABELS = ("destination_service", "destination_workload", "peer_service")
 """Labels naming the callee of a client-side series (Istio, OpenTelemetry's peer.service)."""
+DETACHED = 0.3
+"""Score kept by a change whose every path to the symptom crosses a calm, measured service."""
 LATE_MINUTES = 2.0
 """A candidate whose change began this long after its caller's is likely its effect."""
 
@@ -181,6 +183,30 @@ def _reachable(start: Iterable[str], edges: Mapping[str, Sequence[str]]) -> set[
     return seen
 
 
+def _attached(
+    focus: Iterable[str],
+    edges: Mapping[str, Sequence[str]],
+    changed: Iterable[str],
+    measured: Iterable[str],
+) -> set[str]:
+    """Services reached from the symptom through callees that changed or that nothing
+    measures: a fault travels along calls, so one whose every path to the alerting
+    service crosses a measured service that did not move did not cause the alert."""
+    passable = set(changed) | (set(edges) - set(measured))
+    passable |= {d for deps in edges.values() for d in deps} - set(measured)
+    seen = set(focus)
+    frontier = list(seen)
+    while frontier:
+        node = frontier.pop()
+        if node not in passable and node not in focus:
+            continue
+        for nxt in edges.get(node, ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                frontier.append(nxt)
+    return seen
+
+
 def rank_services(snapshot: ContextSnapshot) -> list[Ranked]:
     """Candidate services best first (only those with a change of their own)."""
     hood = snapshot.neighbourhood
@@ -237,6 +263,11 @@ def rank_services(snapshot: ContextSnapshot) -> list[Ranked]:
             nxt[n] += ALPHA * dangling * restart[n]
         rank = nxt
 
+    measured = {r.entity for r in snapshot.signals if r.scope == "service"}
+    # Only a symptom that shows can be explained: with a calm alerting service (an
+    # alert on what the series do not see), every change stays a candidate.
+    symptom = focus & set(anomalies)
+    attached = _attached(focus, depends, anomalies, measured) if symptom else set(nodes)
     ranked: list[Ranked] = []
     for n in nodes:
         anomaly = anomalies.get(n)
@@ -244,15 +275,10 @@ def rank_services(snapshot: ContextSnapshot) -> list[Ranked]:
             continue
         explains = tuple(sorted(c for c in _reachable([n], callers) - {n} if c in anomalies))
         late = _later_than_callers(anomaly, [anomalies[c] for c in callers[n] if c in anomalies])
-        score = rank[n] * (0.5 if late else 1.0)
+        score = rank[n] * (0.5 if late else 1.0) * (1.0 if n in attached else DETACHED)
         ranked.append(
             Ranked(
-                service=n,
-                score=score,
-                anomaly=anomaly,
-                explains=explains,
-                late=late,
-                share=rank[n] * (0.5 if late else 1.0),
+                service=n, score=score, anomaly=anomaly, explains=explains, late=late, share=score
             )
         )
     best = max((r.score for r in ranked), default=0.0) or 1.0
