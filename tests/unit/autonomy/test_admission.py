@@ -206,15 +206,17 @@ def deps(tmp_path: Path) -> Iterator[Deps]:
     store.close()
 
 
-def proposals(deps: Deps, tenant_id: str, n: int, *, prefix: str = "rem") -> list[str]:
-    """``n`` low-risk restarts of checkout's pods, each its own proposal, ready to run."""
+def proposals(
+    deps: Deps, tenant_id: str, n: int, *, prefix: str = "rem", action: str = "restart_pod"
+) -> list[str]:
+    """``n`` low-risk runs on checkout (its pods in turn), each its own proposal, ready to run."""
     ids = []
     for i in range(n):
         record = ActionRecord(
             id=f"{prefix}-{i:02d}",
             tenant_id=tenant_id,
             incident_id="INC-1",
-            action="restart_pod",
+            action=action,
             service="checkout",
             target=f"prod/{PODS[i % len(PODS)]}",
             tier="low",
@@ -296,17 +298,42 @@ def test_sixteen_at_once_only_one_runs_the_rest_are_refused_with_the_reason(deps
     assert verify(deps.store, "acme").ok
 
 
-def test_a_fleet_share_limit_admits_exactly_its_share(deps: Deps) -> None:
-    set_policy(deps.store, "acme", HALF_THE_FLEET, now=T0, actor="test")
-    ids = proposals(deps, "acme", THREADS)
+FLOOR_OF_THREE = HALF_THE_FLEET.replace("max_fleet_share: 0.5, min_healthy: 1", "min_healthy: 3")
+TENANT_OF_THREE = """\
+limits: {max_concurrent: 3}
+actions:
+  clear_cache: {tier: low, mode: active, limits: {max_concurrent: 50, per_service_per_hour: 50}}
+"""
+TWO_AN_HOUR = """\
+limits: {max_concurrent: 50}
+actions:
+  clear_cache: {tier: low, mode: active, limits: {max_concurrent: 50, per_service_per_hour: 2}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("policy", "action", "allowed", "why"),
+    [
+        (HALF_THE_FLEET, "restart_pod", 2, "of 4 of checkout out at once"),
+        (FLOOR_OF_THREE, "restart_pod", 1, "(floor 3)"),
+        (TENANT_OF_THREE, "clear_cache", 3, "actions already running in the tenant (limit 3"),
+        (TWO_AN_HOUR, "clear_cache", 2, "in the last hour (limit 2)"),
+    ],
+    ids=["fleet-share", "healthy-floor", "tenant-concurrency", "per-hour"],
+)
+def test_each_limit_admits_exactly_what_it_allows(
+    deps: Deps, policy: str, action: str, allowed: int, why: str
+) -> None:
+    set_policy(deps.store, "acme", policy, now=T0, actor="test")
+    ids = proposals(deps, "acme", THREADS, action=action)
     went = begin_together(deps, [("acme", i) for i in ids])
 
     ran = [i for i in ids if went[f"acme/{i}"]]
-    assert len(ran) == 2  # half of a fleet of 4, one pod each
-    assert sum(state(deps, "acme", i).out_of_service for i in ran) == 2
+    assert len(ran) == allowed
+    assert all(state(deps, "acme", i).state is ActionState.EXECUTING for i in ran)
     refused = [state(deps, "acme", i) for i in ids if i not in ran]
     assert all(r.state is ActionState.FAILED for r in refused)
-    assert all(any("out at once" in line for line in r.reasons) for r in refused)
+    assert all(any(why in line for line in r.reasons) for r in refused), refused[0].reasons
 
 
 def test_tenants_do_not_block_each_other(deps: Deps) -> None:
