@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 from shared.correlation.grouping import Grouper, Relation
@@ -271,3 +272,76 @@ def test_a_fresher_cause_takes_a_service_that_had_gone_quiet() -> None:
         ]
     )
     assert groups == [{"dns", "co"}, {"db", "co-lat"}]
+
+
+def in_turn(alerts: list[Alert], grouper: Grouper | None = None) -> list[set[str]]:
+    """Assign in the order given (arrival), not by onset."""
+    grouper = grouper or Grouper({"acme": TOPOLOGY})
+    for a in alerts:
+        grouper.assign(a)
+    return [set(g.alerts) for g in grouper.groups("acme")]
+
+
+POD_BEFORE_ITS_ERRORS = [
+    alert("node", "KubeNodeNotReady", 0, host="node-1"),
+    alert("co", "HighErrorRate", 5, service="checkout"),
+    alert("pod", "KubePodNotReady", 120, service="web"),  # came in first...
+    alert("web", "HighErrorRate", 60, service="web"),  # ... though web's errors began first
+]
+
+
+def test_a_cause_arriving_late_takes_the_alert_it_explains_better() -> None:
+    onset_order = grouped(sorted(POD_BEFORE_ITS_ERRORS, key=lambda a: a.starts_at))
+    assert onset_order == [{"node"}, {"co", "web", "pod"}]
+    grouper = Grouper({"acme": TOPOLOGY})
+    joins = [grouper.assign(a) for a in POD_BEFORE_ITS_ERRORS]
+    assert joins[2].group_id == joins[0].group_id  # the pod went to its dead host first
+    assert [set(g.alerts) for g in grouper.groups("acme")] == onset_order
+    (moved,) = joins[3].drew
+    assert (moved.fingerprint, moved.moved_from, moved.group_id) == (
+        "pod",
+        joins[0].group_id,
+        joins[1].group_id,
+    )
+    assert moved.relation is Relation.SAME_SERVICE and "moved from" in moved.reason
+    (group,) = [g for g in grouper.groups("acme") if "pod" in g.alerts]
+    assert [j for j in group.joins if j.fingerprint == "pod"] == [moved]
+
+
+def test_a_fresher_cause_arriving_late_takes_the_continuation_it_explains() -> None:
+    arrived = [
+        alert("dns", "CoreDNSErrorsHigh", 0, service="dns"),
+        alert("co", "HighErrorRate", 20, service="checkout"),
+        alert("co-lat", "HighLatency", 250, service="checkout"),  # before orders-db's
+        alert("db", "HighErrorRate", 200, service="orders-db"),
+    ]
+    assert in_turn(arrived) == [{"dns", "co"}, {"db", "co-lat"}]
+
+
+def test_what_a_late_cause_does_not_explain_better_stays() -> None:
+    # The pod began long after web's errors: the dead host is the nearer onset.
+    arrived = [
+        alert("node", "KubeNodeNotReady", 200, host="node-1"),
+        alert("co", "HighErrorRate", 0, service="checkout"),
+        alert("pod", "KubePodNotReady", 210, service="web"),
+        alert("web", "HighErrorRate", 60, service="web"),
+    ]
+    assert in_turn(arrived) == [{"node", "pod"}, {"co", "web"}]
+
+
+def test_alerts_of_a_group_people_may_have_seen_stay() -> None:
+    grouper = Grouper({"acme": TOPOLOGY}, settled=lambda _tenant, _group: True)
+    groups = in_turn(POD_BEFORE_ITS_ERRORS, grouper)
+    assert groups == [{"node", "pod"}, {"co", "web"}]
+
+
+def test_a_late_cause_moves_what_an_earlier_process_placed() -> None:
+    # Live ingestion restores the groups from the store on every delivery.
+    first = Grouper({"acme": TOPOLOGY})
+    for a in POD_BEFORE_ITS_ERRORS[:3]:
+        first.assign(a)
+    second = Grouper({"acme": TOPOLOGY})
+    second.restore("acme", json.loads(json.dumps(first.export("acme"))))
+    join = second.assign(POD_BEFORE_ITS_ERRORS[3])
+    assert [j.fingerprint for j in join.drew] == ["pod"]
+    assert {j.fingerprint: j.group_id for j in join.drew} == {"pod": join.group_id}
