@@ -10,7 +10,10 @@ by whole quarter hours) and sent once, the store keeping the mark. The
 anomaly sweep, every 15 minutes: each tenant's deviating signals filed with
 its open incidents or in its daily digest; it never pages. The digest,
 checked every 15 minutes: the day before is posted once from 09:00 in the
-tenant's zone, the store keeping the mark.
+tenant's zone, the store keeping the mark. The same timer proposes each
+action that earned promotion out of shadow mode, once per readiness, from
+09:00 in the tenant's zone (``shared.autonomy.promotion``; resolving an
+incident proposes at once).
 """
 
 from __future__ import annotations
@@ -23,8 +26,9 @@ import azure.functions as func
 
 from functions.incident import instance_id, wake
 from shared.anomaly.digest import Status as DigestStatus
-from shared.anomaly.digest import send_daily_digest
+from shared.anomaly.digest import is_due, send_daily_digest
 from shared.anomaly.live import run as sweep_anomalies_of
+from shared.autonomy.promotion import sweep as propose_promotions
 from shared.bootstrap import runtime
 from shared.incidents.reconcile import needs_start, open_incidents
 from shared.predict.live import run_sweep
@@ -138,3 +142,13 @@ def send_anomaly_digests(timer: func.TimerRequest) -> None:
             continue
         if outcome.status is DigestStatus.SENT:
             log.info("anomaly digest of %s for %s sent", tenant.id, outcome.day)
+    for tenant in rt.tenants.active():
+        if not is_due(now, tenant.zone):
+            continue
+        try:
+            proposed = propose_promotions(rt, tenant, now=now)
+        except Exception:  # logged: one tenant's failure must not stop the others
+            log.exception("promotion proposals of %s failed", tenant.id)
+            continue
+        for posted in proposed.posted:
+            log.info("promotion of %s proposed for %s", posted.action, tenant.id)

@@ -975,6 +975,24 @@ def autonomy_promote(
     typer.echo(done.message)
 
 
+@autonomy_app.command("propose")
+@friendly
+def autonomy_propose(
+    tenant: Annotated[str, typer.Option(help="Tenant whose ready actions to propose.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the sweep as JSON.")] = False,
+) -> None:
+    """One promotion sweep, with the timer's code: post each ready action once, print it."""
+    from shared.autonomy.promotion import sweep
+
+    rt = _runtime()
+    done = sweep(rt, rt.tenants.get(tenant), now=rt.clock.now())
+    if as_json:
+        typer.echo(json.dumps(done.to_json(), indent=2))
+        return
+    for line in done.lines():
+        typer.echo(line)
+
+
 @bench_app.command("policy")
 @friendly
 def bench_policy(

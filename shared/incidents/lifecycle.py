@@ -7,6 +7,7 @@ ranks that cause higher (precedent frequency) and lists it as similar.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,6 +20,8 @@ from shared.models.audit import AuditRecord
 from shared.models.base import doc_id, iso
 from shared.models.incident import Incident, IncidentStatus
 from shared.ports.store import Container, update_with_retry
+
+log = logging.getLogger("sre_copilot.incidents.lifecycle")
 
 _AUDITED = frozenset({"category", "target", "rank", "model_version"})
 
@@ -88,7 +91,23 @@ def apply_action(
         },
     )
     append(rt.store, tenant_id, record, key=record.id)
+    if kind == "resolve" and action.get("category"):
+        _propose_promotions(rt, tenant_id)
     return incident.status.value
+
+
+def _propose_promotions(rt: Runtime, tenant_id: str) -> None:
+    """A resolution judges shadowed actions: propose any that just earned promotion.
+
+    Best effort: the resolution stands whatever happens here, and the timer's
+    sweep proposes what this missed (the proposal is posted once either way).
+    """
+    from shared.autonomy.promotion import sweep
+
+    try:
+        sweep(rt, rt.tenants.get(tenant_id), now=rt.clock.now())
+    except Exception:  # logged: the timer's sweep tries again
+        log.warning("promotion proposals of %s failed", tenant_id, exc_info=True)
 
 
 def _summary(analysis: IncidentAnalysis | None, category: str, target: str) -> str:

@@ -7,7 +7,9 @@ parser reads them back with the same ones, so the two cannot drift apart.
   was: ``hyp_likely:<rank>``, ``hyp_not_it:<rank>``, ``ack``,
   ``resolve_with:<rank>``, ``propose_fix``; on a capacity forecast, ``fc_ack``
   and ``fc_not_a_problem``; on a remediation proposal, ``rem_stop``,
-  ``rem_approve`` and ``rem_reject``. Slack requires it to be unique within a
+  ``rem_approve`` and ``rem_reject``; on an earned-trust promotion proposal,
+  ``trust_promote`` and ``trust_not_yet`` (``i`` names the proposal, ``g``
+  the action). Slack requires it to be unique within a
   block.
 - ``value`` is compact JSON naming the incident (or the forecast) and the
   hypothesis the click is about: ``{"i": incident_id, "t": tenant_id, "c":
@@ -49,6 +51,8 @@ class ActionKind(StrEnum):
     STOP = "rem_stop"
     APPROVE = "rem_approve"
     REJECT = "rem_reject"
+    PROMOTE = "trust_promote"
+    NOT_YET = "trust_not_yet"
 
     @property
     def needs_rank(self) -> bool:
@@ -68,6 +72,11 @@ class ActionKind(StrEnum):
     def on_proposal(self) -> bool:
         """A button of a remediation proposal's message: its value names the proposal."""
         return self in (ActionKind.STOP, ActionKind.APPROVE, ActionKind.REJECT)
+
+    @property
+    def on_promotion(self) -> bool:
+        """A button of an earned-trust promotion proposal: its ``incident_id`` is the proposal."""
+        return self in (ActionKind.PROMOTE, ActionKind.NOT_YET)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -13,6 +13,8 @@ workspace and tenant checks and goes to ``shared.autonomy.answers``, which
 decides who may answer (approvers from the tenant's policy); "Propose fix"
 on an incident message is a responder's request, answered with a
 ``RemediationSignal`` the edge turns into proposals and orchestrations.
+``Promote`` / ``Not yet`` on an earned-trust proposal go to
+``shared.autonomy.promotion`` after the same workspace and tenant checks.
 
 Who may act: the workspace must map to a tenant (``TenantRegistry.by_slack_team``),
 the button must have been rendered for that tenant, and the user must be one
@@ -107,6 +109,8 @@ class OutcomeKind(StrEnum):
     DUPLICATE = "duplicate"
     REMEDIATION_ANSWERED = "remediation_answered"
     FIX_REQUESTED = "fix_requested"
+    PROMOTION_ANSWERED = "promotion_answered"
+    STALE = "stale"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -209,6 +213,11 @@ def handle_action(deps: InteractionDeps, action: InteractionAction) -> Interacti
         from shared.autonomy.answers import answer
 
         return answer(deps, tenant, action)  # approvers come from the policy, not responders
+    if action.kind.on_promotion:
+        # Imported here: shared.autonomy.promotion builds on this module's outcome types.
+        from shared.autonomy.promotion import click
+
+        return click(deps, tenant, action)  # approvers come from the policy, not responders
     if not may_act(tenant, action.user_id):
         log.warning("user %s is not a responder of %s", action.user_id, tenant.id)
         return InteractionOutcome(
