@@ -33,7 +33,14 @@ from shared.autonomy import actions, admission
 from shared.autonomy.actions import ActionRecord, ActionState
 from shared.autonomy.engine import Decision, Execution, may_execute, out_of_service
 from shared.autonomy.policies import load_policy
-from shared.autonomy.proposals import ProposeDeps, approvals_of, proposal_of, state_for
+from shared.autonomy.proposals import (
+    ProposeDeps,
+    approvals_of,
+    fleet_reason,
+    observe,
+    proposal_of,
+    state_for,
+)
 from shared.autonomy.verification import judge, read_health
 from shared.errors import Conflict, NotFound
 from shared.models.base import iso
@@ -244,14 +251,28 @@ def begin(deps: RemediationDeps, tenant_id: str, proposal_id: str) -> dict[str, 
     if stored is None:
         return _refuse(deps, record, ("the tenant's policy is gone: nothing may run",), now)
     proposal = proposal_of(record)
+    # The fleet as the cluster shows it now when the executor can tell, else the
+    # topology. Ready replicas already miss pods a running restart took out, which
+    # the engine subtracts again: counted twice, the floor errs on the safe side.
+    live = observe(deps.executor_for(tenant), proposal)
     state = state_for(
-        deps.store, tenant, _incident(deps, record), record.id, approvals_of(record), now
+        deps.store,
+        tenant,
+        _incident(deps, record),
+        record.id,
+        approvals_of(record),
+        now,
+        live={proposal.service: live.fleet} if live.fleet is not None else None,
     )
+    fleet_line = fleet_reason(proposal, state, live)
 
     def judge(executions: tuple[Execution, ...]) -> Decision:
-        return may_execute(
+        decision = may_execute(
             stored.policy, proposal, state.model_copy(update={"executions": executions}), now
         )
+        if fleet_line is None:
+            return decision
+        return decision.model_copy(update={"reasons": (*decision.reasons, fleet_line)})
 
     # Read before the claim: the claim and the move to executing stay two quick writes.
     baseline = read_health(deps.metrics_for(tenant), record.service, now, tenant.signal_overrides)

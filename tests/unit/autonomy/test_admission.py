@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from shared.adapters.executors.kubernetes import KubernetesApi, KubernetesExecutor
 from shared.adapters.store import open_store
 from shared.adapters.store.sqlite import SqliteStore
 from shared.audit import verify
@@ -31,6 +32,7 @@ from shared.autonomy.engine import Decision, Execution, Fleet, Outcome, State, m
 from shared.autonomy.policies import set_policy
 from shared.autonomy.policy import parse_policy
 from shared.autonomy.proposals import proposal_of
+from shared.clock import FixedClock
 from shared.errors import PreconditionFailed
 from shared.models.incident import Incident
 from shared.models.tenant import Service, Tenant, Topology
@@ -39,6 +41,8 @@ from shared.ports.executor import ActionPlan, ActionRequest, ExecutionResult, Re
 from shared.ports.store import Container, Document, DocumentStore, Filter
 from shared.settings import Settings
 from shared.tenants.registry import TenantRegistry
+from tests.contract.executor.conftest import shop
+from tests.fixtures.k8s_server import TOKEN, serve
 from tests.fixtures.servers import COSMOS_KEY
 
 T0 = datetime(2026, 3, 4, 14, 0, tzinfo=UTC)
@@ -108,6 +112,7 @@ class Deps:
     clock: Clock
     settings: Settings
     chat: Chat = field(default_factory=Chat)
+    executor: Any = field(default_factory=lambda: Executor())
 
     def chat_for(self, tenant: Tenant) -> Chat:
         return self.chat
@@ -115,8 +120,8 @@ class Deps:
     def metrics_for(self, tenant: Tenant) -> None:
         return None
 
-    def executor_for(self, tenant: Tenant) -> Executor:
-        return Executor()
+    def executor_for(self, tenant: Tenant) -> Any:
+        return self.executor
 
 
 class RacingStore(SqliteStore):
@@ -207,7 +212,13 @@ def deps(tmp_path: Path) -> Iterator[Deps]:
 
 
 def proposals(
-    deps: Deps, tenant_id: str, n: int, *, prefix: str = "rem", action: str = "restart_pod"
+    deps: Deps,
+    tenant_id: str,
+    n: int,
+    *,
+    prefix: str = "rem",
+    action: str = "restart_pod",
+    namespace: str = "prod",
 ) -> list[str]:
     """``n`` low-risk runs on checkout (its pods in turn), each its own proposal, ready to run."""
     ids = []
@@ -218,7 +229,7 @@ def proposals(
             incident_id="INC-1",
             action=action,
             service="checkout",
-            target=f"prod/{PODS[i % len(PODS)]}",
+            target=f"{namespace}/{PODS[i % len(PODS)]}",
             tier="low",
             mode="active",
             runbook_id="rb",
@@ -467,6 +478,27 @@ def allow(record: ActionRecord) -> Decision:
     """A passing verdict (the test plays a ``begin`` that got this far)."""
     proposal = proposal_of(record)
     return Decision(outcome=Outcome.EXECUTE_NOW, reasons=("ok",), action=proposal.action)
+
+
+def test_the_fleet_is_read_again_from_the_cluster_right_before_running(deps: Deps) -> None:
+    set_policy(deps.store, "acme", HALF_THE_FLEET, now=T0, actor="test")
+    before, after = proposals(deps, "acme", 2, namespace="shop")
+    cluster = shop()  # shop/checkout: 3 replicas, all ready
+    with serve(cluster) as url:
+        api = KubernetesApi(url, TOKEN, timeout_seconds=5)
+        deps.executor = KubernetesExecutor(api, deps.store, FixedClock(T0))
+        try:
+            assert remediation.begin(deps, "acme", before) == {"go": True}
+            remediation.finish(deps, "acme", before, "verified", "healthy")
+            cluster.degrade("shop", "checkout", ready=1)  # since it was proposed
+            assert remediation.begin(deps, "acme", after) == {"go": False}
+        finally:
+            api.close()
+
+    refused = state(deps, "acme", after)
+    assert refused.state is ActionState.FAILED
+    assert "would leave 0 healthy of 3 in checkout (floor 1)" in refused.reasons
+    assert any("read from the cluster" in r and "1 ready" in r for r in refused.reasons)
 
 
 # --- on both store adapters -----------------------------------------------------------
