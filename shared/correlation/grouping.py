@@ -417,6 +417,12 @@ class Grouper:
         if as_cause and facts.kind not in _GATHER_NOTHING:
             alone = _Group(id="", order=0, first=facts.onset, last=facts.onset)
             self._add(alone, facts, Join(facts.fingerprint, "", Relation.OPENED), as_cause=True)
+            # A service (or host) failing in the target already began failing there: its
+            # effects are bounded by its first onset, not by this later alert's.
+            for mine, theirs in ((alone.causes, target.causes), (alone.hosts, target.hosts)):
+                for key, span in mine.items():
+                    if key in theirs:
+                        span.widen(theirs[key].first, theirs[key].fingerprint)
             absorbed = [g for g in groups if g is not target and self._explains(alone, g, index)]
         if absorbed:
             join = replace(join, merged=tuple(g.id for g in absorbed))
@@ -531,7 +537,10 @@ class Grouper:
         cause may come in after its first effects opened groups of their own.
         The test is the decision itself, replayed: had the alert come first,
         would the group's opener have joined it (through a shared dependency
-        only when they began within ``lead`` of each other)?
+        only when they began within ``lead`` of each other)? Its service's
+        failure is dated from when it began in the group it joins, as onset
+        order would date it: a later alert of a failing service does not reach
+        further than its failure does.
         """
         for opener in group.openers:
             if opener.onset < alone.first - self._lead:  # the cause begins first

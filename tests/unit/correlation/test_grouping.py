@@ -345,3 +345,17 @@ def test_a_late_cause_moves_what_an_earlier_process_placed() -> None:
     join = second.assign(POD_BEFORE_ITS_ERRORS[3])
     assert [j.fingerprint for j in join.drew] == ["pod"]
     assert {j.fingerprint: j.group_id for j in join.drew} == {"pod": join.group_id}
+
+
+def test_a_late_alert_of_a_service_failing_already_merges_only_what_its_failure_explains() -> None:
+    # checkout failing since 0; web's errors at 300 are beyond its reach: its own
+    # incident. checkout's latency (200) arriving after web's errors changes nothing:
+    # checkout's failure began at 0, as onset order would have judged it.
+    arrived = [
+        alert("co", "HighErrorRate", 0, service="checkout"),
+        alert("web", "HighErrorRate", 300, service="web"),
+        alert("co-lat", "HighLatency", 200, service="checkout"),
+    ]
+    onset_order = grouped(sorted(arrived, key=lambda a: a.starts_at))
+    assert onset_order == [{"co", "co-lat"}, {"web"}]
+    assert in_turn(arrived) == onset_order
