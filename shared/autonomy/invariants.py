@@ -240,7 +240,9 @@ class Outcomes:
 
 
 @dataclass(frozen=True, slots=True)
-class _Run:
+class Run:
+    """One execution of a history, as ``history_violations`` judges it."""
+
     action: str
     service: str
     start: datetime
@@ -258,7 +260,7 @@ def simulate(policy: Policy, state: State, steps: Sequence[Step]) -> Outcomes:
     ``violations``, and the resulting history by ``history_violations``.
     """
     result = Outcomes()
-    runs: list[_Run] = []
+    runs: list[Run] = []
     answers: list[Approval] = []
     # (time, order, kind, index): arrivals and run attempts, in time order.
     queue: list[tuple[datetime, int, str, int]] = [
@@ -284,12 +286,12 @@ def simulate(policy: Policy, state: State, steps: Sequence[Step]) -> Outcomes:
         elif decision.executes:
             result.executions += 1
             p = step.proposal
-            runs.append(_Run(p.action, p.service, now, now + step.duration, taken_out(p)))
+            runs.append(Run(p.action, p.service, now, now + step.duration, taken_out(p)))
     result.violations.extend(history_violations(policy, state, runs))
     return result
 
 
-def _state_at(state: State, runs: list[_Run], answers: list[Approval], now: datetime) -> State:
+def _state_at(state: State, runs: list[Run], answers: list[Approval], now: datetime) -> State:
     hour_ago = now - timedelta(hours=1)
     executions = tuple(
         Execution(
@@ -310,7 +312,7 @@ def _state_at(state: State, runs: list[_Run], answers: list[Approval], now: date
     )
 
 
-def history_violations(policy: Policy, state: State, runs: Sequence[_Run]) -> list[str]:
+def history_violations(policy: Policy, state: State, runs: Sequence[Run]) -> list[str]:
     """Limits over the whole history: at each start, what else was running or recent."""
     found = []
     for r in runs:

@@ -10,9 +10,11 @@ admissions never hold up another's.
 
 from __future__ import annotations
 
+import json
+import tempfile
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -20,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from shared.adapters.executors.kubernetes import KubernetesApi, KubernetesExecutor
@@ -29,6 +33,7 @@ from shared.audit import verify
 from shared.autonomy import admission, remediation
 from shared.autonomy.actions import ActionRecord, ActionState, create, load, transition
 from shared.autonomy.engine import Decision, Execution, Fleet, Outcome, State, may_execute
+from shared.autonomy.invariants import Run, history_violations
 from shared.autonomy.policies import set_policy
 from shared.autonomy.policy import parse_policy
 from shared.autonomy.proposals import proposal_of
@@ -127,10 +132,10 @@ class Deps:
 class RacingStore(SqliteStore):
     """The real SQLite store, with two ways to force the interleavings of a race.
 
-    ``gate``: each thread's first read of the action records waits, after
-    reading, until every thread has read (all saw the same state, nobody has
-    written). ``after_admission``: run right after an admission write (another
-    writer between ``begin``'s claim and its next step).
+    ``gate``: each thread's first write to the work container (a claim or a
+    state move) waits until every thread has reached its own: all have read
+    the state, nobody has written. ``after_admission``: run right after an
+    admission write (another writer between ``begin``'s claim and its next step).
     """
 
     def __init__(self, path: Path) -> None:
@@ -139,50 +144,46 @@ class RacingStore(SqliteStore):
         self.after_admission: Callable[[], None] | None = None
         self._through: set[int] = set()
 
-    def query(
-        self,
-        container: Container,
-        tenant_id: str,
-        filters: Sequence[Filter] = (),
-        *,
-        order_by: str | None = None,
-        descending: bool = False,
-        limit: int | None = None,
-    ) -> list[Document]:
-        found = super().query(
-            container, tenant_id, filters, order_by=order_by, descending=descending, limit=limit
-        )
+    def hold_writes(self, parties: int | None) -> None:
+        """Gate the first work write of each of ``parties`` threads (None: stop)."""
+        self.gate = None if parties is None else threading.Barrier(parties)
+        self._through = set()
+
+    def _before_write(self, container: Container) -> None:
         me = threading.get_ident()
         if container is Container.WORK and self.gate is not None and me not in self._through:
             self._through.add(me)
             self.gate.wait(timeout=30)
-        return found
 
-    def _hook(self, doc: Document) -> None:
+    def _after_write(self, doc: Document) -> None:
         if doc.get("id") == admission.ADMISSION_ID and self.after_admission is not None:
             self.after_admission()
 
     def create(self, container: Container, tenant_id: str, doc: Document) -> Document:
+        self._before_write(container)
         stored = super().create(container, tenant_id, doc)
-        self._hook(doc)
+        self._after_write(doc)
         return stored
 
     def replace(
         self, container: Container, tenant_id: str, doc: Document, *, etag: str
     ) -> Document:
+        self._before_write(container)
         stored = super().replace(container, tenant_id, doc, etag=etag)
-        self._hook(doc)
+        self._after_write(doc)
         return stored
 
 
-def add_tenant(deps: Deps, tenant_id: str, policy: str) -> None:
+def add_tenant(
+    deps: Deps, tenant_id: str, policy: str, *, instances: tuple[str, ...] = PODS
+) -> None:
     deps.tenants.add(
         Tenant(
             id=tenant_id,
             tenant_id=tenant_id,
             name=tenant_id.title(),
             slack_team_id=f"T0{tenant_id.upper()}",
-            topology=Topology(services=(Service(name="checkout", instances=PODS),)),
+            topology=Topology(services=(Service(name="checkout", instances=instances),)),
         )
     )
     set_policy(deps.store, tenant_id, policy, now=T0, actor="test")
@@ -245,11 +246,11 @@ def proposals(
 
 def begin_together(deps: Deps, jobs: list[tuple[str, str]]) -> dict[str, bool]:
     """``begin`` for every (tenant, proposal) in its own thread, released at once, and
-    none past its first read of the action records until all have read them."""
+    none writing until all have read (``RacingStore.gate``)."""
     barrier = threading.Barrier(len(jobs))
     store = deps.store
     assert isinstance(store, RacingStore)
-    store.gate = threading.Barrier(len(jobs))
+    store.hold_writes(len(jobs))
     went: dict[str, bool] = {}
     errors: list[BaseException] = []
 
@@ -267,7 +268,7 @@ def begin_together(deps: Deps, jobs: list[tuple[str, str]]) -> dict[str, bool]:
         t.start()
     for t in threads:
         t.join(timeout=60)
-    store.gate = None
+    store.hold_writes(None)
     assert not errors, errors
     assert len(went) == len(jobs)
     return went
@@ -357,6 +358,77 @@ def test_tenants_do_not_block_each_other(deps: Deps) -> None:
         ran = [k for k, ok in went.items() if ok and k.startswith(f"{tenant_id}/")]
         assert len(ran) == 1, (tenant_id, ran)
         assert len(running_claims(deps, tenant_id)) == 1
+
+
+@st.composite
+def races(draw: st.DrawFn) -> tuple[str, int, list[str]]:
+    """A policy with random limits, a fleet size, and the actions that begin at once."""
+    limits = {
+        "max_concurrent": draw(st.integers(1, 4)),
+        "per_service_per_hour": draw(st.integers(1, 6)),
+        "max_fleet_share": draw(st.sampled_from((0.25, 0.5, 0.75, 1.0))),
+        "min_healthy": draw(st.integers(0, 3)),
+    }
+    text = (
+        f"limits: {{max_concurrent: {draw(st.integers(1, 5))}}}\n"
+        "actions:\n"
+        f"  restart_pod: {{tier: low, mode: active, limits: {json.dumps(limits)}}}\n"
+        "  clear_cache: {tier: low, mode: active, limits: "
+        f"{{max_concurrent: {draw(st.integers(1, 4))}, per_service_per_hour: 6}}}}\n"
+    )
+    started = draw(
+        st.lists(st.sampled_from(("restart_pod", "clear_cache")), min_size=2, max_size=8)
+    )
+    return text, draw(st.integers(2, 6)), started
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(races())
+def test_whatever_the_limits_concurrent_runs_keep_them_and_refuse_only_with_cause(
+    race: tuple[str, int, list[str]],
+) -> None:
+    """Safety: the runs admitted together break no limit (``invariants.history_violations``,
+    written apart from the engine). No over-refusal: each refused run would be refused
+    with every admitted one running, as taking turns implies."""
+    text, size, started = race
+    with tempfile.TemporaryDirectory() as home:
+        settings_ = Settings(home=Path(home), echo_messages=False)
+        store = RacingStore(settings_.sqlite_path)
+        deps = Deps(store=store, tenants=TenantRegistry(store), clock=Clock(), settings=settings_)
+        try:
+            pods = tuple(f"checkout-{i}" for i in range(size))
+            add_tenant(deps, "acme", text, instances=pods)
+            ids = [
+                proposals(deps, "acme", 1, prefix=f"rem-{n}", action=action)[0]
+                for n, action in enumerate(started)
+            ]
+            went = begin_together(deps, [("acme", i) for i in ids])
+            records = {i: state(deps, "acme", i) for i in ids}
+        finally:
+            store.close()
+
+    policy = parse_policy(text)
+    fleet = State(fleets={"checkout": Fleet(size=size, healthy=size)})
+    ran = [records[i] for i in ids if went[f"acme/{i}"]]
+    runs = [Run(r.action, r.service, T0, T0 + timedelta(minutes=5), r.out_of_service) for r in ran]
+    assert history_violations(policy, fleet, runs) == []
+    all_running = fleet.model_copy(
+        update={
+            "executions": tuple(
+                Execution(
+                    action=r.action,
+                    service=r.service,
+                    started_at=T0,
+                    out_of_service=r.out_of_service,
+                )
+                for r in ran
+            )
+        }
+    )
+    for i in ids:
+        if not went[f"acme/{i}"]:
+            assert records[i].state is ActionState.FAILED
+            assert not may_execute(policy, proposal_of(records[i]), all_running, T0).executes
 
 
 # --- the life of a claim --------------------------------------------------------------
