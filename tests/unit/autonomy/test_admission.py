@@ -1,11 +1,14 @@
 """Admission under truly concurrent incidents, on the embedded SQLite store.
 
 Many threads run ``remediation.begin`` for proposals of the same action and
-service at the same instant (a barrier releases them together): only as many
-as the policy allows may move to executing; the others end ``failed`` with the
-re-check's reason, audited and told in the thread. Claims end with their
-executions, a dead ``begin``'s claim lapses with its lease, and one tenant's
-admissions never hold up another's.
+service at the same instant (a barrier releases them together, and none
+writes before all have read): only as many as the policy allows move to
+executing; the others end ``failed`` with the re-check's reason, audited and
+told in the thread. A Hypothesis property draws the limits and checks the
+outcome with ``invariants.history_violations``. Claims end with their
+executions, a dead ``begin``'s claim lapses with its lease, one tenant's
+admissions never hold up another's, the fleet is read live again when the
+executor can, and the claim holds on the Cosmos-protocol server too.
 """
 
 from __future__ import annotations
