@@ -14,10 +14,15 @@ cannot both win::
               │                      └─> expired
               └─> failed                                    (refused, plan infeasible)
 
+Every move to ``executing`` passes the re-check and the tenant's admission
+(``shared.autonomy.admission``, one conditional write); refused there, a
+proposed, announced or approved record goes to ``failed`` with the reasons.
+
 ``decided_by`` is the Slack user who approved, rejected or stopped it (else
 None); ``history`` keeps every step with its time, who and why. Records live
 in ``Container.WORK`` (work the remediation orchestration does) under
-``doc_type = "remediation_action"``; the id is the proposal id.
+``doc_type = "remediation_action"``; the id is the proposal id (the tenant's
+admission document shares the container as ``remediation_admission``).
 """
 
 from __future__ import annotations
