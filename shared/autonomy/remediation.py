@@ -245,6 +245,8 @@ def begin(deps: RemediationDeps, tenant_id: str, proposal_id: str) -> dict[str, 
     record = _record(deps, tenant_id, proposal_id)
     if record.state is S.EXECUTING:
         return {"go": True}  # a retried activity: the first attempt moved it
+    if record.state.terminal:  # a Stop won, or an earlier attempt refused it: nothing to claim
+        return settle(deps, tenant_id, proposal_id) | {"go": False}
     now = deps.clock.now()
     tenant = deps.tenants.get(tenant_id)
     stored = load_policy(deps.store, tenant_id)

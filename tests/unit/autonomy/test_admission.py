@@ -447,6 +447,9 @@ def test_a_released_claim_admits_the_next(deps: Deps) -> None:
     remediation.finish(deps, "acme", first, "verified", "healthy")
     remediation.finish(deps, "acme", first, "verified", "healthy")  # a retried activity
     assert running_claims(deps, "acme") == set()
+    # A retried begin of the refused one stays refused, though the limit now has room.
+    assert remediation.begin(deps, "acme", second) == {"go": False}
+    assert state(deps, "acme", second).state is ActionState.FAILED
     assert remediation.begin(deps, "acme", third) == {"go": True}
     assert running_claims(deps, "acme") == {third}
     finished = [c for c in admission.claims(deps.store, "acme") if not c.running]
