@@ -27,9 +27,27 @@ public scenarios, PetShop and Nezha, the pooled expected calibration error of
 the shown confidences stays between 0.044 and 0.069 for every sharpness 4-8
 and unseen score 0.3-0.6 (0.33 without competition).
 
-The range is the same competition applied to the weighted sum of each factor's
-low and high ends, so thin evidence, a short history or missing metric
-sources widen it; it always holds the confidence inside [0, 1].
+That share is not yet what happens: it is the same for an incident whose
+cause clearly stands out and for one where nothing does, and the kit's sets
+err in opposite directions with it (PetShop under-confident, Nezha's Train
+Ticket over-confident, where the true service rarely leaves its noise). So
+the confidence shown is the share put through one logistic map (Platt
+scaling, Platt 1999: a sigmoid of a few scores fitted to right/wrong
+outcomes) of two inputs: the share's log-odds and ``standout``, how far the
+leading candidate's most changed signal left its own noise (log of 1 + its
+robust z, capped). A cause whose own series jumps far out of its noise is
+likelier right than a lead among series that barely moved. ``standout`` is
+one number per incident, and the slope on the share is positive, so the
+map never reorders the candidates. Its three coefficients (``PLATT``) were
+fitted once by ``benchmarks/fit_confidence.py`` on the kit's three sets; that
+script also reports what each set gets when the map is fitted on the other
+two. Exclusive causes never sum above 1: if the mapped confidences do, they
+are scaled down together.
+
+The range is the same competition and map applied to the weighted sum of
+each factor's low and high ends, so thin evidence, a short history or
+missing metric sources widen it; it always holds the confidence inside
+[0, 1].
 ``MODEL_VERSION`` is stored with every score: a change to any formula here
 must bump it (``FACTOR_COMPATIBLE`` lists the versions whose factor values
 mean the same, for the weight calibration).
@@ -56,10 +74,12 @@ from shared.models.hypothesis import (
     Hypothesis,
 )
 from shared.rca.rank import rank_services
+from shared.rca.series import SIGNAL_PREFIX
 
-MODEL_VERSION = "conf-1.1"
-FACTOR_COMPATIBLE = frozenset({"conf-1.0", MODEL_VERSION})
-"""Versions whose five factors have the formulas of this one (1.1 added competition)."""
+MODEL_VERSION = "conf-1.2"
+FACTOR_COMPATIBLE = frozenset({"conf-1.0", "conf-1.1", MODEL_VERSION})
+"""Versions whose five factors have the formulas of this one (1.1 added competition,
+1.2 the calibration map)."""
 
 DEFAULT_WEIGHTS: Mapping[str, float] = {
     "signal_strength": 0.25,
@@ -75,6 +95,17 @@ SHARPNESS = 6
 """Exponent on the scores before they are shared: how much a lead in score counts."""
 UNSEEN_SCORE = 0.5
 """The score a cause that no candidate names competes with."""
+PLATT = (-3.13, 1.34, 0.82)
+"""Intercept, slope on the share's log-odds, weight of ``standout``: fitted by
+``benchmarks/fit_confidence.py`` (penalised logistic regression of right/wrong
+on the shown top 3 of the kit's public scenarios, PetShop and Nezha)."""
+Z_CAP = 100.0
+"""Robust z beyond which a change is out of any noise (floored spreads make larger
+values arbitrary)."""
+SHARE_FLOOR = 1e-3
+"""Shares are kept in [floor, 1 - floor] before their log-odds (0 would be -inf)."""
+CEILING = 0.99
+"""The most the map says: a hundred labelled incidents cannot vouch for more."""
 
 
 class Acceptance(Model):
@@ -336,6 +367,85 @@ def compete(scored: Sequence[Hypothesis], uncovered: float = 0.0) -> list[Hypoth
     return out
 
 
+def standout(snapshot: ContextSnapshot, target: str) -> float:
+    """``log(1 + |z|)`` of the target's most changed series of its own (z capped at
+    ``Z_CAP``): whether the lead's own change is out of its noise. A target with no
+    series (a host, a DNS, a database a detector named from its pattern) counts as
+    out of it: its candidate did not come from a series' jump."""
+    name = target.lower()
+    own = [
+        min(Z_CAP, abs(r.deviation))
+        for r in snapshot.signals
+        if r.signal.startswith(SIGNAL_PREFIX)
+        and r.entity.lower() == name
+        and not math.isnan(r.deviation)
+    ]
+    return math.log1p(max(own, default=Z_CAP))
+
+
+def calibrated(share: float, stand_out: float, platt: tuple[float, float, float] = PLATT) -> float:
+    """The logistic map from a competition share and the incident's ``standout``
+    to a probability; increasing in the share (``platt``: other coefficients, for
+    the fitting script)."""
+    p = min(1.0 - SHARE_FLOOR, max(SHARE_FLOOR, share))
+    intercept, slope, weight = platt
+    z = intercept + slope * math.log(p / (1.0 - p)) + weight * stand_out
+    return min(CEILING, 1.0 / (1.0 + math.exp(-z)))
+
+
+def calibrate(
+    competed: Sequence[Hypothesis],
+    stand_out: float,
+    platt: tuple[float, float, float] = PLATT,
+) -> list[Hypothesis]:
+    """Competition shares -> shown confidences (``calibrated``), range ends alike;
+    scaled down together when they would sum above 1 (the causes exclude each other)."""
+    mapped = [
+        (
+            calibrated(h.confidence, stand_out, platt),
+            calibrated(h.confidence_range[0], stand_out, platt),
+            calibrated(h.confidence_range[1], stand_out, platt),
+        )
+        for h in competed
+    ]
+    scale = min(1.0, 1.0 / max(sum(c for c, _, _ in mapped), 1e-12))
+    out = []
+    for h, (confidence, low, high) in zip(competed, mapped, strict=True):
+        shown = round(confidence * scale, 3)
+        out.append(
+            h.model_copy(
+                update={
+                    "confidence": shown,
+                    "confidence_range": (
+                        min(shown, round(low * scale, 3)),
+                        max(shown, round(min(1.0, high * scale), 3)),
+                    ),
+                }
+            )
+        )
+    return out
+
+
+def _best_first(h: Hypothesis) -> tuple[float, float, str, str]:
+    return (-(h.score or 0.0), -h.factors["signal_strength"].value, h.category.value, h.target)
+
+
+def competing(
+    candidates: Sequence[Candidate],
+    snapshot: ContextSnapshot,
+    *,
+    weights: Mapping[str, float] | None = None,
+    acceptance: Mapping[str, Acceptance] | None = None,
+) -> list[Hypothesis]:
+    """Merge duplicates, score each, let them compete; every candidate best first
+    (ties: signal, then name), its confidence still the competition share."""
+    resolved = normalise_weights(weights)
+    records = dict(acceptance or {})
+    scored = [score(m, snapshot, weights=resolved, acceptance=records) for m in merge(candidates)]
+    scored = compete(scored, uncovered_share(snapshot, (h.target for h in scored)))
+    return sorted(scored, key=_best_first)
+
+
 def rank_hypotheses(
     candidates: Sequence[Candidate],
     snapshot: ContextSnapshot,
@@ -344,21 +454,11 @@ def rank_hypotheses(
     acceptance: Mapping[str, Acceptance] | None = None,
     top: int = TOP,
 ) -> list[Hypothesis]:
-    """Merge duplicates, score each, let them compete; best first (ties: signal, then
-    name), ``top`` out."""
-    resolved = normalise_weights(weights)
-    records = dict(acceptance or {})
-    scored = [score(m, snapshot, weights=resolved, acceptance=records) for m in merge(candidates)]
-    scored = compete(scored, uncovered_share(snapshot, (h.target for h in scored)))
-    scored.sort(
-        key=lambda h: (
-            -(h.score or 0.0),
-            -h.factors["signal_strength"].value,
-            h.category.value,
-            h.target,
-        )
-    )
-    return [h.model_copy(update={"rank": i}) for i, h in enumerate(scored[:top], start=1)]
+    """``competing``, then ``calibrate`` by the lead's ``standout``; ``top`` out."""
+    ranked = competing(candidates, snapshot, weights=weights, acceptance=acceptance)
+    if ranked:
+        ranked = calibrate(ranked, standout(snapshot, ranked[0].target))
+    return [h.model_copy(update={"rank": i}) for i, h in enumerate(ranked[:top], start=1)]
 
 
 def score_candidates(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 
 import pytest
@@ -20,11 +21,16 @@ from shared.models.hypothesis import (
     RootCause,
 )
 from shared.scoring.engine import (
+    CEILING,
     DEFAULT_WEIGHTS,
+    FACTOR_COMPATIBLE,
     MODEL_VERSION,
     SHARPNESS,
     UNSEEN_SCORE,
+    Z_CAP,
     Acceptance,
+    calibrate,
+    calibrated,
     compete,
     evidence_quality,
     normalise_weights,
@@ -33,6 +39,7 @@ from shared.scoring.engine import (
     score_candidates,
     signal_strength,
     soft_or,
+    standout,
     temporal_correlation,
     uncovered_share,
 )
@@ -414,3 +421,98 @@ def test_ranking_keeps_the_score_order_and_reports_the_score() -> None:
     assert [h.target for h in ranked] == ["svc0", "svc2", "svc1"]
     assert all(h.score is not None and h.score > h.confidence for h in ranked[1:])
     assert sum(h.confidence for h in ranked) <= 1.0 + 1e-9
+
+
+def series(service: str, z: float, signal: str = "series:errors_total") -> dict[str, object]:
+    return {
+        "signal": signal,
+        "entity": service,
+        "scope": "service",
+        "baseline": 1.0,
+        "current": 1.0 + z,
+        "deviation": z,
+        "onset": NOW.isoformat(),
+    }
+
+
+def with_signals(*readings: dict[str, object]) -> ContextSnapshot:
+    return ContextSnapshot.model_validate(
+        {**snapshot().model_dump(mode="json", by_alias=True), "signals": list(readings)}
+    )
+
+
+def test_model_version_is_bumped_and_older_factors_stay_usable() -> None:
+    # 1.2 changed the confidence, not the factors: calibration still learns from 1.1.
+    assert MODEL_VERSION == "conf-1.2"
+    assert {"conf-1.0", "conf-1.1", MODEL_VERSION} <= FACTOR_COMPATIBLE
+
+
+def test_standout_is_the_leads_own_largest_series_change_capped() -> None:
+    snap = with_signals(
+        series("api", 3.0),
+        series("api", -12.0, "series:latency_p99"),
+        series("db", 80.0),
+        series("api", 500.0, "request_rate"),  # not one of its series: ignored
+        series("cache", 10_000.0),
+        series("web", float("nan")),
+    )
+    assert standout(snap, "API") == pytest.approx(math.log1p(12.0))
+    assert standout(snap, "db") > standout(snap, "api")
+    assert standout(snap, "cache") == pytest.approx(math.log1p(Z_CAP))
+    # No series of its own (a host, a DNS a detector named): not held against it.
+    assert standout(snap, "node-1") == pytest.approx(math.log1p(Z_CAP))
+    assert standout(snap, "web") == pytest.approx(math.log1p(Z_CAP))
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.floats(0.0, 1.0), st.floats(0.0, 1.0), st.floats(0.0, math.log1p(Z_CAP)))
+def test_calibrated_is_a_probability_increasing_in_the_share(
+    a: float, b: float, stand_out: float
+) -> None:
+    low, high = sorted((a, b))
+    assert 0.0 <= calibrated(low, stand_out) <= calibrated(high, stand_out) <= CEILING < 1.0
+
+
+def test_a_lead_out_of_its_noise_is_more_likely_than_one_inside_it() -> None:
+    clear = calibrate(compete([scored(0.6, "a"), scored(0.5, "b")]), math.log1p(80.0))
+    faint = calibrate(compete([scored(0.6, "a"), scored(0.5, "b")]), math.log1p(2.0))
+    assert clear[0].confidence > faint[0].confidence
+    assert clear[1].confidence > faint[1].confidence
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.floats(0.0, 1.0), min_size=1, max_size=8),
+    st.floats(0.0, 1.0),
+    st.floats(0.0, math.log1p(Z_CAP)),
+)
+def test_calibrated_confidences_keep_the_order_the_range_and_sum_to_at_most_one(
+    scores: list[float], uncovered: float, stand_out: float
+) -> None:
+    competed = compete([scored(v, f"s{i}") for i, v in enumerate(scores)], uncovered)
+    out = calibrate(competed, stand_out)
+    assert sum(h.confidence for h in out) <= 1.0 + 0.002 * len(out)
+    by_score = sorted(out, key=lambda h: -(h.score or 0.0))
+    confidences = [h.confidence for h in by_score]
+    assert confidences == sorted(confidences, reverse=True)
+    for before, after in zip(competed, out, strict=True):
+        low, high = after.confidence_range
+        assert 0.0 <= low <= after.confidence <= high <= 1.0
+        assert after.score == before.score
+        if before.confidence_range[1] - before.confidence_range[0] > 0.05:
+            assert high > low  # the factors' uncertainty still shows
+
+
+def test_ranking_gives_a_standout_cause_more_confidence_in_the_same_order() -> None:
+    cands = [
+        candidate(
+            [Evidence(kind=EvidenceKind.METRIC, summary="m", strength=s)], RootCause.CPU_SATURATION
+        ).model_copy(update={"target": name})
+        for name, s in (("svc0", 0.9), ("svc1", 0.5), ("svc2", 0.7))
+    ]
+    clear = rank_hypotheses(cands, with_signals(series("svc0", 90.0), series("svc2", 4.0)))
+    faint = rank_hypotheses(cands, with_signals(series("svc0", 3.0), series("svc2", 4.0)))
+    assert [h.target for h in clear] == [h.target for h in faint] == ["svc0", "svc2", "svc1"]
+    assert [h.score for h in clear] == [h.score for h in faint]
+    assert clear[0].confidence > faint[0].confidence
+    assert all(h.model_version == MODEL_VERSION for h in clear)
