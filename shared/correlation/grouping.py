@@ -91,6 +91,9 @@ class Relation(StrEnum):
     CALLED_BY = "called_by"
 
 
+MOVABLE_KEPT = 2000
+"""Movable alerts a tenant's stored state keeps at most (about 200 bytes each)."""
+
 _MOVABLE = frozenset({Relation.SAME_SERVICE, Relation.CALLS, Relation.ON_HOST})
 """Joins decided on what a group held when the alert arrived, which a cause arriving
 later may better (openers and late causes shape their groups: they stay)."""
@@ -610,16 +613,24 @@ class Grouper:
         """
         groups = self._open.get(tenant_id, [])
         latest = max((g.last for g in groups), default=0.0)
-        since = latest - self.horizon
-        kept = [g for g in groups if g.last >= since]
+        kept = [g for g in groups if g.last >= latest - self.horizon]
+        # A cause takes an alert that began at most ``reach`` after it, and arrives at
+        # most about as late (Alertmanager's ``group_interval``): older ones stay put.
+        movable = latest - 2 * self._reach
+        onsets = sorted(
+            (p.alert.onset for g in kept for ps in g.placed.values() for p in ps), reverse=True
+        )
+        if len(onsets) > MOVABLE_KEPT:  # a storm's newest only: the document stays small
+            movable = max(movable, onsets[MOVABLE_KEPT - 1])
         return {
             "next_order": self._orders.get(tenant_id, 0),
-            "groups": [_group_to_json(g, self._params.label_keys, since) for g in kept],
+            "groups": [_group_to_json(g, self._params.label_keys, movable) for g in kept],
         }
 
     def restore(self, tenant_id: str, state: Mapping[str, Any]) -> None:
         """Replace the tenant's groups with those ``export`` wrote."""
-        groups = [_group_from_json(g) for g in state.get("groups", ())]
+        keys = self._params.label_keys
+        groups = [_group_from_json(g, keys) for g in state.get("groups", ())]
         self._open[tenant_id] = groups
         self._all[tenant_id] = list(groups)
         self._orders[tenant_id] = int(state.get("next_order", len(groups)))
@@ -953,49 +964,76 @@ def _facts_from_json(data: Mapping[str, Any]) -> _Facts:
     )
 
 
-def _placed_to_json(placed: _Placed, label_keys: Sequence[str]) -> dict[str, Any]:
-    join = placed.join
-    return {
-        "alert": _facts_to_json(placed.alert, label_keys),
-        "relation": join.relation.value,
-        "related": join.related,
-        "via": join.via,
-        "seconds": join.seconds,
-        "as_cause": placed.as_cause,
-        "in_causes": placed.in_causes,
-        "before": None if placed.before is None else [*placed.before[:3], placed.before[3].value],
-        "after": None if placed.after is None else [*placed.after[:3], placed.after[3].value],
-        "dead_host": placed.dead_host,
-        "taken": placed.taken,
-    }
+def _placed_to_json(placed: _Placed, label_keys: Sequence[str]) -> list[Any]:
+    """One movable alert as a list, the bulk of the stored state: its span after it
+    joined is its span before, widened by it (``_after``)."""
+    alert, join = placed.alert, placed.join
+    before = placed.before
+    flags = (
+        int(placed.as_cause)
+        | int(placed.in_causes) << 1
+        | int(placed.dead_host) << 2
+        | int(placed.taken) << 3
+    )
+    return [
+        alert.fingerprint,
+        alert.host,
+        alert.kind.value,
+        alert.onset,
+        [alert.labels.get(k) for k in label_keys],
+        join.relation.value,
+        join.related,
+        join.via,
+        round(join.seconds, 1),
+        flags,
+        None if before is None else [*before[:3], before[3].value],
+    ]
 
 
-def _placed_from_json(data: Mapping[str, Any], group_id: str) -> _Placed:
-    alert = _facts_from_json(data["alert"])
+def _after(before: _SpanState, alert: _Facts) -> _SpanState:
+    """The span ``_add`` leaves when ``alert`` joins one that was ``before``."""
+    if before is None:
+        return (alert.onset, alert.onset, alert.fingerprint, alert.kind)
+    first, last, fingerprint, kind = before
+    if alert.onset < first:
+        first, fingerprint = alert.onset, alert.fingerprint
+    return (first, max(last, alert.onset), fingerprint, kind)
 
-    def state(value: Sequence[Any] | None) -> _SpanState:
-        if value is None:
-            return None
-        first, last, fingerprint, kind = value
-        return (float(first), float(last), str(fingerprint), AlertKind(kind))
 
+def _placed_from_json(
+    data: Sequence[Any], service: str, group_id: str, label_keys: Sequence[str]
+) -> _Placed:
+    fingerprint, host, kind, onset, labels, relation, related, via, seconds, flags, span = data
+    values = dict(zip(label_keys, labels, strict=False))
+    alert = _Facts(
+        str(fingerprint),
+        service,
+        host,
+        AlertKind(kind),
+        float(onset),
+        {k: str(v) for k, v in values.items() if v is not None},
+    )
+    before: _SpanState = None
+    if span is not None:
+        first, last, fp, span_kind = span
+        before = (float(first), float(last), str(fp), AlertKind(span_kind))
     join = Join(
         fingerprint=alert.fingerprint,
         group_id=group_id,
-        relation=Relation(data["relation"]),
-        related=data.get("related"),
-        via=data.get("via"),
-        seconds=float(data.get("seconds", 0.0)),
+        relation=Relation(relation),
+        related=related,
+        via=via,
+        seconds=float(seconds),
     )
     return _Placed(
         alert=alert,
         join=join,
-        as_cause=bool(data["as_cause"]),
-        in_causes=bool(data["in_causes"]),
-        before=state(data.get("before")),
-        after=state(data.get("after")),
-        dead_host=bool(data.get("dead_host")),
-        taken=bool(data.get("taken")),
+        as_cause=bool(flags & 1),
+        in_causes=bool(flags & 2),
+        before=before,
+        after=_after(before, alert),
+        dead_host=bool(flags & 4),
+        taken=bool(flags & 8),
     )
 
 
@@ -1007,7 +1045,7 @@ def _group_to_json(group: _Group, label_keys: Sequence[str], since: float) -> di
         for service, entries in group.placed.items()
         if (kept := [p for p in entries if p.alert.onset >= since])
     }
-    movable = {p["alert"]["fingerprint"] for entries in placed.values() for p in entries}
+    movable = {p[0] for entries in placed.values() for p in entries}
     return {
         "id": group.id,
         "order": group.order,
@@ -1027,7 +1065,7 @@ def _group_to_json(group: _Group, label_keys: Sequence[str], since: float) -> di
     }
 
 
-def _group_from_json(data: Mapping[str, Any]) -> _Group:
+def _group_from_json(data: Mapping[str, Any], label_keys: Sequence[str]) -> _Group:
     group_id = str(data["id"])
     return _Group(
         id=group_id,
@@ -1044,7 +1082,9 @@ def _group_from_json(data: Mapping[str, Any]) -> _Group:
         labels={str(k): set(v) for k, v in data.get("labels", {}).items()},
         openers=[_facts_from_json(o) for o in data.get("openers", ())],
         placed={
-            str(service): [_placed_from_json(p, group_id) for p in entries]
+            str(service): [
+                _placed_from_json(p, str(service), group_id, label_keys) for p in entries
+            ]
             for service, entries in data.get("placed", {}).items()
         },
         cited=set(data.get("cited", ())),

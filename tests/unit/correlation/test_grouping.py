@@ -359,3 +359,18 @@ def test_a_late_alert_of_a_service_failing_already_merges_only_what_its_failure_
     onset_order = grouped(sorted(arrived, key=lambda a: a.starts_at))
     assert onset_order == [{"co", "co-lat"}, {"web"}]
     assert in_turn(arrived) == onset_order
+
+
+def test_the_stored_state_restores_to_itself_and_keeps_alerts_only_while_they_may_move() -> None:
+    first = Grouper({"acme": TOPOLOGY})
+    for a in POD_BEFORE_ITS_ERRORS[:3]:
+        first.assign(a)
+    state = json.loads(json.dumps(first.export("acme")))
+    second = Grouper({"acme": TOPOLOGY})
+    second.restore("acme", state)
+    assert second.export("acme") == state
+    assert any(g["placed"] for g in state["groups"])
+    # Nine minutes on (beyond twice the reach), nothing that old may move any more.
+    first.assign(alert("late", "HighErrorRate", 660, service="search"))
+    later = first.export("acme")
+    assert not any(g["placed"] for g in later["groups"] if g["last"] < 660)
