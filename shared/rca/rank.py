@@ -62,6 +62,7 @@ OUTBOUND_WORDS = ("client", "outbound")
 """Series names that measure the calls a service makes (its dependencies, seen from it)."""
 PEER_LABELS = ("destination_service", "destination_workload", "peer_service")
 """Labels naming the callee of a client-side series (Istio, OpenTelemetry's peer.service)."""
+LATENCY_WORDS = ("latency", "duration")
 DETACHED = 0.3
 """Score kept by a change whose every path to the symptom crosses a calm, measured service."""
 LATE_MINUTES = 2.0
@@ -127,6 +128,21 @@ def callee_of(reading: SignalReading) -> str | None:
     return next((labels[k] for k in PEER_LABELS if labels.get(k)), None)
 
 
+def latency_rise(anomaly: ServiceAnomaly) -> float | None:
+    """The largest rise of the latency its callers get from it, in its series' unit
+    (seconds by convention); None when no latency series of it rose."""
+    rises = [
+        r.current - r.baseline
+        for r in anomaly.readings
+        if r.deviation > 0
+        and r.current is not None
+        and r.baseline is not None
+        and any(w in r.signal.lower() for w in LATENCY_WORDS)
+        and (callee_of(r) is not None or not outbound(r))
+    ]
+    return max(rises) if rises else None
+
+
 def _combined(items: Sequence[SignalReading]) -> float:
     """The strongest change, topped up by the next two (breadth of it)."""
     strengths = [series_strength(r) for r in items[:3]]
@@ -183,16 +199,38 @@ def _reachable(start: Iterable[str], edges: Mapping[str, Sequence[str]]) -> set[
     return seen
 
 
+def _focus(
+    snapshot: ContextSnapshot,
+    depends: Mapping[str, Sequence[str]],
+    anomalies: Mapping[str, ServiceAnomaly],
+) -> set[str]:
+    """The alerting services (and those on alerting hosts); every changed one when the
+    alert names nothing known."""
+    hood = snapshot.neighbourhood
+    focus = set(hood.focus_services)
+    for host in hood.focus_hosts:
+        focus |= set(hood.hosts.get(host, ()))
+    if not focus & (set(depends) | set(anomalies)):
+        focus = set(anomalies)  # the alert names nothing we know: judge everything
+    return focus
+
+
 def _attached(
-    focus: Iterable[str],
+    snapshot: ContextSnapshot,
+    focus: set[str],
     edges: Mapping[str, Sequence[str]],
     changed: Iterable[str],
-    measured: Iterable[str],
 ) -> set[str]:
     """Services reached from the symptom through callees that changed or that nothing
     measures: a fault travels along calls, so one whose every path to the alerting
-    service crosses a measured service that did not move did not cause the alert."""
-    passable = set(changed) | (set(edges) - set(measured))
+    service crosses a measured service that did not move did not cause the alert.
+    Only a symptom that shows can be explained: with a calm alerting service (an
+    alert on what the series do not see), every service stays attached."""
+    changed = set(changed)
+    if not focus & changed:
+        return _reachable(focus, edges)
+    measured = {r.entity for r in snapshot.signals if r.scope == "service"}
+    passable = changed | (set(edges) - measured)
     passable |= {d for deps in edges.values() for d in deps} - set(measured)
     seen = set(focus)
     frontier = list(seen)
@@ -207,6 +245,13 @@ def _attached(
     return seen
 
 
+def attached_services(snapshot: ContextSnapshot) -> set[str]:
+    """The services a fault could have reached the alert from (see ``_attached``)."""
+    anomalies = service_anomalies(snapshot.signals)
+    depends = {name: node.depends_on for name, node in snapshot.neighbourhood.services.items()}
+    return _attached(snapshot, _focus(snapshot, depends, anomalies), depends, anomalies)
+
+
 def rank_services(snapshot: ContextSnapshot) -> list[Ranked]:
     """Candidate services best first (only those with a change of their own)."""
     hood = snapshot.neighbourhood
@@ -214,11 +259,7 @@ def rank_services(snapshot: ContextSnapshot) -> list[Ranked]:
     if not anomalies:
         return []
     depends = {name: node.depends_on for name, node in hood.services.items()}
-    focus = set(hood.focus_services)
-    for host in hood.focus_hosts:
-        focus |= set(hood.hosts.get(host, ()))
-    if not focus & (set(depends) | set(anomalies)):
-        focus = set(anomalies)  # the alert names nothing we know: judge everything
+    focus = _focus(snapshot, depends, anomalies)
     nodes = sorted(_reachable(focus, depends))
     callers: dict[str, list[str]] = {n: [] for n in nodes}
     for n in nodes:
@@ -236,14 +277,26 @@ def rank_services(snapshot: ContextSnapshot) -> list[Ranked]:
     top = max(raw.values(), default=1.0) or 1.0
     weight = {n: raw.get(n, 0.0) / top for n in nodes}
 
-    # Transition weights: down to dependencies by their anomaly, a little back to
+    rise = {n: latency_rise(a) for n, a in anomalies.items()}
+
+    def explained(caller: str, dep: str) -> float:
+        """How much of the caller's latency rise the dependency's can account for: waits
+        add up along a call, so a dependency slower by 10 ms does not explain a caller
+        slower by 500 ms (the exclusive, or self, time of a span in trace analysis)."""
+        up, down = rise.get(caller), rise.get(dep)
+        if up is None or down is None or up <= 0:
+            return 1.0
+        return min(1.0, max(down, 0.0) / up)
+
+    # Transition weights: down to dependencies by their anomaly (and the share of the
+    # caller's latency they account for), a little back to
     # callers, and a self-loop for how much more anomalous a node is than what it calls.
     out_edges: dict[str, list[tuple[str, float]]] = {}
     for n in nodes:
         deps = [d for d in depends.get(n, ()) if d in weight]
-        edges = [(d, weight[d]) for d in deps]
+        edges = [(d, weight[d] * explained(n, d)) for d in deps]
         edges += [(c, BACKWARD * weight[c]) for c in callers[n]]
-        below = max((weight[d] for d in deps), default=0.0)
+        below = max((w for d, w in edges if d in deps), default=0.0)
         edges.append((n, max(0.0, weight[n] - below)))
         total = sum(w for _, w in edges)
         out_edges[n] = [(m, w / total) for m, w in edges if w > 0] if total > 0 else []
@@ -263,11 +316,7 @@ def rank_services(snapshot: ContextSnapshot) -> list[Ranked]:
             nxt[n] += ALPHA * dangling * restart[n]
         rank = nxt
 
-    measured = {r.entity for r in snapshot.signals if r.scope == "service"}
-    # Only a symptom that shows can be explained: with a calm alerting service (an
-    # alert on what the series do not see), every change stays a candidate.
-    symptom = focus & set(anomalies)
-    attached = _attached(focus, depends, anomalies, measured) if symptom else set(nodes)
+    attached = _attached(snapshot, focus, depends, anomalies)
     ranked: list[Ranked] = []
     for n in nodes:
         anomaly = anomalies.get(n)

@@ -10,6 +10,10 @@ A failure propagates to callers within minutes: a dependency whose trouble
 began before the incident's onset window (``shared.rca.series.ONSET_WINDOW``
 before the alert) has its timing evidence decayed by how much older it is, as
 the change-point methods (BARO, the RCA core) only look inside that window.
+
+The callers that followed must lead to the alert: a dependency whose every path
+to an alerting service that shows a change crosses a measured service that did
+not move is not the alert's cause (``shared.rca.rank.attached_services``).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 from shared.hypotheses.detectors._impact import downstream_of, impact_evidence, lead_evidence
 from shared.hypotheses.facts import Facts, metric_evidence, minutes
 from shared.models.hypothesis import Candidate, Evidence, EvidenceKind, RootCause
+from shared.rca.rank import attached_services
 from shared.rca.series import ONSET_WINDOW
 
 STALE_FLOOR = 0.3
@@ -34,9 +39,13 @@ def _decayed(evidence: Evidence, age_minutes: float) -> Evidence:
 
 def detect(facts: Facts) -> list[Candidate]:
     out = []
+    attached: set[str] | None = None
     for sym in facts.degraded():
         service = sym.service
         if facts.degraded_dependency_before(service, sym.onset) is not None:
+            continue
+        attached = attached_services(facts.ctx) if attached is None else attached
+        if service not in attached:
             continue
         callers = facts.affected_callers(service, sym.onset)
         if not callers:
