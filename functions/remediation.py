@@ -143,14 +143,24 @@ def remediation_orchestrator(
     return (yield from _run(context, ref))
 
 
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0].strip() if text else repr(exc)
+
+
 def _run(context: df.DurableOrchestrationContext, ref: Step) -> Generator[Any, Any, dict[str, Any]]:
-    began = yield from _call(context, BEGIN, ref)
+    try:
+        began = yield from _call(context, BEGIN, ref)
+    except Exception as exc:  # noqa: BLE001 - retries exhausted: it never started, say why
+        reason = f"could not begin: {_first_line(exc)}"
+        yield from _call(context, FINISH, {**ref, "state": "failed", "reason": reason})
+        return {"proposal_id": ref["proposal_id"], "ran": False}
     if not began.get("go"):
         return {"proposal_id": ref["proposal_id"], "ran": False}
     try:
         done = yield from _call(context, EXECUTE, ref)
     except Exception as exc:  # noqa: BLE001 - retries exhausted: the record says failed
-        reason = f"the executor failed: {str(exc).splitlines()[0] if str(exc) else exc!r}"
+        reason = f"the executor failed: {_first_line(exc)}"
         yield from _call(context, FINISH, {**ref, "state": "failed", "reason": reason})
         return {"proposal_id": ref["proposal_id"], "ran": False}
     if done["status"] != "succeeded":

@@ -406,16 +406,24 @@ def undo(deps: RemediationDeps, tenant_id: str, proposal_id: str) -> dict[str, A
 def finish(
     deps: RemediationDeps, tenant_id: str, proposal_id: str, state: str, reason: str
 ) -> dict[str, Any]:
-    """Executing -> ``state`` (verified / rolled_back / failed); the outcome in the thread."""
+    """Executing -> ``state`` (verified / rolled_back / failed); the outcome in the thread.
+
+    ``failed`` is also where a run ends whose ``begin`` kept failing (the store
+    down, endless admission conflicts): it never started, and says why.
+    """
     now = deps.clock.now()
+    target = S(state)
+    before = {S.EXECUTING}
+    if target is S.FAILED:
+        before |= {S.PROPOSED, S.ANNOUNCED, S.APPROVED}
     record, moved = actions.transition(
         deps.store,
         tenant_id,
         proposal_id,
-        S(state),
+        target,
         now=now,
         reason=reason,
-        allowed_from=frozenset({S.EXECUTING}),
+        allowed_from=frozenset(before),
         changes={"finished_at": iso(now)},
     )
     if record is None:
@@ -423,7 +431,8 @@ def finish(
     if moved:
         actions.audit(deps.store, record, state, now=now, detail={"reason": reason})
     if record.state.terminal:
-        admission.release(deps.store, tenant_id, proposal_id, now, ran=True)
+        ran = record.executed_at is not None
+        admission.release(deps.store, tenant_id, proposal_id, now, ran=ran)
     show(deps, record)
     tell_thread(deps, record)
     return {"state": record.state.value}

@@ -30,8 +30,10 @@ from functions.remediation import VERIFY_AFTER
 from shared import bootstrap
 from shared.adapters.store.sqlite import SqliteStore
 from shared.audit import verify
+from shared.autonomy import admission
 from shared.autonomy.actions import ActionRecord, list_records
 from shared.autonomy.policies import set_policy
+from shared.errors import PreconditionFailed
 from shared.models.tenant import Service, Topology
 from shared.notify.actions import ActionKind, ActionValue, action_id, encode_value
 from shared.ports.store import Container
@@ -377,3 +379,25 @@ def test_propose_fix_proposes_again_only_what_is_not_open(env: Env) -> None:
     scales = [r for r in list_records(env.store, "acme") if r.action == "scale_replicas"]
     assert sorted(r.state.value for r in scales) == ["announced", "vetoed"]
     assert {r.origin for r in scales} == {"analysis", "button"}
+
+
+def test_a_begin_that_keeps_failing_ends_failed_and_says_why(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Admission that never gets its write in (retries exhausted): nothing runs, the
+    record ends failed with the reason, the thread is told, no claim is left."""
+
+    def jammed(*args: Any, **kwargs: Any) -> Any:
+        raise PreconditionFailed("remediation admission of acme: too many concurrent writes")
+
+    monkeypatch.setattr(admission, "admit", jammed)
+    open_incident(env)
+    for _ in range(8):  # the activity's retries back off on the test's clock
+        env.advance(timedelta(seconds=30))
+
+    restart = env.records()["restart_pod"]
+    assert restart.state == "failed" and env.executed(restart) == []
+    assert restart.why.startswith("could not begin: ")
+    assert restart.why.endswith("remediation admission of acme: too many concurrent writes")
+    assert any("restart_pod" in t and "could not begin" in t for t in env.thread())
+    assert admission.claims(env.store, "acme") == ()

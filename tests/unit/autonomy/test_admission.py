@@ -481,6 +481,18 @@ def test_a_retried_begin_keeps_its_own_claim(deps: Deps) -> None:
     assert remediation.begin(deps, "acme", other) == {"go": False}
 
 
+def test_a_begin_given_up_ends_failed_and_gives_its_claim_back(deps: Deps) -> None:
+    gave_up, other = proposals(deps, "acme", 2)
+    record = state(deps, "acme", gave_up)
+    admission.admit(deps.store, record, 1, lambda _: allow(record), T0)
+    # Its begin claimed and then kept failing; the orchestration ends it.
+    remediation.finish(deps, "acme", gave_up, "failed", "could not begin: store down")
+    ended = state(deps, "acme", gave_up)
+    assert ended.state is ActionState.FAILED and ended.why == "could not begin: store down"
+    assert admission.claims(deps.store, "acme") == ()  # it never ran: nothing to count
+    assert remediation.begin(deps, "acme", other) == {"go": True}
+
+
 def test_a_claim_ends_when_its_record_ended_without_a_release(deps: Deps) -> None:
     crashed, next_one = proposals(deps, "acme", 2)
     assert remediation.begin(deps, "acme", crashed) == {"go": True}
