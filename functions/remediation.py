@@ -10,7 +10,8 @@
              (idempotency key = proposal id + attempt) → settle timer → verify
              → undo when worse → finish (claim released, outcome in the
              incident's thread)
-    shadow mode and refusals end at open.
+    shadow mode and refusals end at open; a begin or execute that keeps
+    failing past its retries ends in finish as failed, with the reason.
 
 The answer is not carried by the event: the Slack edge moves the action
 record (``shared.autonomy.answers``) and raises ``remediation_answer`` only
