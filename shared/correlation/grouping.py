@@ -477,8 +477,9 @@ class Grouper:
                 or self._settled(tenant, group.id)
             ):
                 continue
-            for service in services & group.placed.keys():
-                for placed in list(group.placed.get(service, ())):
+            for service in sorted(services & group.placed.keys()):
+                # Latest first: an earlier one is movable once those after it have moved.
+                for placed in list(reversed(group.placed.get(service, []))):
                     later = placed.alert.onset - alert.onset
                     if not 0 < later <= self._reach or not self._take_out(group, placed):
                         continue
