@@ -70,21 +70,30 @@ def test_rejects_a_table() -> None:
 
 
 def test_novelty_is_quiet_right_after_a_full_score() -> None:
-    from shared.anomaly.detector import _quiet_after_full
+    from shared.anomaly.detector import _quiet_after_report
 
     novelty = np.array([0.0, 1.0, 0.9, 0.8, 0.0, 0.7, 0.0, 0.6])
     extremes = np.zeros(8)
-    quieted = _quiet_after_full(novelty, np.maximum(novelty, extremes), 3)
+    quieted = _quiet_after_report(novelty, np.maximum(novelty, extremes), 3, 1.0)
     # The full score itself stays; the three samples after it are quiet.
     assert quieted.tolist() == [0.0, 1.0, 0.0, 0.0, 0.0, 0.7, 0.0, 0.6]
-    assert _quiet_after_full(novelty, novelty, 0).tolist() == novelty.tolist()
+    assert _quiet_after_report(novelty, novelty, 0, 1.0).tolist() == novelty.tolist()
 
 
 def test_a_new_extreme_quietens_novelty_but_stays_itself() -> None:
-    from shared.anomaly.detector import _quiet_after_full
+    from shared.anomaly.detector import _quiet_after_report
 
     novelty = np.array([0.0, 0.0, 0.8, 0.8, 0.8])
     extremes = np.array([0.0, 1.0, 0.0, 0.0, 1.0])
-    quieted = _quiet_after_full(novelty, np.maximum(novelty, extremes), 2)
+    quieted = _quiet_after_report(novelty, np.maximum(novelty, extremes), 2, 1.0)
     assert quieted.tolist() == [0.0, 0.0, 0.0, 0.0, 0.8]
     assert np.maximum(quieted, extremes)[[1, 4]].tolist() == [1.0, 1.0]
+
+
+def test_quiet_follows_reported_scores_not_lower_ones() -> None:
+    from shared.anomaly.detector import DEFAULT, _quiet_after_report
+
+    novelty = np.array([0.0, 0.7, 0.9, 0.0, 0.0, 0.6, 0.5, 0.0, 0.0, 0.8])
+    quieted = _quiet_after_report(novelty, novelty, 2, DEFAULT.report)
+    # 0.7 reports (>= 2/3) and hushes the next two; 0.6 does not, so 0.5 after it stays.
+    assert quieted.tolist() == [0.0, 0.7, 0.0, 0.0, 0.0, 0.6, 0.5, 0.0, 0.0, 0.8]
