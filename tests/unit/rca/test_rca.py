@@ -200,3 +200,80 @@ def test_slow_outbound_calls_are_not_the_callers_own_fault() -> None:
     ]
     ranked = _ranked(_context(series, CHAIN))
     assert ranked[0] == "c"
+
+
+def _labelled(name: str, values: np.ndarray, **labels: str) -> StoredSeries:
+    return StoredSeries(labels={"__name__": name, **labels}, times=TIMES.copy(), values=values)
+
+
+FAN = {"entry": ["a", "b"], "a": [], "b": []}
+
+
+def test_a_delay_on_the_network_to_a_callee_is_the_callee_s() -> None:
+    """Only the entry's client-side latency to b rises (b's own server-side latency
+    does not move: the delay is on the way to it): the edge names b, so b is the
+    cause, not the entry and not a."""
+    series = [
+        _labelled(
+            "pod_client_latency_seconds",
+            _step(_noise(30, 0.005, 0.0002), 2, 0.5),
+            service="entry",
+            destination_service="b",
+        ),
+        _labelled(
+            "pod_client_latency_seconds",
+            _noise(31, 0.005, 0.0002),
+            service="entry",
+            destination_service="a",
+        ),
+        _series("svc_latency_seconds", "b", _noise(32, 0.003, 0.0001)),
+        _series("svc_latency_seconds", "entry", _step(_noise(33, 0.2, 0.008), 2, 0.5)),
+    ]
+    ranked = _ranked(_context(series, FAN))
+    assert ranked[0] == "b"
+    assert "a" not in ranked
+
+
+def test_a_change_cut_off_from_the_symptom_by_a_calm_service_is_discounted() -> None:
+    """d's errors jump, but its only caller a is measured (a catalog signal) and did
+    not move; c's smaller change reaches the entry through b, which slowed: c ranks
+    above d, and no dependency failure is proposed for d."""
+    depends = {"entry": ["a", "b"], "a": ["d"], "b": ["c"], "c": [], "d": []}
+    series = [
+        _series("service:error_ratio:rate5m", "d", _step(_noise(40, 0.001, 0.0001), 3, 0.5)),
+        _series("service:latency_p99_seconds:5m", "a", _noise(41, 0.1, 0.004)),
+        _series("svc_latency_seconds", "b", _step(_noise(42, 0.1, 0.004), 3, 0.05)),
+        _series("svc_latency_seconds", "c", _step(_noise(43, 0.05, 0.002), 3, 0.05)),
+        _series("svc_latency_seconds", "entry", _step(_noise(44, 0.2, 0.008), 3, 0.05)),
+    ]
+    ranked = _ranked(_context(series, depends))
+    assert ranked[0] == "c"
+    assert ranked.index("b") < ranked.index("d")  # d alone would lead the walk
+    assert "d" in ranked  # discounted, not dropped
+    dependency = list(generate_candidates(_context(series, depends)))
+    assert not any(
+        c["target"] == "d"
+        and c["category"] == RootCause.DEPENDENCY_FAILURE.value
+        and "followed" in c["title"]
+        for c in dependency
+    )
+
+
+def test_a_dependency_slower_by_far_less_does_not_take_its_caller_s_delay() -> None:
+    """a is 0.5 s slower, what it calls (b) 5 ms slower: b cannot account for a's
+    wait (latency adds up along a call), so a ranks first; with b as slow as a,
+    b would explain it and win."""
+    chain = {"entry": ["a"], "a": ["b"], "b": []}
+    base = [_series("svc_latency_seconds", "entry", _step(_noise(50, 0.2, 0.008), 3, 0.5))]
+    small = [
+        *base,
+        _series("svc_latency_seconds", "a", _step(_noise(51, 0.1, 0.004), 3, 0.5)),
+        _series("svc_latency_seconds", "b", _step(_noise(52, 0.002, 0.0001), 3, 0.005)),
+    ]
+    assert _ranked(_context(small, chain))[0] == "a"
+    large = [
+        *base,
+        _series("svc_latency_seconds", "a", _step(_noise(51, 0.1, 0.004), 3, 0.5)),
+        _series("svc_latency_seconds", "b", _step(_noise(52, 0.05, 0.002), 3, 0.5)),
+    ]
+    assert _ranked(_context(large, chain))[0] == "b"
