@@ -58,7 +58,11 @@ caller's, one on its host) that began after it, within ``reach``, is decided
 again as onset order would have decided it, and moves when the decision now
 picks the cause's group (``Join.drew``, ``Join.moved_from``). Openers, late
 causes and alerts others joined through stay, and so do the alerts of a group
-people may have seen (``settled``). In onset order nothing moves.
+people may have seen (``settled``). Likewise an alert that began before a
+group holding only its service's alerts, and would continue it, goes where it
+would have gone had it come first, and takes that group along (``_chain``: a
+pod not ready delivered before its service's errors). In onset order nothing
+moves.
 
 Every join records the relation, the alert it relates to and the time
 between their onsets, so a reader can follow the chain.
@@ -404,6 +408,9 @@ class Grouper:
                 if candidate is not None:
                     candidates.append(candidate)
         best = _choose(candidates) if candidates else None
+        chain = self._chain(best, candidates, facts)
+        if chain is not None:
+            best = _choose([c for c in candidates if c.group is not chain])
         if best is None:
             order = self._orders.get(tenant, 0)
             self._orders[tenant] = order + 1
@@ -416,7 +423,7 @@ class Grouper:
             as_cause = True
         else:
             target, join, as_cause = best.group, best.join, best.as_cause
-        absorbed: list[_Group] = []
+        absorbed: list[_Group] = [] if chain is None else [chain]
         if as_cause and facts.kind not in _GATHER_NOTHING:
             alone = _Group(id="", order=0, first=facts.onset, last=facts.onset)
             self._add(alone, facts, Join(facts.fingerprint, "", Relation.OPENED), as_cause=True)
@@ -426,7 +433,11 @@ class Grouper:
                 for key, span in mine.items():
                     if key in theirs:
                         span.widen(theirs[key].first, theirs[key].fingerprint)
-            absorbed = [g for g in groups if g is not target and self._explains(alone, g, index)]
+            absorbed += [
+                g
+                for g in groups
+                if g is not target and g is not chain and self._explains(alone, g, index)
+            ]
         if absorbed:
             join = replace(join, merged=tuple(g.id for g in absorbed))
             for other in absorbed:
@@ -442,6 +453,28 @@ class Grouper:
             target.joins[at] = join
         self._seen[(tenant, facts.fingerprint)] = join
         return join
+
+    @staticmethod
+    def _chain(
+        best: _Candidate | None, candidates: list[_Candidate], alert: _Facts
+    ) -> _Group | None:
+        """A group of the alert's service alone, begun after the alert, that the alert
+        would continue, when another group explains the alert: onset order would have
+        placed the alert there first and the group's alerts after it.
+
+        Alertmanager may deliver a service's pod not ready before its errors: the pod
+        opens a group (nothing explained it then) and the errors, arriving later,
+        would only continue it. Had they come first they would have joined the
+        other group's cause, the pod after them: the two groups are one.
+        """
+        if best is None or best.join.relation is not Relation.SAME_SERVICE:
+            return None
+        group = best.group
+        if alert.onset >= group.first or group.hosts or group.volumes:
+            return None
+        if not (group.causes.keys() | group.effects.keys()) <= {alert.service}:
+            return None
+        return group if any(c.group is not group for c in candidates) else None
 
     def _recontest(
         self, tenant: str, target: _Group, alert: _Facts, index: TopologyIndex

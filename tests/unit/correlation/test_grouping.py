@@ -374,3 +374,21 @@ def test_the_stored_state_restores_to_itself_and_keeps_alerts_only_while_they_ma
     first.assign(alert("late", "HighErrorRate", 660, service="search"))
     later = first.export("acme")
     assert not any(g["placed"] for g in later["groups"] if g["last"] < 660)
+
+
+def test_a_service_s_errors_arriving_after_its_pod_take_the_pod_s_group_where_they_belong() -> None:
+    # mail's pod not ready came first and opened a group (too late for DNS's reach);
+    # mail's errors, which began before it, belong with DNS's outage and take the
+    # pod's group along, as onset order would have placed both.
+    arrived = [
+        alert("dns", "CoreDNSErrorsHigh", 0, service="dns"),
+        alert("mail-pod", "KubePodNotReady", 170, service="mail"),
+        alert("mail", "HighErrorRate", 120, service="mail"),
+    ]
+    onset_order = grouped(sorted(arrived, key=lambda a: a.starts_at))
+    assert onset_order == [{"dns", "mail", "mail-pod"}]
+    grouper = Grouper({"acme": TOPOLOGY})
+    joins = [grouper.assign(a) for a in arrived]
+    assert joins[1].relation is Relation.OPENED
+    assert joins[2].relation is Relation.CALLS and joins[2].merged == (joins[1].group_id,)
+    assert [set(g.alerts) for g in grouper.groups("acme")] == onset_order
