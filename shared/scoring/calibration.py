@@ -30,9 +30,11 @@ Why these choices:
   most 0.05 from the documented defaults, however many runs adopt.
 - Log-loss of the score (not of the logistic model) is the judge: the score is
   what the weights make and what orders the hypotheses responders see. (The
-  confidence shown is the score after the candidates compete,
-  ``shared.scoring.engine.compete``; it depends on the other candidates, which a
-  single verdict does not record.)
+  confidence shown is the score after the candidates compete and the
+  calibration map, ``shared.scoring.engine.compete`` and ``calibrate``; it
+  depends on the other candidates and on the lead's standout, which a single
+  verdict does not record. The map's own coefficients are fitted offline on the
+  kit, ``benchmarks/fit_confidence.py``, not from a tenant's clicks.)
 
 Known limit: "strictly lower" is a weak bar. On verdicts that are pure noise
 a proposal wins about half the time (simulated: 45% at 60 verdicts, 33% at

@@ -95,7 +95,7 @@ SHARPNESS = 6
 """Exponent on the scores before they are shared: how much a lead in score counts."""
 UNSEEN_SCORE = 0.5
 """The score a cause that no candidate names competes with."""
-PLATT = (-3.13, 1.34, 0.82)
+PLATT = (-2.97, 1.48, 0.79)
 """Intercept, slope on the share's log-odds, weight of ``standout``: fitted by
 ``benchmarks/fit_confidence.py`` (penalised logistic regression of right/wrong
 on the shown top 3 of the kit's public scenarios, PetShop and Nezha)."""
