@@ -88,10 +88,11 @@ def _case(
     )
 
 
-def collect(kit: Path) -> list[Case]:
-    """Every labelled case of the kit's three sets (public scenarios, PetShop, Nezha)."""
+def collect(kit: Path, sets: Sequence[str] = SETS) -> list[Case]:
+    """Every labelled case of the kit's ``sets`` (public scenarios, PetShop, Nezha)."""
     cases: list[Case] = []
-    for path in find_bundles(kit / "scenarios" / "public"):
+    bundles = find_bundles(kit / "scenarios" / "public") if "public" in sets else []
+    for path in bundles:
         bundle = load_bundle(path)
         truth = bundle.expected
         if truth is None:
@@ -105,7 +106,7 @@ def collect(kit: Path) -> list[Case]:
 
         if (case := _case("public", path.name, context, strict)) is not None:
             cases.append(case)
-    for dataset in ("petshop", "nezha"):
+    for dataset in [d for d in ("petshop", "nezha") if d in sets]:
         folder = kit / "data" / "rca" / dataset
         for item in rca.readers()[dataset](folder):
             context = assemble_context(item.request(), metrics=item.metrics())
