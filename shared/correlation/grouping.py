@@ -61,8 +61,9 @@ causes and alerts others joined through stay, and so do the alerts of a group
 people may have seen (``settled``). Likewise an alert that began before a
 group holding only its service's alerts, and would continue it, goes where it
 would have gone had it come first, and takes that group along (``_chain``: a
-pod not ready delivered before its service's errors). In onset order nothing
-moves.
+pod not ready delivered before its service's errors), and a group of one
+service begun after an alert that joined elsewhere goes with it when its
+opener would now follow it (``_gather``). In onset order nothing moves.
 
 Every join records the relation, the alert it relates to and the time
 between their onsets, so a reader can follow the chain.
@@ -447,10 +448,12 @@ class Grouper:
         latest = self._latest.get(tenant, facts.onset)
         self._latest[tenant] = max(latest, facts.onset)
         # In onset order (``correlate``) nothing began after it: nothing to decide again.
-        drew = self._recontest(tenant, target, facts, index) if facts.onset < latest else ()
-        if drew:
-            join = replace(join, drew=drew)
-            target.joins[at] = join
+        if facts.onset < latest:
+            drew = self._recontest(tenant, target, facts, index)
+            gathered = self._gather(tenant, target, facts, index)
+            if drew or gathered:
+                join = replace(join, drew=drew, merged=join.merged + gathered)
+                target.joins[at] = join
         self._seen[(tenant, facts.fingerprint)] = join
         return join
 
@@ -528,6 +531,43 @@ class Grouper:
                     self._seen[(tenant, placed.alert.fingerprint)] = join
                     moved.append(join)
         return tuple(moved)
+
+    def _gather(
+        self, tenant: str, target: _Group, alert: _Facts, index: TopologyIndex
+    ) -> tuple[str, ...]:
+        """Groups of one service, begun after ``alert``, whose opener would now join
+        ``target``: onset order would have placed the opener there, its service's
+        later alerts after it (``_explains`` does this for causes; this for the rest).
+        """
+        if alert.service is None:
+            return ()
+        services = {alert.service}
+        if alert.service not in index.shared:
+            services |= index.callers.get(alert.service, frozenset())
+        groups = self._open.get(tenant, [])
+        gathered: list[str] = []
+        for group in list(groups):
+            if (
+                group is target
+                or group.first <= alert.onset
+                or group.first > alert.onset + self._reach
+                or group.hosts
+                or group.volumes
+                or len(group.openers) != 1
+            ):
+                continue
+            held = group.causes.keys() | group.effects.keys()
+            if len(held) != 1 or not held <= services:
+                continue
+            opener = group.openers[0]
+            found = [
+                c for g in groups if g is not group and (c := self._best_relation(g, opener, index))
+            ]
+            if found and _choose(found).group is target:
+                self._merge(tenant, target, group)
+                groups = self._open.get(tenant, [])
+                gathered.append(group.id)
+        return tuple(gathered)
 
     @staticmethod
     def _take_out(group: _Group, placed: _Placed) -> bool:

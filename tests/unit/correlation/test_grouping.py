@@ -392,3 +392,24 @@ def test_a_service_s_errors_arriving_after_its_pod_take_the_pod_s_group_where_th
     assert joins[1].relation is Relation.OPENED
     assert joins[2].relation is Relation.CALLS and joins[2].merged == (joins[1].group_id,)
     assert [set(g.alerts) for g in grouper.groups("acme")] == onset_order
+
+
+def test_an_effect_arriving_late_gathers_its_service_s_group_that_began_after_it() -> None:
+    # mail's pod not ready (too late for DNS's reach) came first and opened a group;
+    # mail's errors then joined DNS's outage, and the pod's group goes with them.
+    arrived = [
+        alert("dns", "CoreDNSErrorsHigh", 0, service="dns"),
+        alert("mail-pod", "KubePodNotReady", 200, service="mail"),
+        alert("mail", "HighErrorRate", 120, service="mail"),
+    ]
+    onset_order = grouped(sorted(arrived, key=lambda a: a.starts_at))
+    assert onset_order == [{"dns", "mail", "mail-pod"}]
+    grouper = Grouper({"acme": TOPOLOGY})
+    joins = [grouper.assign(a) for a in arrived]
+    assert joins[2].relation is Relation.CALLS and joins[2].merged == (joins[1].group_id,)
+    assert [set(g.alerts) for g in grouper.groups("acme")] == onset_order
+    # A group of another service, or one begun before the alert, stays.
+    assert in_turn([*arrived[:2], alert("web", "HighErrorRate", 120, service="web")]) == [
+        {"dns", "web"},
+        {"mail-pod"},
+    ]
