@@ -7,7 +7,9 @@ labelled sets through the live steps (context, detectors, scoring; no LLM),
 keeps the three hypotheses a message shows with whether each is right
 (public scenarios: category and target, as ``backtest`` judges; PetShop and
 Nezha: the service, as ``bench rca`` judges), and fits the coefficients by
-logistic regression (an L2 penalty on the ``standout`` weight only).
+logistic regression (an L2 penalty on the ``standout`` weight only), and
+the same fit without each set in turn (``PLATT_HELD_OUT``: the engine's range
+spans them).
 
 It prints, per set, the expected calibration error of the three shown and of
 the first alone for: the competition share alone (``conf-1.1``), the stored
@@ -200,11 +202,14 @@ def main(argv: list[str] | None = None) -> int:
     refit = fit(cases)
     print(line(f"refit on all {refit}", eces(shown(cases, refit))))
     held: list[tuple[str, int, float, bool]] = []
+    without = []
     for name in SETS:
         platt = fit([c for c in cases if c.dataset != name])
+        without.append(platt)
         print(f"  fitted without {name}: {platt}")
         held += shown([c for c in cases if c.dataset == name], platt)
     print(line("leave one set out", eces(held)))
+    print(f"engine constants: PLATT = {refit}; PLATT_HELD_OUT = {tuple(without)}")
     sums = {n: [0.0] * 4 for n in (*SETS, "pooled")}
     base = {n: [0.0] * 4 for n in (*SETS, "pooled")}
     for seed in range(SPLITS):

@@ -46,8 +46,9 @@ are scaled down together.
 
 The range is the same competition and map applied to the weighted sum of
 each factor's low and high ends, so thin evidence, a short history or
-missing metric sources widen it; it always holds the confidence inside
-[0, 1].
+missing metric sources widen it, and it spans what the map says when fitted
+without each set in turn (``PLATT_HELD_OUT``), so it also shows how far the
+map itself is known; it always holds the confidence inside [0, 1].
 ``MODEL_VERSION`` is stored with every score: a change to any formula here
 must bump it (``FACTOR_COMPATIBLE`` lists the versions whose factor values
 mean the same, for the weight calibration).
@@ -99,6 +100,10 @@ PLATT = (-2.97, 1.48, 0.79)
 """Intercept, slope on the share's log-odds, weight of ``standout``: fitted by
 ``benchmarks/fit_confidence.py`` (penalised logistic regression of right/wrong
 on the shown top 3 of the kit's public scenarios, PetShop and Nezha)."""
+PLATT_HELD_OUT = ((-2.97, 1.36, 0.77), (-2.83, 1.49, 0.74), (-0.09, 1.7, 0.2))
+"""The same fit without the public scenarios, without PetShop, without Nezha: the
+range spans what they say too, so it shows how much the confidence depends on
+which incidents the map learned from (most where the lead barely stands out)."""
 Z_CAP = 100.0
 """Robust z beyond which a change is out of any noise (floored spreads make larger
 values arbitrary)."""
@@ -397,14 +402,18 @@ def calibrate(
     competed: Sequence[Hypothesis],
     stand_out: float,
     platt: tuple[float, float, float] = PLATT,
+    variants: Sequence[tuple[float, float, float]] = PLATT_HELD_OUT,
 ) -> list[Hypothesis]:
-    """Competition shares -> shown confidences (``calibrated``), range ends alike;
-    scaled down together when they would sum above 1 (the causes exclude each other)."""
+    """Competition shares -> shown confidences (``calibrated`` with ``platt``); a
+    range end is the lowest (highest) any of ``platt`` and ``variants`` makes of
+    the share's low (high) end. All are scaled down together when the confidences
+    would sum above 1 (the causes exclude each other)."""
+    maps = (platt, *variants)
     mapped = [
         (
             calibrated(h.confidence, stand_out, platt),
-            calibrated(h.confidence_range[0], stand_out, platt),
-            calibrated(h.confidence_range[1], stand_out, platt),
+            min(calibrated(h.confidence_range[0], stand_out, m) for m in maps),
+            max(calibrated(h.confidence_range[1], stand_out, m) for m in maps),
         )
         for h in competed
     ]

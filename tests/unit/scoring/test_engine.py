@@ -516,3 +516,18 @@ def test_ranking_gives_a_standout_cause_more_confidence_in_the_same_order() -> N
     assert [h.score for h in clear] == [h.score for h in faint]
     assert clear[0].confidence > faint[0].confidence
     assert all(h.model_version == MODEL_VERSION for h in clear)
+
+
+def test_the_range_spans_the_maps_fitted_without_each_set() -> None:
+    competed = compete([scored(0.6, "a"), scored(0.5, "b"), scored(0.3, "c")])
+    for stand_out in (math.log1p(2.0), math.log1p(Z_CAP)):
+        alone = calibrate(competed, stand_out, variants=())
+        spanned = calibrate(competed, stand_out)
+        for one, every in zip(alone, spanned, strict=True):
+            assert one.confidence == every.confidence
+            assert every.confidence_range[0] <= one.confidence_range[0]
+            assert every.confidence_range[1] >= one.confidence_range[1]
+    # The maps disagree most where the lead barely leaves its noise.
+    faint = calibrate(competed, math.log1p(2.0))[0].confidence_range
+    clear = calibrate(competed, math.log1p(Z_CAP))[0].confidence_range
+    assert faint[1] - faint[0] > clear[1] - clear[0] > 0.0
