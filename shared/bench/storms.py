@@ -15,6 +15,8 @@ the order it arrived and at its ``received_at``, through the webhook's own
 late cause merges every incident it explains; ``announce_after`` posts each
 incident that many seconds after it opened, as the orchestration would after
 its analysis, which leaves those the late cause finds posted linked instead.
+``arrival_groups`` makes the same decisions without the store, in any order of
+the storm's deliveries: the check on arrival orders the kit did not record.
 """
 
 from __future__ import annotations
