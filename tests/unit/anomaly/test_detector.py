@@ -97,3 +97,44 @@ def test_quiet_follows_reported_scores_not_lower_ones() -> None:
     quieted = _quiet_after_report(novelty, novelty, 2, DEFAULT.report)
     # 0.7 reports (>= 2/3) and hushes the next two; 0.6 does not, so 0.5 after it stays.
     assert quieted.tolist() == [0.0, 0.7, 0.0, 0.0, 0.0, 0.6, 0.5, 0.0, 0.0, 0.8]
+
+
+@pytest.mark.parametrize("raised, later", [(1.25, 0.64), (1.0, 0.8)])
+def test_a_report_raises_the_bar_for_the_next(raised: float, later: float) -> None:
+    from shared.anomaly.detector import DetectorParams, _reported_novelty
+
+    p = DetectorParams(
+        block=1, pattern=1, warmup=0, reference_from=0, decay=0.0, quiet=3,
+        raise_after_report=raised,
+    )  # fmt: skip
+    novelty = np.array([1.0, 1.0, 1.0, 1.0, 0.5, 1.5, 0.0, 0.0, 0.0, 2.4])
+    ends = np.arange(len(novelty))
+    out = _reported_novelty(novelty, ends, np.full(len(novelty), -1), p)
+    # 1.5 over the reference 1 reports (0.75); then 2.4 is judged against 1.5 raised.
+    assert out[5] == pytest.approx(0.75)
+    assert out[9] == pytest.approx(later)
+
+
+def test_an_earlier_extreme_quietens_the_shapes_after_it() -> None:
+    from shared.anomaly.detector import DetectorParams, _reported_novelty
+
+    p = DetectorParams(block=1, pattern=1, warmup=0, reference_from=0, decay=0.0, quiet=3)
+    novelty = np.array([1.0, 1.0, 1.0, 1.0, 0.8, 0.9, 0.9, 0.9, 1.6])
+    ends = np.arange(len(novelty))
+    last_extreme = np.where(ends > 4, 4, -1)
+    quiet = _reported_novelty(novelty, ends, last_extreme, p)
+    alone = _reported_novelty(novelty, ends, np.full(len(novelty), -1), p)
+    # The extreme at 4 hushes 5..7 (0.45 each without it); 8 is past the quiet period.
+    assert alone[5:8].tolist() == pytest.approx([0.45, 0.45, 0.45])
+    assert quiet[5:8].tolist() == [0.0, 0.0, 0.0]
+    assert quiet[8] == alone[8] == pytest.approx(0.8)
+
+
+@pytest.mark.parametrize("cut", [700, 1234, 1801, 2399])
+def test_reports_and_raised_bars_never_look_ahead(cut: int) -> None:
+    rng = np.random.default_rng(7)
+    x = rng.lognormal(0, 1, 2400) + 3 * np.sin(np.arange(2400) / 30)
+    x[[900, 1500, 1800]] += 25
+    full = anomaly_scores(x)
+    assert np.count_nonzero(full >= 2 / 3) >= 3
+    assert np.array_equal(anomaly_scores(x[:cut]), full[:cut])
