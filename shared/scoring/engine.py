@@ -374,9 +374,13 @@ def compete(scored: Sequence[Hypothesis], uncovered: float = 0.0) -> list[Hypoth
 
 def standout(snapshot: ContextSnapshot, target: str) -> float:
     """``log(1 + |z|)`` of the target's most changed series of its own (z capped at
-    ``Z_CAP``): whether the lead's own change is out of its noise. A target with no
-    series (a host, a DNS, a database a detector named from its pattern) counts as
-    out of it: its candidate did not come from a series' jump."""
+    ``Z_CAP``): whether the lead's own change is out of its noise.
+
+    A known target with no series (a host, a DNS, a database a detector named from
+    its pattern) counts as out of it: its candidate did not come from a series'
+    jump. A name neither the topology nor any signal knows (an LLM's guess) has
+    no change to stand out: 0.
+    """
     name = target.lower()
     own = [
         min(Z_CAP, abs(r.deviation))
@@ -385,7 +389,13 @@ def standout(snapshot: ContextSnapshot, target: str) -> float:
         and r.entity.lower() == name
         and not math.isnan(r.deviation)
     ]
-    return math.log1p(max(own, default=Z_CAP))
+    if own:
+        return math.log1p(max(own))
+    hood = snapshot.neighbourhood
+    known = {n.lower() for n in (*hood.services, *hood.hosts)}
+    known |= {s.lower() for services in hood.hosts.values() for s in services}
+    known |= {r.entity.lower() for r in snapshot.signals}
+    return math.log1p(Z_CAP) if name in known else 0.0
 
 
 def calibrated(share: float, stand_out: float, platt: tuple[float, float, float] = PLATT) -> float:

@@ -11,7 +11,13 @@ from hypothesis import strategies as st
 
 from shared.errors import BadInput
 from shared.hypotheses.merge import Merged
-from shared.models.analysis import NO_METRICS_SOURCE, ContextSnapshot, Precedent, SourceStatus
+from shared.models.analysis import (
+    NO_METRICS_SOURCE,
+    ContextSnapshot,
+    Neighbourhood,
+    Precedent,
+    SourceStatus,
+)
 from shared.models.hypothesis import (
     FACTOR_NAMES,
     Candidate,
@@ -460,8 +466,14 @@ def test_standout_is_the_leads_own_largest_series_change_capped() -> None:
     assert standout(snap, "db") > standout(snap, "api")
     assert standout(snap, "cache") == pytest.approx(math.log1p(Z_CAP))
     # No series of its own (a host, a DNS a detector named): not held against it.
-    assert standout(snap, "node-1") == pytest.approx(math.log1p(Z_CAP))
     assert standout(snap, "web") == pytest.approx(math.log1p(Z_CAP))
+    hosted = snap.model_copy(
+        update={"neighbourhood": Neighbourhood(hosts={"node-1": ("api",)}, focus_hosts=("node-1",))}
+    )
+    assert standout(hosted, "Node-1") == pytest.approx(math.log1p(Z_CAP))
+    # A name nothing measured or maps (an LLM's guess) has nothing that stands out.
+    assert standout(snap, "node-1") == 0.0
+    assert standout(hosted, "made-up-service") == 0.0
 
 
 @settings(max_examples=80, deadline=None)
