@@ -157,7 +157,7 @@ class Join:
     though it began before them: now in ``group_id``, each with its new reason."""
     moved_from: str | None = None
     """The group this alert was in before a cause that began before it arrived after it
-    and explained it better (``Grouper.moves``)."""
+    and explained it better (the cause's ``drew``)."""
 
     @property
     def reason(self) -> str:
@@ -506,14 +506,12 @@ class Grouper:
             return ()
         moved: list[Join] = []
         for group in list(groups):
-            if (
-                group is target
-                or group.last <= alert.onset
-                or not group.placed
-                or self._settled(tenant, group.id)
-            ):
+            if group is target or group.last <= alert.onset:
                 continue
-            for service in sorted(services & group.placed.keys()):
+            held = sorted(services & group.placed.keys())
+            if not held or self._settled(tenant, group.id):
+                continue
+            for service in held:
                 # Latest first: an earlier one is movable once those after it have moved.
                 for placed in list(reversed(group.placed.get(service, []))):
                     later = placed.alert.onset - alert.onset
