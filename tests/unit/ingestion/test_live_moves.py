@@ -169,3 +169,38 @@ def test_a_move_retried_counts_once(service: IngestService, store: DocumentStore
     again = merge.move_alert(store, "acme", "pod", node, checkout, reason="again", at=AT)
     assert (again.outcome, again.into, again.moved) == (merge.Outcome.MERGED, checkout, ())
     assert {i: incident(store, i).alert_count for i in (node, checkout)} == before
+
+
+def test_a_move_interrupted_after_its_mark_is_finished_once(
+    service: IngestService, store: DocumentStore
+) -> None:
+    node, checkout = first_two(service, store)
+    before = {i: incident(store, i).alert_count for i in (node, checkout)}
+    # A crash right after the source was marked: its count is down, the alert not moved.
+    source = incident(store, node)
+    note = {"at": "2026-03-04T14:10:00Z", "source": "correlation", "key": "moved-out:pod"}
+    marked = source.model_copy(
+        update={
+            "alert_count": source.alert_count - 1,
+            "notes": (*source.notes, note | {"text": "x"}),
+        }
+    )
+    store.upsert(Container.INCIDENTS, "acme", marked.to_doc())
+    for _ in range(2):
+        done = merge.move_alert(store, "acme", "pod", node, checkout, reason="retry", at=AT)
+        assert done.outcome is merge.Outcome.MERGED
+    assert held(store) == {node: {"node"}, checkout: {"co", "pod"}}
+    assert incident(store, node).alert_count == before[node] - 1
+    assert incident(store, checkout).alert_count == before[checkout] + 1
+
+
+def test_move_alert_refuses_once_the_incident_was_posted(
+    service: IngestService, store: DocumentStore
+) -> None:
+    node, checkout = first_two(service, store)
+    # Posted between the grouping's decision and the move: the post wins.
+    assert merge.claim_post(store, "acme", node, AT) is None
+    done = merge.move_alert(store, "acme", "pod", node, checkout, reason="late", at=AT)
+    assert done.outcome is merge.Outcome.SEEN
+    assert held(store) == {node: {"node", "pod"}, checkout: {"co"}}
+    assert (incident(store, node).alert_count, incident(store, checkout).alert_count) == (2, 1)
