@@ -29,7 +29,16 @@ Ideas taken from published work, and where:
   get it, the network to it included: evidence about the callee (the edge
   latency of MicroRCA's attributed graph, charged to the service called). A
   delay on a service's network shows only there: its own server-side
-  latency does not move, the time its callers wait does.
+  latency does not move, the time its callers wait does;
+* waits add up along a call: the walk goes down from a caller to a dependency
+  in proportion to the share of the caller's latency rise the dependency's
+  own rise accounts for (at least ``SHARE_FLOOR``), so a service 500 ms slower
+  keeps its mass when what it calls is 10 ms slower (a span's exclusive, or
+  self, time in trace analysis, read off metrics);
+* MicroRCA's anomalous subgraph, softened: a change whose every path to an
+  alerting service that shows a change crosses a measured service that did not
+  move cannot have reached the alert, and keeps ``DETACHED`` of its score (a
+  calm alerting service explains nothing, so then every change stays).
 
 Candidates are the alerting services, everything they depend on at any
 depth, and the services on alerting hosts: the alerting service itself can
@@ -63,6 +72,10 @@ OUTBOUND_WORDS = ("client", "outbound")
 PEER_LABELS = ("destination_service", "destination_workload", "peer_service")
 """Labels naming the callee of a client-side series (Istio, OpenTelemetry's peer.service)."""
 LATENCY_WORDS = ("latency", "duration")
+SHARE_FLOOR = 0.1
+"""The least share of a caller's latency rise a changed dependency is credited with:
+retries, timeouts and queueing amplify a dependency's delay at its callers, and a
+call graph may miss hops (a flat one), so waits only roughly add up."""
 DETACHED = 0.3
 """Score kept by a change whose every path to the symptom crosses a calm, measured service."""
 LATE_MINUTES = 2.0
@@ -286,7 +299,7 @@ def rank_services(snapshot: ContextSnapshot) -> list[Ranked]:
         up, down = rise.get(caller), rise.get(dep)
         if up is None or down is None or up <= 0:
             return 1.0
-        return min(1.0, max(down, 0.0) / up)
+        return max(SHARE_FLOOR, min(1.0, max(down, 0.0) / up))
 
     # Transition weights: down to dependencies by their anomaly (and the share of the
     # caller's latency they account for), a little back to
