@@ -86,8 +86,8 @@ novelty over the range of block values (68.4) or of square-rooted values
 102 windows but 250-390 detections outside them, 63-66). Beside 69.9:
 ARTime's report inside the mask when 2-4 times newer (69.6-69.8); the bar also
 raised by a shape hushed during the quiet period or holding a new extreme
-(70.0 at 1.25, but 69.0 at 1.5 where the kept rule gives 69.5, and +0.1 on
-average over 20 half-corpora: not kept).
+(70.0 at 1.25, but 69.0 at 1.5 where the kept rule gives 69.5, and +0.1 to
++0.2 on average over 20 half-corpora: not kept).
 
 Every constant sits at a local peak on NAB: halving or doubling one costs 0 to
 9.4 points (block 65.2 / 60.5, pattern 65.9 / 66.2, chomp 68.0 / 61.8, decay
