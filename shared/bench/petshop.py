@@ -13,7 +13,10 @@ ship without one and borrow ``low_traffic``'s). The alert fires on
 ``PetSite`` when the first sample at or after the labelled anomaly time
 arrives (CloudWatch-style 5-minute points). Columns map onto the SPEC catalog
 where they mean the same (p99 latency, request rate, error ratio from
-availability); every other statistic is an "other series".
+availability); every other statistic is an "other series". An X-Ray remote
+node (``*_remote``: an endpoint with no segments of its own) is measured only
+by its caller's client subsegments, so its columns become that caller's
+client-side series naming it (``petshop_client_*{destination_service=...}``).
 """
 
 from __future__ import annotations
@@ -78,9 +81,19 @@ def _mapped(column: Column, value: float) -> tuple[str, dict[str, str], float]:
     return f"petshop_{metric}{unit}", {"statistic": stat.lower()}, value * scale
 
 
+REMOTE = "_remote"
+"""X-Ray's name suffix for an inferred node: an endpoint seen only from its callers."""
+
+
 def _series(
-    columns: list[Column], times: list[float], values: list[list[float]]
+    columns: list[Column],
+    times: list[float],
+    values: list[list[float]],
+    depends_on: dict[str, tuple[str, ...]],
 ) -> list[SeriesData]:
+    """Each column as a series; an X-Ray remote node's columns are what its caller's
+    client subsegments measured of it, so they are the caller's client-side series
+    naming it as the callee (``destination_service``), as a mesh would label them."""
     out: list[SeriesData] = []
     seen: set[tuple[str, str, str]] = set()
     for j, column in enumerate(columns):
@@ -89,7 +102,19 @@ def _series(
         seen.add(column)
         name, extra, _ = _mapped(column, 0.0)
         mapped = [_mapped(column, row[j])[2] for row in values]
-        s = regular(name, {"service": column[0], **extra}, times, mapped)
+        labels = {"service": column[0], **extra}
+        callers = sorted(c for c, deps in depends_on.items() if column[0] in deps)
+        if column[0].endswith(REMOTE) and callers:
+            _node, metric, stat = column
+            unit = {"latency": "_seconds", "availability": "_ratio"}.get(metric, "")
+            name = f"petshop_client_{metric}{unit}"
+            extra = {"statistic": stat.lower()}
+            labels = {"service": callers[0], "destination_service": column[0], **extra}
+            if metric == "availability":
+                mapped = [v * 0.01 for v in (row[j] for row in values)]
+            else:
+                mapped = [row[j] for row in values]
+        s = regular(name, labels, times, mapped)
         if s is not None:
             out.append(s)
     return out
@@ -135,6 +160,7 @@ def read_case(scenario: Path, issue: Path) -> RcaCase:
     anomaly = float(target["target"]["timestamp"])
     alert_at = next((t for t in times if t >= anomaly), times[-1])
     history = _history(scenario, columns, values)
+    graph = _graph(scenario / "graph.csv")
     stamps = [times[0] - STEP * (len(history) - i) for i in range(len(history))]
     metric = str(target["target"]["metric"])
     entry = str(target["target"].get("node") or ENTRY)
@@ -145,9 +171,9 @@ def read_case(scenario: Path, issue: Path) -> RcaCase:
         entry=entry,
         alert_name=f"{entry}{'HighLatency' if metric == 'latency' else 'LowAvailability'}",
         alert_summary=f"{entry} {metric} out of its SLO",
-        depends_on=_graph(scenario / "graph.csv"),
+        depends_on=graph,
         instances={},
-        series=tuple(_series(columns, stamps + times, history + values)),
+        series=tuple(_series(columns, stamps + times, history + values, graph)),
         truth=str(target["root_cause"]["node"]),
         fault=metric,
     )

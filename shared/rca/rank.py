@@ -38,7 +38,11 @@ Ideas taken from published work, and where:
 * MicroRCA's anomalous subgraph, softened: a change whose every path to an
   alerting service that shows a change crosses a measured service that did not
   move cannot have reached the alert, and keeps ``DETACHED`` of its score (a
-  calm alerting service explains nothing, so then every change stays).
+  calm alerting service explains nothing, so then every change stays);
+* an endpoint seen only from its callers (no series of its own: X-Ray's
+  ``remote`` nodes, a load balancer's address) that changed with a measured
+  dependency of the same caller keeps ``FRONTED`` of its score: likely the same
+  calls seen twice, and the measured service is the one that can be looked into.
 
 Candidates are the alerting services, everything they depend on at any
 depth, and the services on alerting hosts: the alerting service itself can
@@ -78,6 +82,8 @@ retries, timeouts and queueing amplify a dependency's delay at its callers, and 
 call graph may miss hops (a flat one), so waits only roughly add up."""
 DETACHED = 0.3
 """Score kept by a change whose every path to the symptom crosses a calm, measured service."""
+FRONTED = 0.5
+"""Score kept by an endpoint that changed with the measured service it likely fronts."""
 LATE_MINUTES = 2.0
 """A candidate whose change began this long after its caller's is likely its effect."""
 
@@ -258,6 +264,36 @@ def _attached(
     return seen
 
 
+def _fronted(
+    snapshot: ContextSnapshot,
+    anomalies: Mapping[str, ServiceAnomaly],
+    depends: Mapping[str, Sequence[str]],
+    callers: Mapping[str, Sequence[str]],
+) -> set[str]:
+    """Endpoints seen only from their callers (no series of their own: a load
+    balancer's address, an uninstrumented host) that changed with a measured
+    dependency of the same caller: likely the same calls seen twice, the endpoint
+    in front of the service, which is the one to look into."""
+    measured = {r.entity for r in snapshot.signals if r.scope == "service"}
+    out = set()
+    for n, a in anomalies.items():
+        if n in measured or any(callee_of(r) != n for r in a.readings) or a.onset is None:
+            continue
+        for caller in callers.get(n, ()):
+            for sib in depends.get(caller, ()):
+                other = anomalies.get(sib)
+                if (
+                    sib != n
+                    and sib in measured
+                    and other is not None
+                    and other.own_score > 0
+                    and other.onset is not None
+                    and abs((other.onset - a.onset).total_seconds()) / 60.0 <= LATE_MINUTES
+                ):
+                    out.add(n)
+    return out
+
+
 def attached_services(snapshot: ContextSnapshot) -> set[str]:
     """The services a fault could have reached the alert from (see ``_attached``)."""
     anomalies = service_anomalies(snapshot.signals)
@@ -330,6 +366,7 @@ def rank_services(snapshot: ContextSnapshot) -> list[Ranked]:
         rank = nxt
 
     attached = _attached(snapshot, focus, depends, anomalies)
+    fronted = _fronted(snapshot, anomalies, depends, callers)
     ranked: list[Ranked] = []
     for n in nodes:
         anomaly = anomalies.get(n)
@@ -338,6 +375,7 @@ def rank_services(snapshot: ContextSnapshot) -> list[Ranked]:
         explains = tuple(sorted(c for c in _reachable([n], callers) - {n} if c in anomalies))
         late = _later_than_callers(anomaly, [anomalies[c] for c in callers[n] if c in anomalies])
         score = rank[n] * (0.5 if late else 1.0) * (1.0 if n in attached else DETACHED)
+        score *= FRONTED if n in fronted else 1.0
         ranked.append(
             Ranked(
                 service=n, score=score, anomaly=anomaly, explains=explains, late=late, share=score

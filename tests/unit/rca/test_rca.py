@@ -277,3 +277,33 @@ def test_a_dependency_slower_by_far_less_does_not_take_its_caller_s_delay() -> N
         _series("svc_latency_seconds", "b", _step(_noise(52, 0.05, 0.002), 3, 0.5)),
     ]
     assert _ranked(_context(large, chain))[0] == "b"
+
+
+def test_an_endpoint_seen_only_by_its_caller_yields_to_the_service_behind_it() -> None:
+    """The entry's calls through lb (an address with no series of its own, only the
+    entry's client-side view of it) and svc's own p99 both rise at once: likely the
+    same calls seen twice, so svc, which can be looked into, ranks first; when svc
+    stays calm, lb is still the answer."""
+    depends = {"entry": ["lb", "svc"], "lb": [], "svc": []}
+
+    def lb_view(size: float) -> StoredSeries:
+        return _labelled(
+            "pod_client_latency_seconds",
+            _step(_noise(60, 0.02, 0.001), 3, size),
+            service="entry",
+            destination_service="lb",
+        )
+
+    entry = _series("svc_latency_seconds", "entry", _step(_noise(61, 0.2, 0.008), 3, 0.5))
+    both = [
+        entry,
+        lb_view(0.5),
+        _series("service:latency_p99_seconds:5m", "svc", _step(_noise(62, 0.02, 0.001), 3, 0.5)),
+    ]
+    assert _ranked(_context(both, depends))[0] == "svc"
+    only_lb = [
+        entry,
+        lb_view(0.5),
+        _series("service:latency_p99_seconds:5m", "svc", _noise(62, 0.02, 0.001)),
+    ]
+    assert _ranked(_context(only_lb, depends))[0] == "lb"
