@@ -15,19 +15,17 @@ that deliveries signed while the subscription changes still verify.
 from __future__ import annotations
 
 import secrets
-import uuid
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import SecretStr, ValidationError
 
-from shared.audit import append
+from shared.audit import record as audit_record
 from shared.autonomy.policies import load_policy, set_policy, to_json
 from shared.clock import Clock
 from shared.errors import BadInput
 from shared.json_input import parse_json
-from shared.models.audit import AuditRecord
 from shared.models.base import iso
 from shared.models.tenant import Tenant, TokenHash
 from shared.ports.store import DocumentStore
@@ -257,18 +255,14 @@ class TenantAdmin:
         }
 
     def _audit(self, tenant_id: str, actor: str, action: str, detail: dict[str, Any]) -> None:
-        append(
+        audit_record(
             self._store,
             tenant_id,
-            AuditRecord(
-                id=f"audit-{uuid.uuid4().hex}",
-                tenant_id=tenant_id,
-                at=self._clock.now(),
-                actor=actor,
-                action=action,
-                subject=f"tenant:{tenant_id}",
-                detail={"via": "admin API", **detail},
-            ),
+            at=self._clock.now(),
+            actor=actor,
+            action=action,
+            subject=f"tenant:{tenant_id}",
+            detail={"via": "admin API", **detail},
         )
 
 

@@ -16,8 +16,9 @@ can tell that they were deleted.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from shared.audit.chain import (
@@ -72,6 +73,30 @@ def append(
         _advance_head(store, tenant_id, _Tip(doc["seq"], doc["hash"]))
         return AuditRecord.from_doc(stored)
     raise PreconditionFailed(f"audit trail of {tenant_id}: too many concurrent appends")
+
+
+def record(
+    store: DocumentStore,
+    tenant_id: str,
+    *,
+    at: datetime,
+    actor: str,
+    action: str,
+    subject: str,
+    detail: Mapping[str, Any],
+    key: str | None = None,
+) -> AuditRecord:
+    """Append one record made of these fields (``append`` gives it its id and place)."""
+    made = AuditRecord(
+        id=record_id(0),
+        tenant_id=tenant_id,
+        at=at,
+        actor=actor,
+        action=action,
+        subject=subject,
+        detail=dict(detail),
+    )
+    return append(store, tenant_id, made, key=key)
 
 
 def verify(store: DocumentStore, tenant_id: str) -> VerifyResult:

@@ -27,15 +27,13 @@ admission document shares the container as ``remediation_admission``).
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
 
-from shared.audit import append
+from shared.audit import record as audit_record
 from shared.errors import Conflict
-from shared.models.audit import AuditRecord
 from shared.models.base import Model, TenantDocument, UtcDatetime, iso
 from shared.ports.store import Container, DocumentStore, Filter, update_with_retry
 
@@ -281,25 +279,21 @@ def audit(
 
     ``key`` (default: proposal and what) makes a retried activity append once.
     """
-    append(
+    audit_record(
         store,
         record.tenant_id,
-        AuditRecord(
-            id=f"audit-{uuid.uuid4().hex}",
-            tenant_id=record.tenant_id,
-            at=now,
-            actor=actor,
-            action=f"remediation.{what}",
-            subject=f"action:{record.id}",
-            detail={
-                "incident_id": record.incident_id,
-                "action": record.action,
-                "target": record.target,
-                "tier": record.tier,
-                "state": record.state.value,
-                **(detail or {}),
-            },
-        ),
+        at=now,
+        actor=actor,
+        action=f"remediation.{what}",
+        subject=f"action:{record.id}",
+        detail={
+            "incident_id": record.incident_id,
+            "action": record.action,
+            "target": record.target,
+            "tier": record.tier,
+            "state": record.state.value,
+            **(detail or {}),
+        },
         key=key or f"{record.id}:{what}",
     )
 

@@ -11,16 +11,14 @@ callers load the policy here and pass it in.
 from __future__ import annotations
 
 import hashlib
-import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 import yaml
 
-from shared.audit import append
+from shared.audit import record as audit_record
 from shared.autonomy.policy import Mode, Policy, parse_policy, policy_from
-from shared.models.audit import AuditRecord
 from shared.models.base import Model, UtcDatetime, iso
 from shared.ports.store import Container, DocumentStore
 
@@ -104,24 +102,20 @@ def set_policy(
             "updated_by": actor,
         },
     )
-    append(
+    audit_record(
         store,
         tenant_id,
-        AuditRecord(
-            id=f"audit-{uuid.uuid4().hex}",
-            tenant_id=tenant_id,
-            at=now,
-            actor=actor,
-            action=AUDIT_ACTION,
-            subject=f"policy:{tenant_id}",
-            detail={
-                "version": version,
-                "previous_version": previous.version if previous else None,
-                "actions": stored.summary(),
-                "kill_switch": policy.kill_switch,
-                **({"why": dict(why)} if why else {}),
-            },
-        ),
+        at=now,
+        actor=actor,
+        action=AUDIT_ACTION,
+        subject=f"policy:{tenant_id}",
+        detail={
+            "version": version,
+            "previous_version": previous.version if previous else None,
+            "actions": stored.summary(),
+            "kill_switch": policy.kill_switch,
+            **({"why": dict(why)} if why else {}),
+        },
     )
     return stored
 

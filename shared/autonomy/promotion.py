@@ -35,19 +35,17 @@ import hashlib
 import json
 import logging
 import re
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
-from shared.audit import append
+from shared.audit import record as audit_record
 from shared.autonomy import trust
 from shared.autonomy.actions import list_records
 from shared.autonomy.policies import load_policy
 from shared.autonomy.policy import Mode, Policy
 from shared.clock import Clock
 from shared.errors import PreconditionFailed
-from shared.models.audit import AuditRecord
 from shared.models.base import iso
 from shared.models.tenant import Tenant
 from shared.notify.actions import ActionKind, ActionValue, button
@@ -486,16 +484,12 @@ def _audit(
     subject: str,
     detail: dict[str, Any],
 ) -> None:
-    append(
+    audit_record(
         store,
         tenant_id,
-        AuditRecord(
-            id=f"audit-{uuid.uuid4().hex}",
-            tenant_id=tenant_id,
-            at=now,
-            actor=actor,
-            action=action,
-            subject=f"policy:{tenant_id}:{subject}",
-            detail=detail,
-        ),
+        at=now,
+        actor=actor,
+        action=action,
+        subject=f"policy:{tenant_id}:{subject}",
+        detail=detail,
     )

@@ -20,18 +20,16 @@ only when ready unless ``force`` (audited as forced). Its outcome is a value.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from shared.audit import append
+from shared.audit import record as audit_record
 from shared.autonomy.actions import ActionRecord, ActionState, list_records
 from shared.autonomy.policies import load_policy, set_policy, with_mode
 from shared.autonomy.policy import Mode, Policy
-from shared.models.audit import AuditRecord
 from shared.models.incident import IncidentStatus
 from shared.ports.store import Container, DocumentStore, Filter
 
@@ -282,25 +280,21 @@ def promote(
     changed = set_policy(
         store, tenant_id, text, now=now, actor=by, source="autonomy promote", why=why
     )
-    append(
+    audit_record(
         store,
         tenant_id,
-        AuditRecord(
-            id=f"audit-{uuid.uuid4().hex}",
-            tenant_id=tenant_id,
-            at=now,
-            actor=by,
-            action=PROMOTE,
-            subject=f"policy:{tenant_id}:{action}",
-            detail={
-                **why,
-                "tier": entry.tier.value,
-                "from": Mode.SHADOW.value,
-                "to": Mode.ACTIVE.value,
-                "policy_version": changed.version,
-                "previous_version": stored.version,
-            },
-        ),
+        at=now,
+        actor=by,
+        action=PROMOTE,
+        subject=f"policy:{tenant_id}:{action}",
+        detail={
+            **why,
+            "tier": entry.tier.value,
+            "from": Mode.SHADOW.value,
+            "to": Mode.ACTIVE.value,
+            "policy_version": changed.version,
+            "previous_version": stored.version,
+        },
     )
     forced = " (forced: " + row.why + ")" if why["forced"] else ""
     return Promotion(

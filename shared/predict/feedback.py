@@ -20,13 +20,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from shared.audit import append
+from shared.audit import record as audit_record
 from shared.errors import Conflict
-from shared.models.audit import AuditRecord
 from shared.models.base import iso
 from shared.models.tenant import Tenant
 from shared.notify.actions import ActionKind
@@ -126,25 +124,21 @@ def handle_click(
                 f"You had already marked the forecast for {where} as {_SAID[verdict]}.",
                 tenant_id=tenant.id,
             )
-    append(
+    audit_record(
         deps.store,
         tenant.id,
-        AuditRecord(
-            id=f"audit-{uuid.uuid4().hex}",
-            tenant_id=tenant.id,
-            at=now,
-            actor=f"slack:{action.user_id}",
-            action=f"forecast.{verdict}",
-            subject=f"forecast:{forecast}",
-            detail={
-                "user_name": action.user_name,
-                "team_id": action.team_id,
-                "key": record.get("key"),
-                "channel_id": action.channel_id,
-                "message_ts": action.message_ts,
-                "previous": previous,
-            },
-        ),
+        at=now,
+        actor=f"slack:{action.user_id}",
+        action=f"forecast.{verdict}",
+        subject=f"forecast:{forecast}",
+        detail={
+            "user_name": action.user_name,
+            "team_id": action.team_id,
+            "key": record.get("key"),
+            "channel_id": action.channel_id,
+            "message_ts": action.message_ts,
+            "previous": previous,
+        },
     )
     changed = f" (was {_SAID.get(previous, previous)})" if previous else ""
     if verdict == "acknowledged":
