@@ -13,7 +13,9 @@ spans them).
 
 It prints, per set, the expected calibration error of the three shown and of
 the first alone for: the competition share alone (``conf-1.1``), the stored
-``PLATT``, a refit on all three sets, the map fitted on the other two sets
+``PLATT``, a refit on all three sets (and the ECE it would still show on this
+few cases were it exact: outcomes drawn from its own confidences), the map
+fitted on the other two sets
 (leave one set out: what a set the map never saw gets) and the mean over 40
 splits fitting on half of every set and measuring on the other half (what a
 held-out half of the same sets gets).
@@ -168,6 +170,19 @@ def eces(rows: Sequence[tuple[str, int, float, bool]]) -> dict[str, tuple[float,
     return out
 
 
+def floor(rows: Sequence[tuple[str, int, float, bool]]) -> dict[str, tuple[float, ...]]:
+    """The mean ECE of the same confidences over outcomes drawn from them: what a
+    perfectly calibrated map scores on this few cases (ECE's noise floor)."""
+    rnd = random.Random(0)
+    sums = {n: [0.0, 0.0] for n in (*SETS, "pooled")}
+    for _ in range(SPLITS * 10):
+        drawn = [(d, k, c, rnd.random() < c) for d, k, c, _ in rows]
+        for n, figures in eces(drawn).items():
+            sums[n][0] += figures[0] / (SPLITS * 10)
+            sums[n][1] += figures[1] / (SPLITS * 10)
+    return {n: tuple(v) for n, v in sums.items()}
+
+
 def line(label: str, figures: dict[str, tuple[float, ...]]) -> str:
     cells = "  ".join(
         f"{n} {f[0]:.3f}/{f[1]:.3f}" + (f" ({f[2]:.2f}:{f[3]:.2f})" if len(f) > 2 else "")
@@ -201,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     print(line(f"stored PLATT {engine.PLATT}", eces(shown(cases, engine.PLATT))))
     refit = fit(cases)
     print(line(f"refit on all {refit}", eces(shown(cases, refit))))
+    print(line("  if it were exact (floor)", floor(shown(cases, refit))))
     held: list[tuple[str, int, float, bool]] = []
     without = []
     for name in SETS:
