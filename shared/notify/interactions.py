@@ -47,19 +47,17 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal, Protocol
 
-from shared.audit import append
+from shared.audit import record as audit_record
 from shared.clock import Clock
 from shared.errors import Conflict
 from shared.incidents import stored_analysis
 from shared.ingestion.correlation import is_incident_id
-from shared.models.audit import AuditRecord
 from shared.models.base import TenantDocument, UtcDatetime, iso
 from shared.models.incident import Incident, IncidentStatus
 from shared.models.tenant import Tenant
@@ -419,9 +417,9 @@ def _audit(
     what: str,
     detail: dict[str, Any],
 ) -> None:
-    record = AuditRecord(
-        id=f"audit-{uuid.uuid4().hex}",
-        tenant_id=tenant.id,
+    audit_record(
+        deps.store,
+        tenant.id,
         at=deps.clock.now(),
         actor=f"slack:{action.user_id}",
         action=what,
@@ -438,7 +436,6 @@ def _audit(
             **detail,
         },
     )
-    append(deps.store, tenant.id, record)
 
 
 # --- /sre ----------------------------------------------------------------------
