@@ -138,3 +138,46 @@ def test_reports_and_raised_bars_never_look_ahead(cut: int) -> None:
     full = anomaly_scores(x)
     assert np.count_nonzero(full >= 2 / 3) >= 3
     assert np.array_equal(anomaly_scores(x[:cut]), full[:cut])
+
+
+def _daily_rise(n: int, missing: int | None = None, seed: int = 5) -> np.ndarray:
+    """A rise of 20 for 24 of every 96 samples, noisy; the one at ``missing`` does not come."""
+    rng = np.random.default_rng(seed)
+    i = np.arange(n)
+    x = 10 + 20 * ((i % 96) < 24) + rng.normal(0, 0.5, n)
+    if missing is not None:
+        x[missing : missing + 24] -= 20
+    return x
+
+
+def test_the_period_is_found_from_past_blocks_only_when_there_is_one() -> None:
+    from shared.anomaly.detector import DEFAULT, _period
+
+    blocks = _daily_rise(4000)[:4000].reshape(-1, 4).mean(axis=1)
+    assert _period(blocks, DEFAULT) == 24
+    noise = np.random.default_rng(2).normal(0, 1, 1000)
+    assert _period(noise, DEFAULT) == 0
+
+
+@pytest.mark.parametrize("seed", [5, 6, 7])
+def test_a_missing_daily_rise_is_new_for_its_phase_not_as_a_shape(seed: int) -> None:
+    from shared.anomaly.detector import DetectorParams
+
+    missing = 96 * 30
+    x = _daily_rise(96 * 36, missing, seed)
+    with_phase = anomaly_scores(x)
+    without = anomaly_scores(x, DetectorParams(period_acf=2.0))
+    # A flat stretch is a familiar shape: only the phase channel sees the rise is missing.
+    assert without[missing : missing + 48].max() < 2 / 3
+    assert with_phase[missing : missing + 48].max() >= 2 / 3
+    # Elsewhere the phase channel stays as quiet as novelty once the period is learnt.
+    later = slice(96 * 20, missing)
+    assert np.count_nonzero(with_phase[later] >= 2 / 3) <= np.count_nonzero(without[later] >= 2 / 3)
+
+
+@pytest.mark.parametrize("cut", [1000, 1001, 2000, 2900, 3100])
+def test_the_phase_channel_never_looks_ahead(cut: int) -> None:
+    x = _daily_rise(96 * 36, 96 * 30)
+    full = anomaly_scores(x)
+    assert np.count_nonzero(full >= 2 / 3) >= 1
+    assert np.array_equal(anomaly_scores(x[:cut]), full[:cut])
