@@ -261,8 +261,13 @@ def find_days(folder: Path) -> list[Path]:
     return []
 
 
-def read_cases(folder: Path, *, limit: int | None = None) -> Iterator[RcaCase]:
-    """Every fault of every day, ``limit`` per day when given."""
+def read_cases(
+    folder: Path, *, limit: int | None = None, alert_delay: timedelta = ALERT_DELAY
+) -> Iterator[RcaCase]:
+    """Every fault of every day, ``limit`` per day when given.
+
+    ``alert_delay`` moves the alert off the usual two minutes: a ranking gain
+    that holds at one delay only is not a gain (check 1, 3 and 4 minutes)."""
     for path in find_days(folder):
         day = read_day(path)
         for i, (at, service, kind) in enumerate(day.faults):
@@ -271,7 +276,7 @@ def read_cases(folder: Path, *, limit: int | None = None) -> Iterator[RcaCase]:
             yield RcaCase(
                 system=day.system,
                 case_id=f"{path.name}/{i:02d}",
-                alert_time=at + ALERT_DELAY,
+                alert_time=at + alert_delay,
                 entry=day.entry,
                 alert_name=f"{day.entry}SLOBurn",
                 alert_summary=f"{day.entry} latency or errors out of SLO",

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from shared.bench.rca import bench
+from shared.bench import nezha
+from shared.bench.rca import bench, run_case
 from shared.cli import app
 
 KIT = Path(__file__).parents[2].parent / "shared"
@@ -60,3 +62,23 @@ def test_cli_json_has_the_figures() -> None:
     )
     assert out.exit_code == 0, out.output
     assert '"baseline"' in out.output and '"pipeline"' in out.output
+
+
+@pytest.mark.parametrize("minutes", [2, 3, 4])
+def test_train_ticket_cpu_faults_stay_in_the_top_3_whatever_the_alert_delay(minutes: int) -> None:
+    """The Train Ticket faults its metrics do carry (CPU contention: the pod's CPU
+    and latency leave their noise) stay in the top 3 with the alert 2, 3 or 4
+    minutes after the injection, first at the usual 2 (at 4, a service on the
+    faulty one's call path that began 2 minutes after the alert's symptom may
+    pass it: the flat graph cannot say it is a caller, and onsets that close
+    count as simultaneous). At 1 minute the pod's next sample may not be in yet."""
+    cases = [
+        case
+        for case in nezha.read_cases(_folder("nezha"), alert_delay=timedelta(minutes=minutes))
+        if case.system == "train-ticket" and case.fault == "cpu_contention"
+    ]
+    assert len(cases) >= 4
+    ranks = [run_case(case).rank("ranking") for case in cases]
+    assert all(r is not None and r <= 3 for r in ranks), ranks
+    if minutes == 2:
+        assert ranks == [1] * len(cases)
