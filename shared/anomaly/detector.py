@@ -27,19 +27,20 @@ channels being quiet for ``quiet`` samples after any score that reports:
 * **New extremes** (Numenta HTM's "spatial anomaly" in NAB): a value beyond
   every value seen so far by more than ``tolerance`` of the range scores 1;
   a run of them scores once per ``rest`` samples.
-* **Quiet after a report** (ARTime's masking after a reported anomaly):
-  within ``quiet`` samples after a score of ``report`` or more from any
-  channel, both shape channels score 0. The shapes that follow a new one still hold it,
-  so they look new too; without this they page again a few blocks later,
-  outside the labelled window. ``report`` is the level a score is acted on
-  (NAB's optimal standard threshold, 0.667, and the live sweep's 0.67), so
-  the quiet follows exactly the scores that were reported, as in ARTime,
-  where every non-zero output is a report. New extremes are not quietened
-  (their own ``rest`` applies).
+* **Quiet after a report** (ARTime's masking after a reported anomaly): within
+  ``quiet`` samples after a score of ``report`` or more from any channel, both
+  shape channels score 0. The shapes that follow a new one still hold it, so
+  they look new too; without this they page again a few blocks later, outside
+  the labelled window. ``report`` is the level a score is acted on (NAB's
+  optimal standard threshold, 0.667, and the live sweep's 0.67), so the quiet
+  follows exactly the scores that were reported, as in ARTime, where every
+  non-zero output is a report. New extremes are not quietened (their own
+  ``rest`` applies).
 * **A report raises the bar** (ARTime's floor under its vigilance at the
   similarity of past reported anomalies, and its rule that a report during
-  the mask must be clearly less similar than the last one): a novelty that
-  reports sets the reference to ``raise_after_report`` times itself, so the
+  the mask must be clearly less similar than the last one): a shape that
+  reports (from either shape channel) sets novelty's reference to
+  ``raise_after_report`` times its novelty, so the
   next report needs a shape clearly newer than this one until the decay
   brings the reference down. Without it a signal whose new behaviour goes on
   reports it again each time the quiet period ends.
@@ -67,30 +68,31 @@ phase as the recent maximum).
 Measured and left out because they did not earn their place on NAB (standard
 profile; the detector before the phase channel 69.9, 69.6 without the raised
 bar, 68.8 with the quiet also started only by a score of 1, 67.6 without any
-quiet period): a robust
-median/MAD z-score over a moving window (scored 5), an empirical p-value of
-the novelty instead of the decaying maximum (34), new extremes of the residual
-against the median of the same time on the three previous days (-3 points
-while adding 3 windows); HTM's anomaly likelihood (a Gaussian over the last
-500 blocks' novelty, the tail probability of its short average) in place of
-the decaying maximum (48.5; on log novelty, uncapped, 53.5; as HTM's
-log-likelihood, so rounding cannot saturate it, 56: the novelty's tail is far
-from Gaussian) and as a third channel on the error against a moving or
-same-time-yesterday median (46.9, 46.2); a score only when above every score
-of the last 100 samples (66.6); extremes graded by how far beyond (63.0);
-novelty at a second scale of 16-sample blocks (66.4); shapes compared at the
-same time of day (CAD OSE's context; +0.3); the mean novelty of shapes of 6, 8
-and 12 blocks (68.3, within the spread of one constant halved or doubled). A
-third round, to cut novelty's false positives: a floor under the decaying
-maximum at a quantile of past novelty (68.0 at the 90th percentile, 64-66
-elsewhere) or at a share of the mean novelty of past reports (ARTime's rho
-floor; 62-68); a scale-free reference (the past maximum times (k/j)^a, 63-66);
-confirmation by a change of distribution (relative entropy of the last 50
-samples against the 1,000 before, 10 bins: its causal percentile is as high at
-false positives as at detections, 0.88 against 0.91 median); a two-sided CUSUM
-on robust z of block means against the median/MAD of the last 250 blocks, with
-a reset (alone 13; beside the rest 70.1 at drift 2 and limit 20, but 63.4-69.6
-with either halved or doubled, so not kept). A fourth round: no reported
+quiet period): a robust median/MAD z-score over a moving window (scored 5), an
+empirical p-value of the novelty instead of the decaying maximum (34), new
+extremes of the residual against the median of the same time on the three
+previous days (-3 points while adding 3 windows); HTM's anomaly likelihood (a
+Gaussian over the last 500 blocks' novelty, the tail probability of its short
+average) in place of the decaying maximum (48.5; on log novelty, uncapped,
+53.5; as HTM's log-likelihood, so rounding cannot saturate it, 56: the
+novelty's tail is far from Gaussian) and as a third channel on the error
+against a moving or same-time-yesterday median (46.9, 46.2); a score only when
+above every score of the last 100 samples (66.6); extremes graded by how far
+beyond (63.0); novelty at a second scale of 16-sample blocks (66.4); shapes
+compared at the same time of day by the timestamps (CAD OSE's context; +0.3
+beside an earlier detector; kept since as the phase channel, the period found
+from the data); the mean novelty of shapes of 6, 8 and 12 blocks (68.3, within
+the spread of one constant halved or doubled). A third round, to cut novelty's
+false positives: a floor under the decaying maximum at a quantile of past
+novelty (68.0 at the 90th percentile, 64-66 elsewhere) or at a share of the
+mean novelty of past reports (ARTime's rho floor; 62-68); a scale-free
+reference (the past maximum times (k/j)^a, 63-66); confirmation by a change of
+distribution (relative entropy of the last 50 samples against the 1,000 before,
+10 bins: its causal percentile is as high at false positives as at detections,
+0.88 against 0.91 median); a two-sided CUSUM on robust z of block means against
+the median/MAD of the last 250 blocks, with a reset (alone 13; beside the rest
+70.1 at drift 2 and limit 20, but 63.4-69.6 with either halved or doubled, so
+not kept). A fourth round: no reported
 novelty, false positive or detection, is told apart by its ratio, the robust
 z of its block, the time since the last report, the count of earlier reports
 or its rank among all past novelty (AUC 0.42-0.59), so rules on them only
@@ -112,35 +114,36 @@ novelty over the range of block values (68.4) or of square-rooted values
 ARTime's report inside the mask when 2-4 times newer (69.6-69.8); the bar also
 raised by a shape hushed during the quiet period or holding a new extreme
 (70.0 at 1.25, but 69.0 at 1.5 where the kept rule gives 69.5, and +0.1 to
-+0.2 on average over 20 half-corpora: not kept). An isolation forest (Liu,
-Ting and Zhou 2008) as a third channel, refitted every 100 blocks on the shapes
-seen so far over the running range and scored on the next ones, its path
-score above 0.5 over its own decaying maximum, into the same quiet and bar:
-with scikit-learn's forest of 25 trees it gives 71.2, 70.0 or 69.1 as only
-the random seed changes (0, 1, 2; mean gain over 20 half-corpora +1.4, +0.1,
--0.8), 69.7 refitted every 400 blocks, 70.5 and 70.8 with 50 trees; the same
-forest written in NumPy gives 69.6 and 69.2 with 25 trees (two seeds) and
-69.1 with 100, where the seed's luck averages out. The best figure is a lucky draw, and refits
-every 100 blocks take 50-130 s on 2 workers (the budget is 60): not kept.
-A robust running range (the 0.5-99.5th or 2-98th percentile of the samples
-so far) for novelty and chomp: 66.0, 65.7, worse on every half-corpus.
++0.2 on average over 20 half-corpora: not kept). An isolation forest (Liu, Ting
+and Zhou 2008) as a third channel, refitted every 100 blocks on the shapes seen
+so far over the running range and scored on the next ones, its path score above
+0.5 over its own decaying maximum, into the same quiet and bar: with
+scikit-learn's forest of 25 trees it gives 71.2, 70.0 or 69.1 as only the
+random seed changes (0, 1, 2; mean gain over 20 half-corpora +1.4, +0.1, -0.8),
+69.7 refitted every 400 blocks, 70.5 and 70.8 with 50 trees; the same forest
+written in NumPy gives 69.6 and 69.2 with 25 trees (two seeds) and 69.1 with
+100, where the seed's luck averages out. The best figure is a lucky draw, and
+refits every 100 blocks take 50-130 s on 2 workers (the budget is 60): not
+kept. A robust running range (the 0.5-99.5th or 2-98th percentile of the
+samples so far) for novelty and chomp: 66.0, 65.7, worse on every half-corpus.
 
-Every constant sits at a local peak on NAB: halving or doubling one costs 0 to
-9.4 points (block 65.2 / 60.5, pattern 65.9 / 66.2, chomp 68.0 / 61.8, decay
-65.6 / 66.1, reference_from 67.2 / 67.4, tolerance 68.9 / 68.0, quiet 69.8 /
-69.1, spike 68.6 / 67.6, median_every 68.3 / 69.5, rest 69.9 / 67.4,
-extremes_from 69.9 / 69.2; warm-up none, the probation covers it), so they are
-fitted to NAB and a fresh set should expect less. The quiet period (started at
-1) added 0.4 to 2.2 points at each of those halved or doubled settings.
-``report``: 1 gives 68.8, 0.8 69.3, 1/2 67.5 and 1/3 67.6; below the level
-scores are acted on, the quiet follows scores nobody was told of and hides the
-next real one. ``raise_after_report``: 1 (no raise) 69.6, 1.125 69.8, 1.5
-69.5. Checked against over-fitting on 20 half-corpora (10 random splits, half
-of each category's files each side, each half with its own optimal threshold):
-the quiet started at 2/3 and the raised bar together beat the detector of the
-morning (68.8) on every half, by 0.9 to 1.7 points (mean 1.2); the raised bar
-alone adds 0.2 to 0.6 on every half; no category loses (knownCause +0.7, AWS
-+0.4, Tweets +1.6 raw points, the others equal).
+Every constant sits at a local peak on NAB (re-measured with the phase
+channel): halving or doubling one costs 0 to 10.5 points (block 65.7 / 60.5,
+pattern 66.3 / 67.8, chomp 68.5 / 64.8, decay 66.8 / 67.4, reference_from 68.3
+/ 68.5, tolerance 70.0 / 69.1, quiet 70.7 / 70.3, spike 70.6 / 69.3,
+median_every 69.4 / 70.0, rest 71.0 / 68.5, extremes_from 71.0 / 70.3; warm-up
+none, the probation covers it), so they are fitted to NAB and a fresh set
+should expect less. ``report``: 1 gives 69.7, 0.8 70.1, 1/2 67.5; below the
+level scores are acted on, the quiet follows scores nobody was told of and
+hides the next real one. ``raise_after_report``: 1 (no raise) 70.75, 1.5 70.6.
+Before the phase channel (69.9): the quiet period (started at 1) added 0.4 to
+2.2 points at each constant halved or doubled; checked against over-fitting on
+20 half-corpora (10 random splits, half of each category's files each side,
+each half with its own optimal threshold): the quiet started at 2/3 and the
+raised bar together beat the detector of the morning (68.8) on every half, by
+0.9 to 1.7 points (mean 1.2); the raised bar alone adds 0.2 to 0.6 on every
+half; no category loses (knownCause +0.7, AWS +0.4, Tweets +1.6 raw points, the
+others equal).
 """
 
 from __future__ import annotations
