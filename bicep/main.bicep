@@ -233,6 +233,8 @@ var appSettings = {
   SRE_COPILOT_ADMIN_OPENID_CONFIG_URL: ''
   SRE_COPILOT_ADMIN_JWKS_CACHE_SECONDS: '3600'
   // Remediation executor.
+  // On: every tenant's remediation stops, whatever the runtime kill switches say.
+  SRE_COPILOT_AUTONOMY_KILL_SWITCH: 'false'
   SRE_COPILOT_EXECUTOR: executor
   SRE_COPILOT_KUBERNETES_API_URL: kubernetesApiUrl
   SRE_COPILOT_KUBERNETES_TOKEN: hasKubernetesToken ? '${kvRef}kubernetes-token)' : ''

@@ -96,6 +96,9 @@ class Settings(BaseSettings):
 
     prometheus_timeout_seconds: float = Field(default=10.0, gt=0)
 
+    autonomy_kill_switch: bool = False
+    """Deploy-time hard stop of all remediation: the global kill switch is on whatever the
+    store says (``shared.autonomy.kill_switch``)."""
     executor: Literal["dry_run", "kubernetes"] = "dry_run"
     """What carries out remediation actions: the dry run records them, Kubernetes acts."""
     kubernetes_api_url: str = ""

@@ -120,6 +120,8 @@ class State(Model):
     """Freezes declared live (besides the policy's scheduled ones)."""
     tenant_kill_switch: bool = False
     global_kill_switch: bool = False
+    kill_switch_notes: dict[str, str] = {}
+    """Who set a switch, when and why (``global`` / ``tenant``), for the refusal's reason."""
     approvals: tuple[Approval, ...] = ()
 
 
@@ -201,10 +203,13 @@ def _check_targets(proposal: Proposal, entry: ActionPolicy, fails: Lines, notes:
 
 
 def _check_switches(policy: Policy, state: State, fails: Lines) -> None:
+    notes = {k: f" ({v})" for k, v in state.kill_switch_notes.items() if v}
     if state.global_kill_switch:
-        fails.append("the global kill switch is on")
-    if policy.kill_switch or state.tenant_kill_switch:
-        fails.append("the tenant's kill switch is on")
+        fails.append("the global kill switch is on" + notes.get("global", ""))
+    if state.tenant_kill_switch:
+        fails.append("the tenant's kill switch is on" + notes.get("tenant", ""))
+    elif policy.kill_switch:
+        fails.append("the tenant's kill switch is on (the policy's kill_switch: true)")
 
 
 def _check_freezes(policy: Policy, proposal: Proposal, state: State, now: datetime) -> Lines:

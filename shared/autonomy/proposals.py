@@ -37,6 +37,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from shared.autonomy import kill_switch
 from shared.autonomy.actions import (
     HOUR,
     ActionRecord,
@@ -254,8 +255,16 @@ def state_for(
     now: datetime,
     *,
     live: Mapping[str, Fleet] | None = None,
+    kill_switch_setting: bool,
 ) -> State:
-    """The engine's view of the world, read from the store now (``live`` fleets preferred)."""
+    """The engine's view of the world, read from the store now (``live`` fleets preferred).
+
+    The kill switches are read on every call, so a switch flipped while an
+    action waits (announce window, approval) refuses it at the re-check;
+    ``kill_switch_setting`` (``SRE_COPILOT_AUTONOMY_KILL_SWITCH``) forces the
+    global one on. A store error propagates: unknown is never off.
+    """
+    switches = kill_switch.read(store, tenant.id, forced=kill_switch_setting)
     executions = tuple(
         Execution(
             action=r.action,
@@ -268,7 +277,12 @@ def state_for(
         if r.executed_at is not None and r.id != record_id
     )
     return State(
-        executions=executions, fleets=fleets(tenant, incident, live), approvals=tuple(answers)
+        executions=executions,
+        fleets=fleets(tenant, incident, live),
+        approvals=tuple(answers),
+        global_kill_switch=switches.global_on,
+        tenant_kill_switch=switches.tenant_on,
+        kill_switch_notes={"global": switches.global_note, "tenant": switches.tenant_note},
     )
 
 
@@ -436,6 +450,7 @@ def _one(
         (),
         now,
         live={proposal.service: live.fleet} if live.fleet is not None else None,
+        kill_switch_setting=deps.settings.autonomy_kill_switch,
     )
     decision = decide(policy, proposal, state, now)
     if (line := fleet_reason(proposal, state, live)) is not None:

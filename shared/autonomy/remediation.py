@@ -265,6 +265,7 @@ def begin(deps: RemediationDeps, tenant_id: str, proposal_id: str) -> dict[str, 
         approvals_of(record),
         now,
         live={proposal.service: live.fleet} if live.fleet is not None else None,
+        kill_switch_setting=deps.settings.autonomy_kill_switch,
     )
     fleet_line = fleet_reason(proposal, state, live)
 

@@ -1,0 +1,261 @@
+"""The kill switches: stop all automated remediation, globally or for one tenant, at runtime.
+
+An operator flips a switch with the CLI (``autonomy kill-switch``) or the admin
+API; ``state_for`` reads both on every decision, so ``decide`` at proposal time
+and ``may_execute`` right before running (the re-check after an announce window
+or an approval) refuse while either is on, with who set it, when and why.
+
+Where they live (the tenants container, beside the remediation policy):
+
+- the tenant's switch: document ``_kill-switch`` in the tenant's partition;
+- the global switch: document ``_kill-switch`` in the reserved partition
+  ``_platform``. Not ``_system``: that partition is the tenant directory,
+  whose every entry ``TenantRegistry.list`` takes for a tenant. Tenant names
+  cannot start with ``_``, so neither id nor partition can meet a tenant's.
+
+``SRE_COPILOT_AUTONOMY_KILL_SWITCH=true`` is the deploy-time hard override:
+the global switch is on whatever the store says (turning it off takes a
+deployment, not an API call).
+
+Reading fails closed: a store error propagates (the activity retries; unknown
+is never off) and a document that does not parse counts as on.
+
+Audit: a tenant's switch is a record in that tenant's chain. The global one is
+a record in every registered tenant's chain, so each tenant's trail alone shows
+who stopped (and restarted) its automation; the chains are per tenant by
+design (``shared.audit``), and a platform chain nobody of a tenant reads would
+leave the tenant's trail with an unexplained gap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import Field, ValidationError
+
+from shared.audit import record as audit_record
+from shared.errors import BadInput
+from shared.models.base import Model, UtcDatetime, iso
+from shared.ports.store import Container, DocumentStore
+
+DOC_ID = "_kill-switch"
+PLATFORM = "_platform"
+"""Reserved partition for platform-wide documents (no tenant can be named so)."""
+CONTAINER = Container.TENANTS
+SETTING = "SRE_COPILOT_AUTONOMY_KILL_SWITCH"
+MAX_BY = 200
+MAX_REASON = 500
+AUDIT_ACTION = "autonomy.kill_switch"
+
+
+class Switch(Model):
+    """One switch as last set: on or off, by whom, when, why."""
+
+    on: bool
+    by: str = Field(min_length=1)
+    at: UtcDatetime
+    reason: str = Field(min_length=1)
+
+    def note(self) -> str:
+        """``set by U-OPS at 2026-03-04 12:03 UTC: automation outage``."""
+        return f"set by {self.by} at {self.at.astimezone(UTC):%Y-%m-%d %H:%M} UTC: {self.reason}"
+
+    def row(self) -> dict[str, Any]:
+        return {"on": self.on, "by": self.by, "at": iso(self.at), "reason": self.reason}
+
+
+class Switches(Model):
+    """Both switches as read for one tenant, and the deployment's override."""
+
+    tenant_id: str
+    global_switch: Switch | None = None
+    tenant_switch: Switch | None = None
+    forced: bool = False
+    """``SRE_COPILOT_AUTONOMY_KILL_SWITCH`` is on."""
+    unreadable: tuple[str, ...] = ()
+    """Scopes whose document did not parse: counted as on."""
+
+    @property
+    def global_on(self) -> bool:
+        return (
+            self.forced
+            or "global" in self.unreadable
+            or (self.global_switch is not None and self.global_switch.on)
+        )
+
+    @property
+    def tenant_on(self) -> bool:
+        return "tenant" in self.unreadable or (
+            self.tenant_switch is not None and self.tenant_switch.on
+        )
+
+    @property
+    def global_note(self) -> str:
+        notes = []
+        if self.forced:
+            notes.append(f"forced by the deployment setting {SETTING}")
+        if "global" in self.unreadable:
+            notes.append("its stored document is unreadable, so it counts as on")
+        elif self.global_switch is not None and self.global_switch.on:
+            notes.append(self.global_switch.note())
+        return "; ".join(notes)
+
+    @property
+    def tenant_note(self) -> str:
+        if "tenant" in self.unreadable:
+            return "its stored document is unreadable, so it counts as on"
+        if self.tenant_switch is not None and self.tenant_switch.on:
+            return self.tenant_switch.note()
+        return ""
+
+    def lines(self) -> list[str]:
+        """Two lines for a terminal: the global switch, then the tenant's."""
+
+        def line(name: str, on: bool, note: str, switch: Switch | None) -> str:
+            if on:
+                return f"{name} kill switch ON ({note}): no action runs"
+            if switch is not None:
+                return f"{name} kill switch off (turned off {switch.note().removeprefix('set ')})"
+            return f"{name} kill switch off"
+
+        return [
+            line("global", self.global_on, self.global_note, self.global_switch),
+            line(f"{self.tenant_id}'s", self.tenant_on, self.tenant_note, self.tenant_switch),
+        ]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "global": {
+                "on": self.global_on,
+                "forced_by_setting": self.forced,
+                "switch": self.global_switch.row() if self.global_switch else None,
+            },
+            "tenant": {
+                "on": self.tenant_on,
+                "switch": self.tenant_switch.row() if self.tenant_switch else None,
+            },
+        }
+
+
+def _switch(doc: dict[str, Any] | None) -> Switch | None:
+    """The switch a document holds; ``ValueError`` when it holds none that parses."""
+    if doc is None:
+        return None
+    try:
+        return Switch.model_validate({k: doc.get(k) for k in ("on", "by", "at", "reason")})
+    except ValidationError:
+        raise ValueError("unreadable kill switch document") from None
+
+
+def read(store: DocumentStore, tenant_id: str, *, forced: bool) -> Switches:
+    """Both switches for ``tenant_id``; store errors propagate (never read as off)."""
+    found: dict[str, Switch | None] = {}
+    unreadable: list[str] = []
+    for scope, partition in (("global", PLATFORM), ("tenant", tenant_id)):
+        try:
+            found[scope] = _switch(store.get(CONTAINER, partition, DOC_ID))
+        except ValueError:
+            found[scope] = None
+            unreadable.append(scope)
+    return Switches(
+        tenant_id=tenant_id,
+        global_switch=found["global"],
+        tenant_switch=found["tenant"],
+        forced=forced,
+        unreadable=tuple(unreadable),
+    )
+
+
+def checked(on: object, by: object, reason: object) -> tuple[bool, str, str]:
+    """The inputs of a flip, or ``BadInput`` naming the first bad one."""
+    if not isinstance(on, bool):
+        raise BadInput("field 'on': true or false")
+    return on, _text("by", by, MAX_BY), _text("reason", reason, MAX_REASON)
+
+
+def _text(name: str, value: object, limit: int) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise BadInput(f"field '{name}': required text")
+    if len(value) > limit or any(ord(c) < 32 for c in value):
+        raise BadInput(f"field '{name}': one line of at most {limit} characters")
+    return value.strip()
+
+
+class Flipped(Model):
+    """What a flip did: the switch now, what it was, and whose chains recorded it."""
+
+    scope: str
+    """``global`` or the tenant's id."""
+    switch: Switch
+    was_on: bool
+    audited: tuple[str, ...]
+
+    def message(self) -> str:
+        name = "global" if self.scope == "global" else f"{self.scope}'s"
+        state = "ON" if self.switch.on else "off"
+        same = " (it was already)" if self.was_on == self.switch.on else ""
+        where = ", ".join(self.audited) or "no tenant registered"
+        return (
+            f"{name} kill switch {state}{same}: {self.switch.by}: {self.switch.reason} "
+            f"(audited for {where})"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "scope": self.scope,
+            **self.switch.row(),
+            "was_on": self.was_on,
+            "audited": list(self.audited),
+        }
+
+
+def flip(
+    store: DocumentStore,
+    tenant_ids: Sequence[str],
+    *,
+    scope: str | None,
+    on: bool,
+    by: str,
+    reason: str,
+    now: datetime,
+    actor: str,
+    via: str,
+) -> Flipped:
+    """Set a switch (``scope`` None: the global one), then audit it.
+
+    ``tenant_ids``: every registered tenant for the global switch, or the one
+    tenant (the caller checked it exists). The switch is written first: a stop
+    takes effect before its paperwork, and an audit that fails afterwards
+    raises with the switch already set (flipping again records it again).
+    """
+    on, by, reason = checked(on, by, reason)
+    partition = PLATFORM if scope is None else scope
+    try:
+        before = _switch(store.get(CONTAINER, partition, DOC_ID))
+    except ValueError:
+        before = None
+    switch = Switch(on=on, by=by, at=now, reason=reason)
+    store.upsert(
+        CONTAINER,
+        partition,
+        {"id": DOC_ID, "tenantId": partition, "kind": "kill_switch", **switch.row()},
+    )
+    name = "global" if scope is None else scope
+    for tenant_id in tenant_ids:
+        audit_record(
+            store,
+            tenant_id,
+            at=now,
+            actor=actor,
+            action=f"{AUDIT_ACTION}.{'on' if on else 'off'}",
+            subject=f"kill-switch:{name}",
+            detail={"scope": name, "by": by, "reason": reason, "via": via},
+        )
+    return Flipped(
+        scope=name,
+        switch=switch,
+        was_on=before is not None and before.on,
+        audited=tuple(tenant_ids),
+    )
