@@ -30,6 +30,10 @@ threshold is proposed only for ``expr > number`` and only from measured
 peaks of the expression during each firing (the tenant's metrics source):
 above most noise peaks and below every kept peak.
 
+The rules come from the tenant's rule file (the advice then carries a diff
+of it) or from its Prometheus' ``/api/v1/rules`` (``LiveRules``: no file, so
+the proposals are lines of text and there is no diff).
+
 Expected outcomes are values (``Advice`` with its rows, proposals and the
 reasons none were made); only a bad rule file raises ``BadInput``.
 """
@@ -46,6 +50,7 @@ from typing import Any
 
 from shared.feedback.prometheus_rules import (
     Edit,
+    LiveRules,
     Rule,
     RuleFile,
     apply_edits,
@@ -78,6 +83,9 @@ ACCEPTED_SHARE = 0.5
 PERCENTILE = 0.8
 HUMAN_RESOLUTION = ("incident.resolve", "incident.resolve_requested")
 PEAK_STEP = timedelta(seconds=30)
+
+Rules = RuleFile | LiveRules
+"""A rule file (proposals come with a diff) or the rules a Prometheus serves (no diff)."""
 
 Measure = Callable[[Rule, "Firing"], float | None]
 """The peak of a rule's expression (left-hand side) during a firing, or None unmeasured."""
@@ -211,6 +219,8 @@ class Advice:
     diff: str
     unmatched: int = 0
     """Alerts in the period that no rule of the file fires."""
+    live: bool = False
+    """The rules were read from Prometheus' API (``rules_file`` says which): no diff."""
 
     def by_alert_name(self) -> dict[str, str]:
         """``{alertname: "for: 2m -> 10m (why)"}``: the weekly report's proposed fixes."""
@@ -230,6 +240,7 @@ class Advice:
             "proposals": [p.to_json() for p in self.proposals],
             "notes": list(self.notes),
             "unmatched_alerts": self.unmatched,
+            "rules_from_api": self.live,
             "diff": self.diff,
         }
 
@@ -521,13 +532,20 @@ def judge(s: RuleStats) -> str | None:
     never = s.analysed >= MIN_ANALYSED and s.accepted == 0
     if s.noise_share < NOISY_SHARE and not never:
         return ""
-    if not editable(s.rule):
+    if s.rule.written and not editable(s.rule):
         return "written in a layout this tool does not edit line by line"
     return None
 
 
+def rules_source(rules: Rules) -> str:
+    """How advice names where its rules came from."""
+    if isinstance(rules, LiveRules):
+        return f"{rules.source} (/api/v1/rules)"
+    return str(rules.path)
+
+
 def advise(
-    rule_file: RuleFile,
+    rule_file: Rules,
     items: Sequence[Firing],
     *,
     tenant_id: str,
@@ -535,7 +553,7 @@ def advise(
     until: datetime,
     within: timedelta = WITHIN,
 ) -> Advice:
-    """Figures per rule, a proposal for each noisy one, and the diff that makes them."""
+    """Figures per rule, a proposal for each noisy one, and the diff that makes them (a file's)."""
     by_rule, unmatched = assign(rule_file.rules, items)
     stats: list[RuleStats] = []
     proposals: list[Proposal] = []
@@ -571,10 +589,12 @@ def advise(
                 threshold=made.new if made.field == "threshold" else None,
             )
         )
-    diff = unified_diff(rule_file, apply_edits(rule_file, edits)) if edits else ""
+    diff = ""
+    if edits and isinstance(rule_file, RuleFile):
+        diff = unified_diff(rule_file, apply_edits(rule_file, edits))
     return Advice(
         tenant_id=tenant_id,
-        rules_file=str(rule_file.path),
+        rules_file=rules_source(rule_file),
         since=since,
         until=until,
         within=within,
@@ -583,11 +603,12 @@ def advise(
         notes=tuple(notes),
         diff=diff,
         unmatched=unmatched,
+        live=isinstance(rule_file, LiveRules),
     )
 
 
 def measure_peaks(
-    rule_file: RuleFile,
+    rule_file: Rules,
     items: Sequence[Firing],
     metrics: MetricsSource,
     *,
@@ -632,7 +653,7 @@ def _with_peak(f: Firing, peak: float | None) -> Firing:
 def noise_advice(
     store: DocumentStore,
     tenant_id: str,
-    rule_file: RuleFile,
+    rule_file: Rules,
     *,
     now: datetime,
     since: timedelta = SINCE,
@@ -676,6 +697,12 @@ def render(advice: Advice, echo: Callable[[str], None]) -> None:
         return
     for p in advice.proposals:
         echo(f"proposal {p.alert}: {p.field} {p.old} -> {p.new}: {p.reason}")
+    if advice.live:
+        echo(
+            "no diff: these rules were read from Prometheus' API, not from a file; "
+            "make the change where they are written"
+        )
+        return
     echo("")
     echo(advice.diff.rstrip("\n"))
 
@@ -690,4 +717,5 @@ __all__ = [
     "measure_peaks",
     "noise_advice",
     "render",
+    "rules_source",
 ]

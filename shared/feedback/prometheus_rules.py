@@ -9,6 +9,11 @@ comments, quoting and layout survive; the YAML is never dumped again.
 
 A file that is not a rule file raises ``BadInput`` naming the file and the
 field (``groups[0].rules[2].for``), which the CLI turns into exit code 2.
+
+The same ``Rule`` also comes from a live Prometheus (``/api/v1/rules``, read by
+the metrics adapter): ``LiveRules``. Such a rule has no file, so it is marked
+``written=False`` with neutral line fields; nothing edits it (no diff), and
+noise advice proposes its change as a line of text instead.
 """
 
 from __future__ import annotations
@@ -116,6 +121,9 @@ class Rule:
     """Line before which a new ``for:`` is inserted (the key after ``expr``, or the rule's end)."""
     flow: bool
     """Written in flow style (``{alert: ..., expr: ...}``): no line edits proposed."""
+    written: bool = True
+    """False when read from Prometheus' API: no file, the line fields above are zeros
+    (``api_rule``) and ``apply_edits`` leaves the rule alone."""
 
     @property
     def threshold(self) -> Threshold | None:
@@ -153,6 +161,52 @@ class RuleFile:
     @property
     def lines(self) -> list[str]:
         return self.text.splitlines(keepends=True)
+
+
+@dataclass(frozen=True, slots=True)
+class LiveRules:
+    """The alerting rules a Prometheus serves (``/api/v1/rules``), or why they could not be read."""
+
+    source: str
+    """Where they came from, for people: ``Prometheus at https://...``."""
+    rules: tuple[Rule, ...] = ()
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def api_rule(
+    *,
+    group: str,
+    file: str,
+    index: int,
+    position: int,
+    alert: str,
+    expr: str,
+    for_seconds: float,
+    labels: Mapping[str, str],
+) -> Rule:
+    """A rule as Prometheus' API lists it: no lines to point at, so none are claimed."""
+    for_ = timedelta(seconds=round(for_seconds))
+    return Rule(
+        group=group,
+        index=index,
+        path=f"{file or 'rules'}: group {group}, rule {position}",
+        alert=alert,
+        expr=expr,
+        for_=for_,
+        for_text=format_duration(for_) if for_ else None,
+        labels=dict(labels),
+        key_column=0,
+        for_line=None,
+        for_span=None,
+        expr_span=(0, 0, 0, 0),
+        insert_at=0,
+        flow=False,
+        written=False,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,7 +330,7 @@ def _child(node: Any, key: str) -> Any:
 
 def editable(rule: Rule) -> bool:
     """Whether ``apply_edits`` can change this rule line by line."""
-    return not rule.flow and (rule.for_line is None or rule.for_span is not None)
+    return rule.written and not rule.flow and (rule.for_line is None or rule.for_span is not None)
 
 
 def apply_edits(rule_file: RuleFile, edits: Sequence[Edit]) -> str:

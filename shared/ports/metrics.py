@@ -8,6 +8,10 @@ or answers only in part, says so in ``error`` / ``warnings`` so that context
 assembly can carry on and widen the confidence it reports.
 
 Adapters: a scenario's ``metrics.om`` file (embedded) and Prometheus.
+
+An optional capability, ``RuleListing``: a source that also serves its
+alerting rules (Prometheus' ``/api/v1/rules``). Callers check it with
+``isinstance``, so a source without rules (a metrics file) needs nothing.
 """
 
 from __future__ import annotations
@@ -15,7 +19,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from shared.feedback.prometheus_rules import LiveRules
 
 LOOKBACK = timedelta(minutes=5)
 """Prometheus' default staleness window, used by every adapter."""
@@ -63,4 +70,13 @@ class MetricsSource(Protocol):
         with ``=``, ``!=``, ``=~``, ``!~``); an unsupported or failing query
         returns a result with ``error`` set rather than raising.
         """
+        ...
+
+
+@runtime_checkable
+class RuleListing(Protocol):
+    """A metrics source that lists the alerting rules it evaluates."""
+
+    def alerting_rules(self) -> LiveRules:
+        """Every alerting rule, or ``LiveRules(error=...)``; never raises for a failing server."""
         ...

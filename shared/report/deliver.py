@@ -8,6 +8,12 @@ document keyed by the week's first day, created exactly once), then the
 report is posted through the chat port with its HTML file attached, and the
 mark says "sent". A failure releases the claim so the next run tries again;
 a claim left by a run that died is taken over (``shared.notify.once``).
+
+The alerts section's proposed fixes (noise advice) are judged against the
+rules the caller passes (the CLI's ``--rules FILE``, which wins) or else the
+rules the tenant's Prometheus serves (``RuleListing``), so the timer's report
+has them too. A Prometheus that cannot list them leaves that section partial,
+with the reason; the report is still made and sent.
 """
 
 from __future__ import annotations
@@ -19,11 +25,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from shared.errors import BadInput
+from shared.errors import BadInput, StoreUnavailable
+from shared.feedback.noise import Advice, noise_advice
 from shared.models.tenant import Tenant
 from shared.notify.once import SendOnce
 from shared.ports.chat import ChatPort, PostedMessage
-from shared.ports.metrics import MetricsSource
+from shared.ports.metrics import MetricsSource, RuleListing
 from shared.ports.store import DocumentStore
 from shared.report.blocks import report_message
 from shared.report.charts import charts
@@ -77,11 +84,38 @@ def make_report(
     at: datetime,
     *,
     on_step: OnStep | None = None,
-    advice: Mapping[str, str] | None = None,
+    advice: Advice | Mapping[str, str] | None = None,
 ) -> WeeklyReport:
-    """``advice``: proposed fixes per alert name (``shared.feedback.noise``), if any."""
-    sources = dataclasses.replace(sources_for(rt, tenant), advice=advice)
+    """``advice``: the caller's noise advice (or its fixes by alert name); else the live rules'."""
+    sources = sources_for(rt, tenant)
+    if isinstance(advice, Advice):
+        sources = dataclasses.replace(
+            sources, advice=advice.by_alert_name(), advice_from=advice.rules_file
+        )
+    elif advice is not None:
+        sources = dataclasses.replace(sources, advice=advice)
+    else:
+        sources = with_live_advice(sources, tenant.id, at)
     return weekly_report(tenant, at, sources, on_step=on_step)
+
+
+def with_live_advice(sources: Sources, tenant_id: str, at: datetime) -> Sources:
+    """Noise advice from the rules the metrics source serves, or why there is none."""
+    metrics = sources.metrics
+    if not isinstance(metrics, RuleListing):
+        return sources  # a metrics file, or none: no rules to judge by
+    listed = metrics.alerting_rules()
+    if not listed.ok:
+        why = f"no noise advice: the alerting rules of {listed.source} unreadable: {listed.error}"
+        return dataclasses.replace(sources, advice_unavailable=why)
+    try:
+        advice = noise_advice(sources.store, tenant_id, listed, now=at, metrics=metrics)
+    except StoreUnavailable as exc:
+        why = f"no noise advice: the alert history could not be read: {exc.reason}"
+        return dataclasses.replace(sources, advice_unavailable=why)
+    return dataclasses.replace(
+        sources, advice=advice.by_alert_name(), advice_from=advice.rules_file
+    )
 
 
 def html_of(report: WeeklyReport) -> str:

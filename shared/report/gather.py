@@ -10,7 +10,8 @@
   with its headroom now and a week ago.
 - **Alerts** (store, incident-alert documents): the alerts that started in
   the week, by name: how often, on which services, how long they lasted, and
-  a proposed fix where noise advice is given.
+  a proposed fix where noise advice is given (``Sources.advice``, with where
+  its rules came from, or why there is none).
 - **Incidents** (store): opened this week beside last week, time to
   acknowledge and to resolve, the longest ones.
 - **Feedback** (store): the share of responders' verdicts that accepted a
@@ -76,7 +77,10 @@ ERRORS_MOVED = 2.0
 """Error ratio this many times last week's (and at least ``ERRORS_FLOOR``) is worth a note."""
 ERRORS_FLOOR = 0.001
 NO_METRICS = "no metrics source: the tenant has neither a Prometheus URL nor a metrics file"
-NO_ADVICE = "no noise advice available yet: alerts are listed with counts and median duration"
+NO_ADVICE = (
+    "no noise advice: no alerting rules to judge the alerts by (the metrics source lists none "
+    "and no rule file was given); alerts are listed with counts and median duration"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +93,10 @@ class Sources:
     """Why ``metrics`` is None when the tenant has a source that could not be opened."""
     advice: Mapping[str, str] | None = None
     """A proposed fix per alert name (noise advice), when the caller has any."""
+    advice_from: str | None = None
+    """Where the advice's rules came from (a rule file, or a Prometheus' API)."""
+    advice_unavailable: str | None = None
+    """Why there is no advice although the tenant has rules to judge by (a failing Prometheus)."""
 
 
 def weekly_report(
@@ -390,8 +398,16 @@ def alerts(tenant_id: str, week: Week, sources: Sources) -> AlertsSection:
             )
         )
     rows.sort(key=lambda a: (-a.count, a.name))
-    missing = () if advice is not None else (NO_ADVICE,)
-    return AlertsSection(len(docs), len(rows), tuple(rows[:NOISIEST]), missing)
+    missing: tuple[str, ...] = ()
+    if advice is None:
+        missing = (sources.advice_unavailable or NO_ADVICE,)
+    return AlertsSection(
+        len(docs),
+        len(rows),
+        tuple(rows[:NOISIEST]),
+        missing,
+        advice_from=sources.advice_from if advice is not None else None,
+    )
 
 
 def incidents(tenant_id: str, week: Week, at: datetime, store: DocumentStore) -> IncidentsSection:

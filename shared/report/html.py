@@ -77,7 +77,16 @@ def render_html(report: WeeklyReport, charts: Mapping[str, bytes]) -> str:
         figures.ALERTS_HEADER,
         [figures.alert_row(x) for x in a.noisiest],
         empty="No alerts started this week.",
-        intro=f"{a.total} alerts of {a.distinct} kinds started this week." if a.total else "",
+        intro=" ".join(
+            part
+            for part in (
+                f"{a.total} alerts of {a.distinct} kinds started this week." if a.total else "",
+                f"Proposed fixes from the alerting rules of {a.advice_from}."
+                if a.advice_from
+                else "",
+            )
+            if part
+        ),
     )
     parts += _section(
         "Incidents and time to resolve",

@@ -115,6 +115,8 @@ class AlertsSection:
     distinct: int = 0
     noisiest: tuple[NoisyAlert, ...] = ()
     missing: tuple[str, ...] = ()
+    advice_from: str | None = None
+    """Where the rules behind the proposed fixes came from (a file, a Prometheus' API)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

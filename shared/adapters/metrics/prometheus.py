@@ -9,6 +9,9 @@ documented JSON) comes back as ``QueryResult(error=...)``: context assembly
 carries on without the signal and says why. Prometheus' ``warnings`` (a
 partial answer, for example from a remote-read backend) go to
 ``QueryResult.warnings``.
+
+It also lists the server's alerting rules (``GET /api/v1/rules?type=alert``,
+the ``RuleListing`` capability), so noise advice needs no rule file.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from shared.feedback.prometheus_rules import LiveRules, Rule, api_rule
 from shared.ports.metrics import QueryResult, Series
 
 _RETRYABLE_ON_REUSE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
@@ -59,28 +63,39 @@ class HttpSession:
         (``TimeoutError``, ``ConnectionRefusedError`` ...) and
         ``http.client.HTTPException`` for the caller to turn into a value.
         """
+        body = urllib.parse.urlencode(form).encode("ascii")
+        content = {"Content-Type": "application/x-www-form-urlencoded"}
+        return self._send("POST", url, body, content, timeout)
+
+    def get(self, url: str, *, timeout: float) -> tuple[int, bytes]:
+        """GET ``url`` (``/api/v1/rules`` takes no POST); otherwise as ``post_form``."""
+        return self._send("GET", url, None, {}, timeout)
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        body: bytes | None,
+        extra: Mapping[str, str],
+        timeout: float,
+    ) -> tuple[int, bytes]:
         parts = urllib.parse.urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"not an http(s) URL: {url!r}")
         port = parts.port or (443 if parts.scheme == "https" else 80)
         key = (parts.scheme, parts.hostname, port)
         target = parts.path + (f"?{parts.query}" if parts.query else "")
-        body = urllib.parse.urlencode(form).encode("ascii")
-        headers = {
-            **self._headers,
-            "Content-Type": "application/x-www-form-urlencoded",
-            "Accept": "application/json",
-        }
+        headers = {**self._headers, **extra, "Accept": "application/json"}
         conn, reused = self._take(key, timeout)
         try:
             try:
-                response = self._exchange(conn, target, body, headers)
+                response = self._exchange(conn, method, target, body, headers)
             except _RETRYABLE_ON_REUSE:
                 if not reused:
                     raise
                 conn.close()
                 conn = self._open(key, timeout)
-                response = self._exchange(conn, target, body, headers)
+                response = self._exchange(conn, method, target, body, headers)
             status, payload, keep = response
         except BaseException:
             conn.close()
@@ -101,9 +116,13 @@ class HttpSession:
 
     @staticmethod
     def _exchange(
-        conn: http.client.HTTPConnection, target: str, body: bytes, headers: dict[str, str]
+        conn: http.client.HTTPConnection,
+        method: str,
+        target: str,
+        body: bytes | None,
+        headers: dict[str, str],
     ) -> tuple[int, bytes, bool]:
-        conn.request("POST", target, body=body, headers=headers)
+        conn.request(method, target, body=body, headers=headers)
         response = conn.getresponse()
         payload = response.read()
         return response.status, payload, not response.will_close
@@ -160,7 +179,9 @@ class PrometheusSource:
         parts = urllib.parse.urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"not an http(s) URL: {base_url!r}")
-        self._url = base_url.rstrip("/") + "/api/v1/query_range"
+        self._base = base_url.rstrip("/")
+        self._url = self._base + "/api/v1/query_range"
+        self._rules_url = self._base + "/api/v1/rules?type=alert"
         self._timeout = timeout_seconds
         self._owns_session = session is None
         self._session = session if session is not None else HttpSession()
@@ -193,6 +214,52 @@ class PrometheusSource:
             return QueryResult(error=f"unavailable: {where}: {_describe(exc)}")
         return _parse(status, body, where)
 
+    def alerting_rules(self) -> LiveRules:
+        """The alerting rules this Prometheus evaluates (``GET /api/v1/rules?type=alert``).
+
+        Each becomes the ``Rule`` a rule file gives (``name``, ``query`` as
+        ``expr``, ``duration`` seconds as ``for``, ``labels``), marked as not
+        written in a file. Failures are values, like ``query_range``'s.
+        """
+        where = f"Prometheus at {self._base}"
+        try:
+            status, body = self._session.get(self._rules_url, timeout=self._timeout)
+        except TimeoutError:
+            late = f"timeout: {where} did not answer within {self._timeout:g}s"
+            return LiveRules(where, error=late)
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            return LiveRules(where, error=f"unavailable: {where}: {_describe(exc)}")
+        doc, error = _envelope(status, body, where)
+        if error is not None:
+            return LiveRules(where, error=error)
+        try:
+            rules = _rules(doc["data"])
+        except (KeyError, TypeError, ValueError) as exc:
+            return LiveRules(where, error=f"bad_response: {where}: not a rules result ({exc})")
+        return LiveRules(where, rules)
+
+
+def _rules(data: Any) -> tuple[Rule, ...]:
+    out: list[Rule] = []
+    for group in data["groups"]:
+        for position, item in enumerate(group["rules"]):
+            if item.get("type", "alerting") != "alerting":  # a server that ignored ?type=alert
+                continue
+            labels = item.get("labels") or {}
+            out.append(
+                api_rule(
+                    group=str(group["name"]),
+                    file=str(group.get("file", "")),
+                    index=len(out),
+                    position=position,
+                    alert=str(item["name"]),
+                    expr=str(item["query"]),
+                    for_seconds=float(item.get("duration") or 0),
+                    labels={str(k): str(v) for k, v in labels.items()},
+                )
+            )
+    return tuple(out)
+
 
 def _seconds(moment: datetime) -> str:
     return _seconds_text(moment.timestamp())
@@ -209,23 +276,31 @@ def _describe(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _parse(status: int, body: bytes, where: str) -> QueryResult:
-    """The documented response envelope to a value; anything else is an error."""
+def _envelope(status: int, body: bytes, where: str) -> tuple[dict[str, Any], str | None]:
+    """The documented response envelope: the document, or why it is not a success."""
     try:
         doc: Any = json.loads(body)
     except ValueError:
         snippet = body[:_MAX_ERROR_BODY].decode("utf-8", errors="replace").strip()
         if status >= 400:
-            return QueryResult(error=f"http_{status}: {where}: {snippet}")
-        return QueryResult(error=f"bad_response: {where} sent a body that is not JSON")
+            return {}, f"http_{status}: {where}: {snippet}"
+        return {}, f"bad_response: {where} sent a body that is not JSON"
     if not isinstance(doc, dict):
-        return QueryResult(error=f"bad_response: {where} sent JSON that is not an object")
-    warnings = _strings(doc.get("warnings"))
+        return {}, f"bad_response: {where} sent JSON that is not an object"
     if doc.get("status") == "error":
         kind = doc.get("errorType") or f"http_{status}"
-        return QueryResult(error=f"{kind}: {doc.get('error', '')}", warnings=warnings)
+        return doc, f"{kind}: {doc.get('error', '')}"
     if status >= 400 or doc.get("status") != "success":
-        return QueryResult(error=f"http_{status}: {where}: unexpected answer", warnings=warnings)
+        return doc, f"http_{status}: {where}: unexpected answer"
+    return doc, None
+
+
+def _parse(status: int, body: bytes, where: str) -> QueryResult:
+    """The documented response envelope to a value; anything else is an error."""
+    doc, error = _envelope(status, body, where)
+    warnings = _strings(doc.get("warnings"))
+    if error is not None:
+        return QueryResult(error=error, warnings=warnings)
     try:
         series = _matrix(doc["data"])
     except (KeyError, TypeError, ValueError) as exc:
