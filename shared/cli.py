@@ -573,7 +573,13 @@ def correlate(
 @friendly
 def noise(
     tenant: Annotated[str, typer.Option(help="Tenant whose alerts to judge.")],
-    rules: Annotated[Path, typer.Option(help="The tenant's Prometheus rule file (not modified).")],
+    rules: Annotated[
+        Path | None,
+        typer.Option(
+            help="The tenant's Prometheus rule file (not modified); without it, the rules "
+            "its Prometheus serves (proposals as lines, no diff)."
+        ),
+    ] = None,
     since: Annotated[int, typer.Option(min=1, help="Days of alerts to read.")] = 30,
     within: Annotated[
         int, typer.Option(min=1, help="Minutes within which a self-resolving alert is noise.")
@@ -583,17 +589,30 @@ def noise(
     """Noise advice: a longer for: (or a higher threshold) for alerts that page for nothing."""
     from datetime import timedelta
 
-    from shared.feedback.noise import noise_advice, render
+    from shared.feedback.noise import Rules, noise_advice, render
     from shared.feedback.prometheus_rules import read_rule_file
+    from shared.ports.metrics import RuleListing
 
-    rule_file = read_rule_file(rules)
+    rule_file: Rules | None = read_rule_file(rules) if rules is not None else None
     rt = _runtime()
     target = rt.tenants.get(tenant)
     try:
         metrics = rt.metrics_for(target)
     except BadInput as exc:  # a missing metrics file costs the thresholds, not the advice
+        if rule_file is None:
+            raise BadInput(f"noise: no rules to judge by without --rules: {exc.reason}") from None
         err.print(f"[yellow]warning:[/yellow] no measurements ({exc.reason})", soft_wrap=True)
         metrics = None
+    if rule_file is None:
+        if not isinstance(metrics, RuleListing):
+            raise BadInput(
+                f"noise: tenant {target.id} has no Prometheus that lists its alerting rules: "
+                "pass --rules FILE"
+            )
+        listed = metrics.alerting_rules()
+        if not listed.ok:
+            raise BadInput(f"noise: the alerting rules of {listed.source}: {listed.error}")
+        rule_file = listed
     advice = noise_advice(
         rt.store,
         target.id,
@@ -798,7 +817,10 @@ def report(
     out: Annotated[Path | None, typer.Option("--out", help="Write the HTML report here.")] = None,
     rules: Annotated[
         Path | None,
-        typer.Option(help="The tenant's Prometheus rule file: noisy alerts get a proposed fix."),
+        typer.Option(
+            help="The tenant's Prometheus rule file: noisy alerts get a proposed fix "
+            "(without it, the rules its Prometheus serves)."
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
@@ -818,9 +840,7 @@ def report(
         from shared.feedback.noise import noise_advice
         from shared.feedback.prometheus_rules import read_rule_file
 
-        advice = noise_advice(
-            rt.store, chosen.id, read_rule_file(rules), now=moment
-        ).by_alert_name()
+        advice = noise_advice(rt.store, chosen.id, read_rule_file(rules), now=moment)
     with progress(console, "report", enabled=not as_json) as advance:
         result = make_report(rt, chosen, moment, on_step=advance, advice=advice)
         if out is not None:
