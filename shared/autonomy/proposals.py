@@ -70,7 +70,7 @@ from shared.models.incident import Incident
 from shared.models.tenant import Tenant
 from shared.ports.executor import Executor, FleetObserver
 from shared.ports.store import Container, DocumentStore
-from shared.runbooks.loader import Runbook, RunbookAction, load_runbooks
+from shared.runbooks.loader import Runbook, RunbookAction, actions_from, load_runbooks
 from shared.settings import Settings
 from shared.tenants.registry import TenantRegistry
 
@@ -311,17 +311,40 @@ def proposal_of(record: ActionRecord) -> Proposal:
 # --- proposing ------------------------------------------------------------------------
 
 
-def runbooks_for(folder: Path | None, ids: Sequence[str], category: str) -> list[Runbook]:
-    """The analysis' runbooks (in its order) that name the hypothesis' category."""
-    if folder is None or not ids:
-        return []
-    try:
-        known = {r.id: r for r in load_runbooks(folder)}
-    except BadInput as exc:
-        log.warning("runbooks not read: %s", exc.reason)
-        return []
-    found = [known[i] for i in ids if i in known]
-    return [r for r in found if not r.categories or category in r.categories]
+def runbooks_for(
+    folder: Path | None, hits: Sequence[Mapping[str, Any]], category: str
+) -> list[Runbook]:
+    """The analysis' runbooks (in its order) that name the hypothesis' category.
+
+    A hit that carries ``actions`` (what the search index returned with it,
+    Azure AI Search included) is used as it is, its actions validated again as
+    stored data; one without (an analysis from an older version) is re-read
+    from ``folder``, when there is one.
+    """
+    found: list[Runbook | str] = []
+    for hit in hits:
+        rid = str(hit.get("id") or "")
+        if not rid:
+            continue
+        if "actions" not in hit:
+            found.append(rid)
+            continue
+        found.append(
+            Runbook(
+                id=rid,
+                title=str(hit.get("title") or rid),
+                categories=tuple(str(c) for c in hit.get("categories") or ()),
+                actions=actions_from(hit["actions"], origin=f"analysis runbook {rid}"),
+            )
+        )
+    known: dict[str, Runbook] = {}
+    if folder is not None and any(isinstance(f, str) for f in found):
+        try:
+            known = {r.id: r for r in load_runbooks(folder)}
+        except BadInput as exc:
+            log.warning("runbooks not read: %s", exc.reason)
+    chosen = [known.get(f) if isinstance(f, str) else f for f in found]
+    return [r for r in chosen if r is not None and (not r.categories or category in r.categories)]
 
 
 def propose(
@@ -352,8 +375,7 @@ def propose(
     incident = Incident.from_doc(doc)
     tenant = deps.tenants.get(tenant_id)
     category, target = str(top["category"]), str(top["target"])
-    ids = [str(r["id"]) for r in analysis.runbooks if r.get("id")]
-    runbooks = runbooks_for(deps.settings.runbooks_dir, ids, category)
+    runbooks = runbooks_for(deps.settings.runbooks_dir, analysis.runbooks, category)
     started: list[ActionRecord] = []
     skipped: list[str] = []
     seen: set[tuple[str, str]] = set()

@@ -2,7 +2,9 @@
 
 One question: which runbooks fit this hypothesis? A query carries free text
 (the hypothesis in words), the root-cause categories it is about and the
-services involved; an index answers with scored runbooks, best first.
+services involved; an index answers with scored runbooks, best first, each
+with its categories and the remediation actions its front matter allows, so a
+proposal needs no runbook folder where the index is the only copy (Azure).
 
 Adapters: an in-process TF-IDF index (embedded) and Azure AI Search.
 """
@@ -12,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
+
+from shared.runbooks.loader import RunbookAction
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +31,9 @@ class RunbookHit:
     title: str
     score: float
     """In [0, 1]; comparable across queries to the same index."""
+    categories: tuple[str, ...] = ()
+    actions: tuple[RunbookAction, ...] = ()
+    """Validated as the loader validates front matter; an invalid one is dropped."""
 
 
 class SearchIndex(Protocol):

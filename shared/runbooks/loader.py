@@ -22,7 +22,10 @@ Which of these may run is the tenant's policy's decision, never the runbook's.
 
 from __future__ import annotations
 
+import json
+import logging
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +39,7 @@ PLACEHOLDERS = frozenset({"target", "service", "deployment", "namespace"})
 """What an action's target template may name; each is resolved from the incident."""
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _ACTION_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+log = logging.getLogger(__name__)
 
 
 class RunbookAction(Model):
@@ -121,3 +125,42 @@ def load_runbooks(folder: Path) -> list[Runbook]:
             raise BadInput(f"{path.name}: field id: duplicate runbook id {runbook.id!r}")
         found[runbook.id] = runbook
     return [found[k] for k in sorted(found)]
+
+
+def actions_json(actions: Sequence[RunbookAction]) -> str:
+    """A runbook's actions as the JSON text the search index stores with it."""
+    return json.dumps([a.model_dump(mode="json") for a in actions], sort_keys=True)
+
+
+def actions_from(value: object, *, origin: str) -> tuple[RunbookAction, ...]:
+    """Actions read back from stored data (an index field, an analysis), validated again.
+
+    ``value`` is the JSON text of ``actions_json`` or its parsed list. Stored
+    content is data, not instructions: each item passes the front matter's
+    rules (``RunbookAction``) or is dropped with a log line naming ``origin``
+    and the reason, and the others are kept. None (a field an older index or
+    analysis lacks) is no actions.
+    """
+    if value is None or value == "":
+        return ()
+    items: object = value
+    if isinstance(value, str):
+        try:
+            items = json.loads(value)
+        except ValueError as exc:
+            log.warning("%s: actions dropped: not JSON (%s)", origin, exc)
+            return ()
+    if not isinstance(items, list | tuple):
+        log.warning("%s: actions dropped: not a list", origin)
+        return ()
+    kept: list[RunbookAction] = []
+    for position, item in enumerate(items):
+        try:
+            kept.append(RunbookAction.model_validate(item))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "(item)"
+            log.warning(
+                "%s: action %d dropped: field %s: %s", origin, position, where, first["msg"]
+            )
+    return tuple(kept)

@@ -4,6 +4,10 @@ Each hypothesis asks the index for its runbooks; a runbook's score is its best
 match weighted by that hypothesis' score (its support) relative to the leader's, so
 the leading hypothesis' runbooks come first and an alternative's main runbook
 still makes the list when the leader has few.
+
+Each matched runbook keeps the categories and actions its hit carried, so the
+analysis holds what a proposal needs even when the index is the only copy of
+the runbooks (Azure AI Search, no folder).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from shared.models.hypothesis import Hypothesis
-from shared.ports.search import RunbookQuery, SearchIndex
+from shared.ports.search import RunbookHit, RunbookQuery, SearchIndex
 
 TOP = 3
 
@@ -29,7 +33,8 @@ def query_for(hypothesis: Hypothesis) -> RunbookQuery:
 def match_runbooks(
     hypotheses: Sequence[Mapping[str, Any]], *, index: SearchIndex, top: int = TOP
 ) -> list[dict[str, Any]]:
-    """Ranked hypotheses (dicts) -> ``[{"id", "title", "score"}]``, best first."""
+    """Ranked hypotheses (dicts) -> ``[{"id", "title", "score", "categories", "actions"}]``,
+    best first; ``actions`` are the hit's validated actions as plain dicts."""
     parsed = [Hypothesis.model_validate(h) for h in hypotheses]
     if not parsed:
         return []
@@ -37,12 +42,21 @@ def match_runbooks(
     # runbook is worth showing even when its share of the likelihood is small.
     support = [h.score if h.score is not None else h.confidence for h in parsed]
     lead = max(support) or 1.0
-    best: dict[str, tuple[float, str]] = {}
+    best: dict[str, tuple[float, RunbookHit]] = {}
     for hypothesis, own in zip(parsed, support, strict=True):
         weight = own / lead if lead > 0 else 1.0
         for hit in index.search(query_for(hypothesis), top=top):
             value = hit.score * weight
             if hit.id not in best or value > best[hit.id][0]:
-                best[hit.id] = (value, hit.title)
+                best[hit.id] = (value, hit)
     ranked = sorted(best.items(), key=lambda kv: (-kv[1][0], kv[0]))
-    return [{"id": k, "title": t, "score": round(v, 3)} for k, (v, t) in ranked[:top]]
+    return [
+        {
+            "id": k,
+            "title": h.title,
+            "score": round(v, 3),
+            "categories": list(h.categories),
+            "actions": [a.model_dump(mode="json") for a in h.actions],
+        }
+        for k, (v, h) in ranked[:top]
+    ]

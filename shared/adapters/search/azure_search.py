@@ -14,6 +14,14 @@ can create or update it on deploy. One document per runbook and tenant:
   allow letters, digits, ``-``, ``_`` and ``=``), so two tenants may each
   customise ``rb-rollback-deployment`` without overwriting the other's copy;
   ``runbook_id`` keeps the id the product shows.
+- ``actions`` holds the front matter's remediation actions as JSON text
+  (retrievable only: neither searched nor filtered), so proposals can be made
+  where the index is the only copy of the runbooks. Read back, it is data, not
+  instructions: each action is validated as the loader validates front matter
+  and an invalid one is dropped with a log line (``actions_from``). An index
+  created before the field existed gets it from ``ensure_index`` or
+  ``create_index_if_missing`` (Azure allows adding fields to an index); until
+  then searches still work, without actions, and uploads say what to run.
 
 Search is keyword (BM25) over ``title`` and ``content``, filtered by the
 query's categories, services and the tenant, ``top`` results. The score is
@@ -37,6 +45,7 @@ heal by itself; throttling, 5xx and network errors may.
 from __future__ import annotations
 
 import base64
+import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -61,7 +70,7 @@ from azure.search.documents.indexes.models import (
 
 from shared.errors import SearchFailed
 from shared.ports.search import RunbookHit, RunbookQuery
-from shared.runbooks.loader import Runbook
+from shared.runbooks.loader import Runbook, actions_from, actions_json
 
 SHARED_TENANT = "*"
 """``tenant_id`` of runbooks every tenant sees."""
@@ -80,6 +89,10 @@ _UNSAFE_QUERY = re.compile(r"[^\w]+")
 would turn hypothesis prose into a query expression."""
 
 _PERMANENT_STATUSES = frozenset({400, 401, 403, 404})
+ACTIONS_FIELD = "actions"
+_SELECT = ("runbook_id", "title", "categories", ACTIONS_FIELD)
+
+log = logging.getLogger(__name__)
 
 
 def index_schema(name: str) -> SearchIndex:
@@ -94,6 +107,7 @@ def index_schema(name: str) -> SearchIndex:
         SimpleField(name="tenant_id", type=SearchFieldDataType.STRING, filterable=True),
         SearchableField(name="content"),
         SimpleField(name="url", type=SearchFieldDataType.STRING),
+        SimpleField(name=ACTIONS_FIELD, type=SearchFieldDataType.STRING),
     ]
     return SearchIndex(name=name, fields=fields)
 
@@ -161,6 +175,7 @@ class AzureRunbookSearch:
             raise ValueError("endpoint, credential and index_name are required")
         self._index_name = index_name
         self._tenant_id = tenant_id
+        self._select = list(_SELECT)
         options: dict[str, Any] = {
             "connection_timeout": timeout_seconds,
             "read_timeout": timeout_seconds,
@@ -192,28 +207,45 @@ class AzureRunbookSearch:
     def create_index_if_missing(self, definition: SearchIndex | None = None) -> bool:
         """Create the index when the service has none of this name; True when it did.
 
-        ``definition`` (default ``index_schema``) is what is created; an index
-        that exists is left as it is. Creating one needs a management role
-        (Search Service Contributor): the operator's, never the app's.
+        ``definition`` (default ``index_schema``) is what is created. An index
+        that exists keeps its fields as they are and gets those of the
+        definition it lacks (one made by an older version has no ``actions``),
+        since Azure allows adding fields but not changing them. Either needs a
+        management role (Search Service Contributor): the operator's, never the app's.
         """
         what = f"create index {self._index_name!r}"
-        try:
-            self._indexes.get_index(self._index_name)
-            return False
-        except ResourceNotFoundError:
-            pass
-        except AzureError as exc:
-            raise _failure(exc, f"read index {self._index_name!r}") from exc
         chosen = definition if definition is not None else index_schema(self._index_name)
         if chosen.name != self._index_name:
             raise SearchFailed(
                 f"{what}: the definition is of index {chosen.name!r}", permanent=True
             )
         try:
+            existing = self._indexes.get_index(self._index_name)
+        except ResourceNotFoundError:
+            existing = None
+        except AzureError as exc:
+            raise _failure(exc, f"read index {self._index_name!r}") from exc
+        if existing is not None:
+            self._add_missing_fields(existing, chosen)
+            return False
+        try:
             self._indexes.create_or_update_index(chosen)  # PUT: no race with another creator
         except AzureError as exc:
             raise _failure(exc, what) from exc
         return True
+
+    def _add_missing_fields(self, existing: SearchIndex, wanted: SearchIndex) -> None:
+        have = {f.name for f in existing.fields or []}
+        missing = [f for f in wanted.fields or [] if f.name not in have]
+        if not missing:
+            return
+        existing.fields = [*(existing.fields or []), *missing]
+        names = ", ".join(f.name for f in missing)
+        try:
+            self._indexes.create_or_update_index(existing)
+        except AzureError as exc:
+            raise _failure(exc, f"add fields {names} to index {self._index_name!r}") from exc
+        log.info("index %s: added fields %s", self._index_name, names)
 
     def upload_runbooks(
         self,
@@ -236,6 +268,7 @@ class AzureRunbookSearch:
                 "tenant_id": tenant_id,
                 "content": r.body,
                 "url": (urls or {}).get(r.id),
+                ACTIONS_FIELD: actions_json(r.actions),
             }
             for r in runbooks
         ]
@@ -245,6 +278,12 @@ class AzureRunbookSearch:
         try:
             results = self._documents.merge_or_upload_documents(documents)
         except AzureError as exc:
+            if _names_missing_field(exc):
+                raise SearchFailed(
+                    f"{what}: the index has no {ACTIONS_FIELD!r} field (made by an older "
+                    "version): add it with --create-index (or ensure_index), then upload again",
+                    permanent=True,
+                ) from exc
             raise _failure(exc, what) from exc
         failed = [r for r in results if not r.succeeded]
         if failed:
@@ -273,7 +312,16 @@ class AzureRunbookSearch:
             rest = [doc for _, doc in self._query("*", where, top + len(found))]
             found += [(0.0, doc) for doc in rest if doc["runbook_id"] not in seen]
         hits = [
-            RunbookHit(id=str(doc["runbook_id"]), title=str(doc["title"]), score=normalised(raw))
+            RunbookHit(
+                id=str(doc["runbook_id"]),
+                title=str(doc["title"]),
+                score=normalised(raw),
+                categories=tuple(str(c) for c in doc.get("categories") or ()),
+                actions=actions_from(
+                    doc.get(ACTIONS_FIELD),
+                    origin=f"index {self._index_name}, runbook {doc['runbook_id']}",
+                ),
+            )
             for raw, doc in found
         ]
         hits.sort(key=lambda h: (-h.score, h.id))
@@ -282,14 +330,16 @@ class AzureRunbookSearch:
     def _query(self, text: str, where: str, top: int) -> list[tuple[float, dict[str, Any]]]:
         try:
             pages = self._documents.search(
-                text,
-                filter=where,
-                search_fields=["title", "content"],
-                select=["runbook_id", "title"],
-                top=top,
+                text, filter=where, search_fields=["title", "content"], select=self._select, top=top
             )
             return [(float(doc["@search.score"] or 0.0), doc) for doc in pages]
         except AzureError as exc:
+            if ACTIONS_FIELD in self._select and _names_missing_field(exc):
+                # An index from an older version: search on without actions (the app
+                # may not change the index; the operator's upload adds the field).
+                log.warning("index %s has no %s field yet", self._index_name, ACTIONS_FIELD)
+                self._select = [f for f in self._select if f != ACTIONS_FIELD]
+                return self._query(text, where, top)
             raise _failure(exc, f"search {self._index_name!r}") from exc
 
 
@@ -308,6 +358,15 @@ def _failure(exc: AzureError, what: str) -> SearchFailed:
     if isinstance(exc, ServiceRequestError | ServiceResponseError):
         return SearchFailed(f"{what}: service unreachable: {exc.message}", permanent=False)
     return SearchFailed(f"{what}: {exc.message}", permanent=False)
+
+
+def _names_missing_field(exc: AzureError) -> bool:
+    """A 400 saying the index has no ``actions`` field (an index made by an older version)."""
+    return (
+        isinstance(exc, HttpResponseError)
+        and exc.status_code == 400
+        and f"'{ACTIONS_FIELD}'" in _service_message(exc)
+    )
 
 
 def _service_message(exc: HttpResponseError) -> str:

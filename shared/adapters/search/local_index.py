@@ -70,4 +70,13 @@ class LocalRunbookIndex:
             )
             scored.append((value, runbook))
         scored.sort(key=lambda p: (-p[0], p[1].id))
-        return [RunbookHit(id=r.id, title=r.title, score=round(v, 4)) for v, r in scored[:top]]
+        return [
+            RunbookHit(
+                id=r.id,
+                title=r.title,
+                score=round(v, 4),
+                categories=r.categories,
+                actions=r.actions,
+            )
+            for v, r in scored[:top]
+        ]

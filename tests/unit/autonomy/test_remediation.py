@@ -19,6 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from shared import bootstrap
+from shared.adapters.search.local_index import LocalRunbookIndex
 from shared.adapters.store.sqlite import SqliteStore
 from shared.audit import verify
 from shared.autonomy import remediation
@@ -31,6 +32,7 @@ from shared.cli import app
 from shared.errors import BadInput
 from shared.incidents import stored_analysis
 from shared.models.analysis import IncidentAnalysis
+from shared.models.hypothesis import FACTOR_NAMES, FactorScore
 from shared.models.incident import Incident
 from shared.models.tenant import Service, Tenant, Topology
 from shared.notify.actions import ActionKind, ActionValue, encode_value
@@ -47,6 +49,7 @@ from shared.ports.executor import (
 from shared.ports.metrics import QueryResult, Series
 from shared.ports.store import Container
 from shared.runbooks.loader import RunbookAction, parse_runbook
+from shared.runbooks.match import match_runbooks
 from shared.settings import Settings, load_settings
 from shared.tenants.registry import TenantRegistry
 
@@ -536,3 +539,86 @@ def test_actions_list_prints_the_contract_fields(
         assert runner.invoke(app, ["actions", "list", "--tenant", "nope"]).exit_code == 2
     finally:
         bootstrap.reset()
+
+
+# --- actions carried by the analysis' runbook hits (runbooks served by a search index) ----
+
+
+def analysis_with_hits(deps: Deps, top: dict[str, Any], hits: list[dict[str, Any]]) -> None:
+    """The analysis as the index served it, and no runbook folder to fall back on."""
+    deps.settings = deps.settings.model_copy(update={"runbooks_dir": None})
+    stored_analysis.save(
+        deps.store,
+        "acme",
+        IncidentAnalysis(
+            incident_id="INC-1", hypotheses=(top,), runbooks=tuple(hits), model_version="t", at=T0
+        ),
+    )
+
+
+def indexed_hits(top: dict[str, Any]) -> list[dict[str, Any]]:
+    index = LocalRunbookIndex([parse_runbook(RUNBOOK, origin="rb-all.md")])
+    factor = FactorScore(value=0.8, reason="r", uncertainty=0.0).model_dump(mode="json")
+    scored = {**top, "factors": dict.fromkeys(FACTOR_NAMES, factor), "model_version": "t"}
+    return match_runbooks([scored], index=index)
+
+
+def test_hits_with_actions_propose_without_a_runbook_folder(deps: Deps) -> None:
+    top = hypothesis()
+    hits = indexed_hits(top)
+    assert [a["action"] for a in hits[0]["actions"]][:2] == ["restart_pod", "scale_replicas"]
+    analysis_with_hits(deps, top, hits)
+
+    proposed = propose(deps, "acme", "INC-1")
+
+    assert {r.action for r in proposed.started} == {
+        "restart_pod",
+        "scale_replicas",
+        "rollback_deployment",
+        "clear_cache",
+    }
+    assert {r.runbook_id for r in proposed.started} == {"rb-all"}
+    assert all(r.target.endswith("/checkout") for r in proposed.started)
+
+
+def test_hits_with_actions_still_propose_nothing_for_an_llm_only_hypothesis(deps: Deps) -> None:
+    top = hypothesis(origins=("llm",))
+    analysis_with_hits(deps, top, indexed_hits(hypothesis()))
+    proposed = propose(deps, "acme", "INC-1")
+    assert proposed.started == () and "LLM" in proposed.summary()
+    assert list_records(deps.store, "acme") == []
+
+
+def test_stored_hit_actions_are_validated_again_and_categories_still_apply(
+    deps: Deps, caplog: pytest.LogCaptureFixture
+) -> None:
+    top = hypothesis()
+    good = {"action": "restart_pod", "target": "{target}"}
+    hostile = [
+        {"action": "restart_pod; rm -rf /", "target": "{target}"},
+        {"action": "scale_replicas", "target": "{alert_summary}"},
+        {"action": "scale_replicas", "target": "{target}", "params": {"delta": [1, 2]}},
+        "restart_pod",
+    ]
+    hits = [
+        {"id": "rb-other", "title": "Disk", "score": 0.9, "categories": ["disk_exhaustion"],
+         "actions": [{"action": "clear_cache", "target": "{target}"}]},
+        {"id": "rb-all", "title": "All", "score": 0.8, "categories": ["bad_deployment"],
+         "actions": [*hostile, good]},
+    ]  # fmt: skip
+    analysis_with_hits(deps, top, hits)
+
+    with caplog.at_level("WARNING"):
+        proposed = propose(deps, "acme", "INC-1")
+
+    assert [(r.action, r.runbook_id) for r in proposed.started] == [("restart_pod", "rb-all")]
+    dropped = [r.getMessage() for r in caplog.records if "dropped" in r.getMessage()]
+    assert len(dropped) == len(hostile), dropped
+    assert any("unknown placeholder" in line for line in dropped)
+
+
+def test_an_older_analysis_without_actions_needs_the_folder(deps: Deps) -> None:
+    deps.settings = deps.settings.model_copy(update={"runbooks_dir": None})
+    proposed = propose(deps, "acme", "INC-1")  # the fixture's analysis: hits without actions
+    assert proposed.started == ()
+    assert "No runbook with actions matches bad_deployment" in proposed.summary()

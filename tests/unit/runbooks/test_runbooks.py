@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,14 @@ from shared.models.hypothesis import (
     RootCause,
 )
 from shared.ports.search import RunbookQuery, SearchIndex
-from shared.runbooks.loader import Runbook, load_runbooks, parse_runbook
+from shared.runbooks.loader import (
+    Runbook,
+    RunbookAction,
+    actions_from,
+    actions_json,
+    load_runbooks,
+    parse_runbook,
+)
 from shared.runbooks.match import match_runbooks
 from shared.scoring.engine import MODEL_VERSION
 from tests.fixtures.intelligence.builder import RUNBOOKS
@@ -107,7 +115,8 @@ def test_runbooks_follow_the_leading_hypothesis_and_keep_the_runner_up() -> None
     )
     assert [m["id"] for m in matched][:2] == ["rb-free-disk", "rb-isolate-dependency"]
     assert len(matched) == 3
-    assert all(set(m) == {"id", "title", "score"} for m in matched)
+    assert all(set(m) == {"id", "title", "score", "categories", "actions"} for m in matched)
+    assert matched[0]["categories"] == ["disk_exhaustion", "node_failure"]
     swapped = match_runbooks(
         [
             hypothesis(1, RootCause.DEPENDENCY_FAILURE, "db", 0.8),
@@ -122,3 +131,57 @@ def test_runbooks_follow_the_leading_hypothesis_and_keep_the_runner_up() -> None
 def test_runbook_model_service_scope() -> None:
     book = Runbook(id="x", title="t", services=("a",))
     assert book.applies_to("a") and not book.applies_to("b")
+
+
+WITH_ACTIONS = """\
+---
+id: rb-scale
+title: Scale out a saturated service
+categories: [cpu_saturation, traffic_surge]
+actions:
+  - {action: scale_replicas, target: "{namespace}/{deployment}", params: {delta: 2}}
+  - {action: restart_pod, target: "{target}"}
+---
+Add replicas when CPU is saturated.
+"""
+
+
+def test_local_index_hits_carry_the_runbooks_categories_and_actions() -> None:
+    book = parse_runbook(WITH_ACTIONS, origin="rb-scale.md")
+    index = LocalRunbookIndex([book, *load_runbooks(RUNBOOKS)])
+    hit = index.search(RunbookQuery(text="cpu", categories=("traffic_surge",)), top=1)[0]
+    assert hit.id == "rb-scale"
+    assert hit.categories == ("cpu_saturation", "traffic_surge")
+    assert hit.actions == book.actions and len(hit.actions) == 2
+    # what the analysis stores reads back as the same actions
+    matched = match_runbooks([hypothesis(1, RootCause.TRAFFIC_SURGE, "web", 0.8)], index=index)
+    stored = next(m for m in matched if m["id"] == "rb-scale")
+    assert actions_from(stored["actions"], origin="test") == book.actions
+    assert actions_from(actions_json(book.actions), origin="test") == book.actions
+
+
+def test_stored_actions_keep_the_valid_and_drop_the_rest_with_a_reason(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    good = {"action": "restart_pod", "target": "{target}"}
+    items = [
+        good,
+        {"action": "Restart Pod", "target": "{target}"},
+        {"action": "restart_pod", "target": "{alert_text}"},
+        {"action": "scale_replicas", "target": "x", "params": {"delta": {"nested": 1}}},
+        {"target": "{target}"},
+        42,
+    ]
+    with caplog.at_level("WARNING"):
+        kept = actions_from(json.dumps(items), origin="index runbooks, runbook rb-x")
+    assert kept == (RunbookAction(action="restart_pod", target="{target}"),)
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == len(items) - 1
+    assert all(line.startswith("index runbooks, runbook rb-x: action ") for line in lines)
+    assert any("unknown placeholder" in line for line in lines)
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        for malformed in ("{not json", '{"action": "restart_pod"}'):
+            assert actions_from(malformed, origin="rb-y") == ()
+    assert [r.getMessage().split(":")[0] for r in caplog.records] == ["rb-y", "rb-y"]
+    assert actions_from(None, origin="rb-z") == () == actions_from("[]", origin="rb-z")
