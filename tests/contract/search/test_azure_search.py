@@ -7,7 +7,8 @@ also check that the schema in code fits the queries in code.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -15,6 +16,8 @@ import pytest
 from azure.core.credentials import AzureKeyCredential
 from azure.core.exceptions import HttpResponseError
 from azure.search.documents import SearchClient
+from azure.search.documents.indexes import SearchIndexClient
+from azure.search.documents.indexes.models import SearchIndex as SearchIndex_
 
 from shared.adapters.search.azure_search import (
     SHARED_TENANT,
@@ -22,9 +25,11 @@ from shared.adapters.search.azure_search import (
     SearchFailed,
     build_filter,
     document_key,
+    index_schema,
 )
+from shared.adapters.search.local_index import LocalRunbookIndex
 from shared.ports.search import RunbookHit, RunbookQuery, SearchIndex
-from shared.runbooks.loader import Runbook, load_runbooks
+from shared.runbooks.loader import Runbook, RunbookAction, load_runbooks
 from tests.fixtures.prometheus import free_port
 from tests.fixtures.search_server import RunningSearchServer, search_server
 
@@ -377,3 +382,136 @@ def test_kit_corpus_category_filter(make: Factory) -> None:
         )
         assert hits, category
         assert all(category in by_id[h.id].categories for h in hits), category
+
+
+# --- runbook actions ----------------------------------------------------------------
+
+WITH_ACTIONS = Runbook(
+    id="rb-scale-out",
+    title="Scale out a saturated service",
+    categories=("cpu_saturation", "traffic_surge"),
+    services=("*",),
+    actions=(
+        RunbookAction(action="scale_replicas", target="{namespace}/{deployment}",
+                      params={"delta": 2}),
+        RunbookAction(action="restart_pod", target="{target}"),
+    ),
+    body="CPU saturated under load: add replicas, then restart the stuck pods.",
+)  # fmt: skip
+
+
+def azure_adapter(make: Factory) -> SearchIndex:
+    adapter = make()
+    adapter.ensure_index()
+    adapter.upload_runbooks([*CORPUS, WITH_ACTIONS])
+    return adapter
+
+
+def local_adapter(make: Factory) -> SearchIndex:
+    return LocalRunbookIndex([*CORPUS, WITH_ACTIONS])
+
+
+@pytest.mark.parametrize("build", [azure_adapter, local_adapter], ids=["azure", "local"])
+def test_both_adapters_return_categories_and_actions(
+    build: Callable[[Factory], SearchIndex], make: Factory
+) -> None:
+    index = build(make)
+    hits = index.search(RunbookQuery(text="cpu saturated add replicas"), top=3)
+    by_id = {h.id: h for h in hits}
+    assert by_id["rb-scale-out"].actions == WITH_ACTIONS.actions
+    assert by_id["rb-scale-out"].categories == WITH_ACTIONS.categories
+    other = index.search(RunbookQuery(text="", categories=("bad_deployment",)), top=3)
+    assert other and all(h.actions == () and "bad_deployment" in h.categories for h in other)
+
+
+def test_actions_round_trip_as_json_text_in_the_index(
+    loaded: AzureRunbookSearch, server: RunningSearchServer
+) -> None:
+    loaded.upload_runbooks([WITH_ACTIONS], tenant_id="acme")
+    stored = server.service.indexes[INDEX].documents[document_key("acme", "rb-scale-out")]
+    assert isinstance(stored["actions"], str)
+    assert json.loads(stored["actions"])[0]["params"] == {"delta": 2}
+    field = server.service.indexes[INDEX].fields["actions"]
+    assert not field.get("searchable") and not field.get("filterable")
+    assert loaded.search(RunbookQuery(text="saturated", categories=("traffic_surge",))) == []
+
+
+def test_a_malformed_actions_value_is_dropped_with_a_reason_and_the_hit_kept(
+    loaded: AzureRunbookSearch, server: RunningSearchServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    documents = server.service.indexes[INDEX].documents
+    rollback = documents[document_key(SHARED_TENANT, "rb-rollback-deployment")]
+    rollback["actions"] = json.dumps(
+        [
+            {"action": "rollback_deployment", "target": "{target}"},
+            {"action": "rollback_deployment", "target": "{alert_summary}"},
+            {"action": "DROP TABLE", "target": "{target}"},
+        ]
+    )
+    documents[document_key(SHARED_TENANT, "rb-feature-flag")]["actions"] = "{not json"
+    with caplog.at_level("WARNING"):
+        hits = loaded.search(RunbookQuery(text="roll back", categories=("bad_deployment",)))
+    by_id = {h.id: h for h in hits}
+    assert by_id["rb-rollback-deployment"].actions == (
+        RunbookAction(action="rollback_deployment", target="{target}"),
+    )
+    assert by_id["rb-feature-flag"].actions == ()
+    assert by_id["rb-feature-flag"].title == "Turn off a feature flag"
+    lines = [r.getMessage() for r in caplog.records]
+    assert sum("runbook rb-rollback-deployment: action" in line for line in lines) == 2
+    assert any("runbook rb-feature-flag: actions dropped: not JSON" in line for line in lines)
+
+
+def old_index(server: RunningSearchServer) -> SearchIndex_:
+    """The index as an older version created it: no ``actions`` field, runbooks in it."""
+    schema = index_schema(INDEX)
+    schema.fields = [f for f in schema.fields if f.name != "actions"]
+    credential = AzureKeyCredential(server.admin_key)
+    with SearchIndexClient(server.endpoint, credential) as indexes:
+        indexes.create_or_update_index(schema)
+    old = [{k: v for k, v in d.items() if k != "actions"} for d in upload_documents(CORPUS)]
+    with SearchClient(server.endpoint, INDEX, credential) as client:
+        client.upload_documents(old)
+    return schema
+
+
+def upload_documents(runbooks: list[Runbook]) -> list[dict[str, object]]:
+    return [
+        {"id": document_key(SHARED_TENANT, r.id), "runbook_id": r.id, "title": r.title,
+         "categories": list(r.categories), "services": list(r.services),
+         "tenant_id": SHARED_TENANT, "content": r.body}
+        for r in runbooks
+    ]  # fmt: skip
+
+
+def test_an_old_index_is_searched_without_actions_and_gets_the_field(
+    make: Factory, server: RunningSearchServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    old_index(server)
+    app = make()
+    with caplog.at_level("WARNING"):
+        assert ids(app.search(RunbookQuery(text="roll back", categories=("bad_deployment",))))
+    assert any("has no actions field" in r.getMessage() for r in caplog.records)
+    # the operator's upload says what to run instead of a bare 400
+    with pytest.raises(SearchFailed, match=r"no 'actions' field.*--create-index") as caught:
+        make().upload_runbooks([WITH_ACTIONS])
+    assert caught.value.permanent is True
+
+    assert make().create_index_if_missing() is False  # exists: only the field is added
+    fields = server.service.indexes[INDEX].fields
+    assert "actions" in fields and len(server.service.indexes[INDEX].documents) == len(CORPUS)
+    make().upload_runbooks([WITH_ACTIONS])
+    hit = make().search(RunbookQuery(text="replicas", categories=("traffic_surge",)), top=1)[0]
+    assert hit.actions == WITH_ACTIONS.actions
+    assert make().create_index_if_missing() is False  # nothing missing: no update
+    puts = [m for m, p, _ in server.service.requests if m == "PUT" and p.startswith("/indexes")]
+    assert len(puts) == 2  # the old index's creation, then the field's addition only
+
+
+def test_ensure_index_adds_the_field_to_an_old_index_too(
+    make: Factory, server: RunningSearchServer
+) -> None:
+    old_index(server)
+    make().ensure_index()
+    assert "actions" in server.service.indexes[INDEX].fields
+    assert len(server.service.indexes[INDEX].documents) == len(CORPUS)
