@@ -14,6 +14,8 @@ more built in routes", whatever the route prefix; azure-functions-host#1781).
     DELETE /api/manage/tenants/{tenant}           Tenants.Admin  disable
     POST   /api/manage/tenants/{tenant}/rotate    Tenants.Admin  rotate credentials
     PUT    /api/manage/tenants/{tenant}/policy    Tenants.Admin  set the remediation policy (YAML)
+    PUT    /api/manage/tenants/{tenant}/kill-switch  Tenants.Admin  the tenant's kill switch
+    PUT    /api/manage/kill-switch                Tenants.Admin  the global kill switch
 """
 
 from __future__ import annotations
@@ -75,3 +77,16 @@ async def manage_tenant_policy(req: func.HttpRequest) -> func.HttpResponse:
     headers, body = headers_of(req), req.get_body()
     tenant = req.route_params.get("tenant", "")
     return await _answer(lambda api: api.set_policy(headers, tenant, body))
+
+
+@bp.route(route="manage/tenants/{tenant}/kill-switch", methods=["PUT"])
+async def manage_tenant_kill_switch(req: func.HttpRequest) -> func.HttpResponse:
+    headers, body = headers_of(req), req.get_body()
+    tenant = req.route_params.get("tenant", "")
+    return await _answer(lambda api: api.kill_switch(headers, tenant, body))
+
+
+@bp.route(route="manage/kill-switch", methods=["PUT"])
+async def manage_kill_switch(req: func.HttpRequest) -> func.HttpResponse:
+    headers, body = headers_of(req), req.get_body()
+    return await _answer(lambda api: api.kill_switch(headers, None, body))

@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Callable, Iterator
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import SecretStr, ValidationError
@@ -34,6 +34,9 @@ from shared.ports.store import Container, Filter
 from shared.sender import read_scenario, send_bundle
 from shared.settings import Settings, load_settings
 from shared.triage.impact import order_key
+
+if TYPE_CHECKING:
+    from shared.autonomy.kill_switch import Switches
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 tenants_app = typer.Typer(no_args_is_help=True, help="Add and list tenants.")
@@ -915,10 +918,21 @@ def policy_show(
     rt = _runtime()
     rt.tenants.get(tenant)
     stored = load_policy(rt.store, tenant)
+    switches = _switches(rt, tenant)
     if as_json:
-        typer.echo(json.dumps(to_json(tenant, stored), indent=2))
-    else:
-        render(tenant, stored, typer.echo)
+        shown = to_json(tenant, stored) | {"kill_switches": switches.to_json()}
+        typer.echo(json.dumps(shown, indent=2))
+        return
+    for line in switches.lines():
+        typer.echo(line)
+    render(tenant, stored, typer.echo)
+
+
+def _switches(rt: bootstrap.Runtime, tenant: str) -> Switches:
+    """The tenant's kill switches as ``state_for`` reads them."""
+    from shared.autonomy import kill_switch
+
+    return kill_switch.read(rt.store, tenant, forced=rt.settings.autonomy_kill_switch)
 
 
 actions_app = typer.Typer(no_args_is_help=True, help="A tenant's remediation actions.")
@@ -951,7 +965,9 @@ def actions_list(
         )
 
 
-autonomy_app = typer.Typer(no_args_is_help=True, help="Shadow mode's record and promotion.")
+autonomy_app = typer.Typer(
+    no_args_is_help=True, help="Shadow mode's record and promotion; the kill switches."
+)
 app.add_typer(autonomy_app, name="autonomy")
 
 
@@ -970,8 +986,52 @@ def autonomy_status(
     if as_json:
         typer.echo(json.dumps([r.row() for r in rows], indent=2))
         return
-    for line in render(tenant, rows):
+    for line in [*_switches(rt, tenant).lines(), *render(tenant, rows)]:
         typer.echo(line)
+
+
+@autonomy_app.command("kill-switch")
+@friendly
+def autonomy_kill_switch(
+    state: Annotated[str, typer.Argument(help="on (stop all automation) or off.")],
+    by: Annotated[str, typer.Option("--by", help="Who flips it (recorded and audited).")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (shown in every refusal).")],
+    tenant: Annotated[str | None, typer.Option(help="The tenant whose switch to flip.")] = None,
+    every: Annotated[
+        bool, typer.Option("--all", help="The global switch: every tenant's automation.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Stop (on) or allow again (off) automated remediation; effective at the next check."""
+    from shared.autonomy import kill_switch
+
+    if state not in ("on", "off"):
+        raise BadInput(f"state {state[:20]!r}: on or off")
+    if (tenant is None) == (not every):
+        raise BadInput("name exactly one of --tenant T (one tenant) or --all (the global switch)")
+    rt = _runtime()
+    if tenant is not None:
+        rt.tenants.get(tenant)
+        ids = [tenant]
+    else:
+        ids = [t.id for t in rt.tenants.list()]
+    done = kill_switch.flip(
+        rt.store,
+        ids,
+        scope=tenant,
+        on=state == "on",
+        by=by,
+        reason=reason,
+        now=rt.clock.now(),
+        actor=f"cli:{by.strip()[:200]}",
+        via="cli",
+    )
+    typer.echo(json.dumps(done.to_json(), indent=2) if as_json else done.message())
+    if every and state == "off" and rt.settings.autonomy_kill_switch:
+        err.print(
+            f"note: {kill_switch.SETTING} is on: the global switch stays on until it is unset",
+            soft_wrap=True,
+        )
 
 
 @autonomy_app.command("promote")

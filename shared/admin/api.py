@@ -68,6 +68,11 @@ class AdminApi:
         caller = self._caller(headers, Role.ADMIN)
         return Reply(200, self._tenants.disable(tenant, body, actor=caller.actor))
 
+    def kill_switch(self, headers: Headers, tenant: str | None, body: bytes) -> Reply:
+        """``tenant`` None: the global switch."""
+        caller = self._caller(headers, Role.ADMIN)
+        return Reply(200, self._tenants.set_kill_switch(tenant, body, actor=caller.actor))
+
     def _caller(self, headers: Headers, role: Role) -> Caller:
         if self._validator is None:
             raise AdminDisabled(self._off)

@@ -1,4 +1,5 @@
-"""The tenant admin use cases: list, create, read, update, rotate, set policy, disable.
+"""The tenant admin use cases: list, create, read, update, rotate, set policy, disable,
+the kill switches.
 
 Each takes parsed input and the caller's audit name (``actor``) and returns a
 JSON-able value. Secrets leave only once: ``create`` and ``rotate`` return the
@@ -22,6 +23,7 @@ from typing import Any
 from pydantic import SecretStr, ValidationError
 
 from shared.audit import record as audit_record
+from shared.autonomy import kill_switch
 from shared.autonomy.policies import load_policy, set_policy, to_json
 from shared.clock import Clock
 from shared.errors import BadInput
@@ -224,6 +226,35 @@ class TenantAdmin:
         if not was["disabled"]:
             self._audit(tenant_id, actor, "tenant.disable", {"reason": reason})
         return self.view(tenant)
+
+    def set_kill_switch(self, tenant_id: str | None, body: bytes, *, actor: str) -> dict[str, Any]:
+        """Flip the tenant's kill switch (None: the global one); audited in each chain it stops.
+
+        Body ``{"on": bool, "by": text, "reason": text}``; ``by`` (the person
+        on whose word) defaults to the caller, who is the audit record's actor.
+        """
+        fields = _object(body)
+        _only(fields, ("on", "by", "reason"))
+        if tenant_id is not None:
+            self._tenants.get(tenant_id)
+            ids = [tenant_id]
+        else:
+            ids = [t.id for t in self._tenants.list()]
+        on, by, reason = kill_switch.checked(
+            fields.get("on"), fields.get("by", actor), fields.get("reason")
+        )
+        done = kill_switch.flip(
+            self._store,
+            ids,
+            scope=tenant_id,
+            on=on,
+            by=by,
+            reason=reason,
+            now=self._clock.now(),
+            actor=actor,
+            via="admin API",
+        )
+        return done.to_json()
 
     def view(self, tenant: Tenant) -> dict[str, Any]:
         """The tenant as the API shows it: every setting, and of each secret only its state."""

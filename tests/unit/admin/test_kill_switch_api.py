@@ -1,0 +1,118 @@
+"""The kill switches through the admin API: app roles, body checks, the switch read back, audit."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from shared.admin.api import AdminApi, build_admin
+from shared.admin.errors import Forbidden
+from shared.audit import verify
+from shared.autonomy import kill_switch
+from shared.bootstrap import Runtime
+from shared.errors import BadInput, NotFound
+from shared.ports.store import Container
+from tests.fixtures.jwks_server import AUDIENCE, JwksServer
+from tests.unit.admin.test_api import auth, runtime
+
+ON = json.dumps({"on": True, "by": "U-OPS", "reason": "automation outage"}).encode()
+
+
+@pytest.fixture
+def rt(tmp_path: Path, jwks_server: JwksServer) -> Iterator[Runtime]:
+    made = runtime(
+        tmp_path,
+        admin_issuer=jwks_server.issuer,
+        admin_audience=AUDIENCE,
+        admin_openid_config_url=jwks_server.config_url,
+    )
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def api(rt: Runtime) -> AdminApi:
+    return build_admin(rt)
+
+
+def test_global_and_tenant_switches_are_set_read_back_and_audited(
+    api: AdminApi, rt: Runtime, jwks_server: JwksServer
+) -> None:
+    admin = auth(jwks_server.token(roles=("Tenants.Admin",)))
+    for tenant in ("acme", "globex"):
+        api.create(admin, json.dumps({"id": tenant}).encode())
+    reply = api.kill_switch(admin, None, ON)
+    assert reply.status == 200
+    assert reply.body["scope"] == "global" and reply.body["on"] is True
+    assert reply.body["audited"] == ["acme", "globex"]
+    for tenant in ("acme", "globex"):
+        read = kill_switch.read(rt.store, tenant, forced=False)
+        assert read.global_on and read.global_note.startswith("set by U-OPS at ")
+        chain = rt.store.query(Container.AUDIT, tenant)
+        flips = [d for d in chain if d["action"] == "autonomy.kill_switch.on"]
+        assert len(flips) == 1 and flips[0]["actor"].startswith("entra:")
+        assert flips[0]["detail"]["via"] == "admin API"
+        assert verify(rt.store, tenant).ok
+    off = json.dumps({"on": False, "reason": "fixed"}).encode()
+    reply = api.kill_switch(admin, "acme", off)
+    assert reply.body["scope"] == "acme" and reply.body["on"] is False
+    assert reply.body["by"].startswith("entra:")  # no 'by': the caller
+    assert reply.body["audited"] == ["acme"]
+    api.kill_switch(admin, "globex", ON)
+    assert kill_switch.read(rt.store, "globex", forced=False).tenant_on
+    assert not kill_switch.read(rt.store, "acme", forced=False).tenant_on
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"[]", "body must be a JSON object"),
+        (b'{"on": "yes", "reason": "x"}', "field 'on': true or false"),
+        (b'{"on": true}', "field 'reason': required text"),
+        (b'{"on": true, "reason": "x", "tenant": "all"}', "field 'tenant': not something"),
+        (b'{"on": true, "by": 7, "reason": "x"}', "field 'by': required text"),
+    ],
+)
+def test_bad_bodies_are_400_naming_the_field(
+    api: AdminApi, jwks_server: JwksServer, body: bytes, message: str
+) -> None:
+    admin = auth(jwks_server.token(roles=("Tenants.Admin",)))
+    api.create(admin, b'{"id": "acme"}')
+    with pytest.raises(BadInput, match=message) as caught:
+        api.kill_switch(admin, None, body)
+    assert caught.value.http_status == 400
+    with pytest.raises(BadInput, match=message):
+        api.kill_switch(admin, "acme", body)
+
+
+def test_a_reader_may_not_flip_and_an_unknown_tenant_is_404(
+    api: AdminApi, rt: Runtime, jwks_server: JwksServer
+) -> None:
+    admin = auth(jwks_server.token(roles=("Tenants.Admin",)))
+    reader = auth(jwks_server.token(roles=("Tenants.Read",)))
+    api.create(admin, b'{"id": "acme"}')
+    with pytest.raises(Forbidden, match=r"'Tenants\.Admin'"):
+        api.kill_switch(reader, None, ON)
+    with pytest.raises(NotFound, match="unknown tenant 'nobody'"):
+        api.kill_switch(admin, "nobody", ON)
+    read = kill_switch.read(rt.store, "acme", forced=False)
+    assert not read.global_on and not read.tenant_on
+
+
+def test_the_routes_exist_under_manage() -> None:
+    from functions import BLUEPRINTS
+
+    routes = {}
+    for blueprint in BLUEPRINTS:
+        for builder in blueprint._function_builders:
+            function = builder.build()
+            for binding in function.get_bindings():
+                route = getattr(binding, "route", None)
+                if route is not None:
+                    routes[function.get_function_name()] = (route, tuple(binding.methods))
+    assert routes["manage_kill_switch"][0] == "manage/kill-switch"
+    assert routes["manage_tenant_kill_switch"][0] == "manage/tenants/{tenant}/kill-switch"
+    assert all("PUT" in str(m) for m in routes["manage_kill_switch"][1])
