@@ -318,8 +318,8 @@ def runbooks_for(
 
     A hit that carries ``actions`` (what the search index returned with it,
     Azure AI Search included) is used as it is, its actions validated again as
-    stored data; one without (an analysis from an older version) is re-read
-    from ``folder``, when there is one.
+    stored data; one without (an analysis from an older version, an index not
+    yet given the field) is re-read from ``folder``, when there is one.
     """
     found: list[Runbook | str] = []
     for hit in hits:

@@ -32,8 +32,9 @@ class RunbookHit:
     score: float
     """In [0, 1]; comparable across queries to the same index."""
     categories: tuple[str, ...] = ()
-    actions: tuple[RunbookAction, ...] = ()
-    """Validated as the loader validates front matter; an invalid one is dropped."""
+    actions: tuple[RunbookAction, ...] | None = None
+    """Validated as the loader validates front matter; an invalid one is dropped.
+    None when the index holds none for the runbook (one made by an older version)."""
 
 
 class SearchIndex(Protocol):

@@ -34,7 +34,8 @@ def match_runbooks(
     hypotheses: Sequence[Mapping[str, Any]], *, index: SearchIndex, top: int = TOP
 ) -> list[dict[str, Any]]:
     """Ranked hypotheses (dicts) -> ``[{"id", "title", "score", "categories", "actions"}]``,
-    best first; ``actions`` are the hit's validated actions as plain dicts."""
+    best first; ``actions`` are the hit's validated actions as plain dicts, absent when
+    the index holds none (an older Azure index): proposals then read the folder."""
     parsed = [Hypothesis.model_validate(h) for h in hypotheses]
     if not parsed:
         return []
@@ -50,13 +51,17 @@ def match_runbooks(
             if hit.id not in best or value > best[hit.id][0]:
                 best[hit.id] = (value, hit)
     ranked = sorted(best.items(), key=lambda kv: (-kv[1][0], kv[0]))
-    return [
-        {
-            "id": k,
-            "title": h.title,
-            "score": round(v, 3),
-            "categories": list(h.categories),
-            "actions": [a.model_dump(mode="json") for a in h.actions],
-        }
-        for k, (v, h) in ranked[:top]
-    ]
+    return [_stored(hit, value) for _, (value, hit) in ranked[:top]]
+
+
+def _stored(hit: RunbookHit, value: float) -> dict[str, Any]:
+    """One matched runbook as the analysis keeps it (plain JSON)."""
+    kept: dict[str, Any] = {
+        "id": hit.id,
+        "title": hit.title,
+        "score": round(value, 3),
+        "categories": list(hit.categories),
+    }
+    if hit.actions is not None:
+        kept["actions"] = [a.model_dump(mode="json") for a in hit.actions]
+    return kept

@@ -21,7 +21,8 @@ can create or update it on deploy. One document per runbook and tenant:
   and an invalid one is dropped with a log line (``actions_from``). An index
   created before the field existed gets it from ``ensure_index`` or
   ``create_index_if_missing`` (Azure allows adding fields to an index); until
-  then searches still work, without actions, and uploads say what to run.
+  then searches still work, with hits' actions None (unknown, so proposals
+  read the runbook folder when there is one), and uploads say what to run.
 
 Search is keyword (BM25) over ``title`` and ``content``, filtered by the
 query's categories, services and the tenant, ``top`` results. The score is
@@ -317,8 +318,10 @@ class AzureRunbookSearch:
                 title=str(doc["title"]),
                 score=normalised(raw),
                 categories=tuple(str(c) for c in doc.get("categories") or ()),
-                actions=actions_from(
-                    doc.get(ACTIONS_FIELD),
+                actions=None
+                if doc.get(ACTIONS_FIELD) is None
+                else actions_from(
+                    doc[ACTIONS_FIELD],
                     origin=f"index {self._index_name}, runbook {doc['runbook_id']}",
                 ),
             )

@@ -490,7 +490,8 @@ def test_an_old_index_is_searched_without_actions_and_gets_the_field(
     old_index(server)
     app = make()
     with caplog.at_level("WARNING"):
-        assert ids(app.search(RunbookQuery(text="roll back", categories=("bad_deployment",))))
+        hits = app.search(RunbookQuery(text="roll back", categories=("bad_deployment",)))
+    assert hits and all(h.actions is None for h in hits)  # unknown, not "none": see the folder
     assert any("has no actions field" in r.getMessage() for r in caplog.records)
     # the operator's upload says what to run instead of a bare 400
     with pytest.raises(SearchFailed, match=r"no 'actions' field.*--create-index") as caught:
@@ -503,6 +504,8 @@ def test_an_old_index_is_searched_without_actions_and_gets_the_field(
     make().upload_runbooks([WITH_ACTIONS])
     hit = make().search(RunbookQuery(text="replicas", categories=("traffic_surge",)), top=1)[0]
     assert hit.actions == WITH_ACTIONS.actions
+    older = make().search(RunbookQuery(text="", categories=("bad_deployment",)))
+    assert older and all(h.actions is None for h in older)  # uploaded before the field
     assert make().create_index_if_missing() is False  # nothing missing: no update
     puts = [m for m, p, _ in server.service.requests if m == "PUT" and p.startswith("/indexes")]
     assert len(puts) == 2  # the old index's creation, then the field's addition only

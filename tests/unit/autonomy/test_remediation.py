@@ -622,3 +622,22 @@ def test_an_older_analysis_without_actions_needs_the_folder(deps: Deps) -> None:
     proposed = propose(deps, "acme", "INC-1")  # the fixture's analysis: hits without actions
     assert proposed.started == ()
     assert "No runbook with actions matches bad_deployment" in proposed.summary()
+
+
+def test_hits_with_and_without_actions_mix_the_index_and_the_folder(deps: Deps) -> None:
+    folder = deps.settings.runbooks_dir
+    top = hypothesis()
+    index_hit = {"id": "rb-idx", "title": "Indexed", "score": 0.9, "categories": ["bad_deployment"],
+                 "actions": [{"action": "restart_pod", "target": "{target}"}]}  # fmt: skip
+    analysis_with_hits(deps, top, [index_hit, {"id": "rb-all", "title": "All", "score": 0.8}])
+    deps.settings = deps.settings.model_copy(update={"runbooks_dir": folder})
+
+    proposed = propose(deps, "acme", "INC-1")
+
+    source = {r.action: r.runbook_id for r in proposed.started}
+    assert source == {
+        "restart_pod": "rb-idx",  # the index's hit came first; the folder's duplicate is skipped
+        "scale_replicas": "rb-all",
+        "rollback_deployment": "rb-all",
+        "clear_cache": "rb-all",
+    }
