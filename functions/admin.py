@@ -14,8 +14,10 @@ more built in routes", whatever the route prefix; azure-functions-host#1781).
     DELETE /api/manage/tenants/{tenant}           Tenants.Admin  disable
     POST   /api/manage/tenants/{tenant}/rotate    Tenants.Admin  rotate credentials
     PUT    /api/manage/tenants/{tenant}/policy    Tenants.Admin  set the remediation policy (YAML)
-    PUT    /api/manage/tenants/{tenant}/kill-switch  Tenants.Admin  the tenant's kill switch
-    PUT    /api/manage/kill-switch                Tenants.Admin  the global kill switch
+    GET    /api/manage/tenants/{tenant}/kill-switch  Tenants.Read  both switches as read for it
+    PUT    /api/manage/tenants/{tenant}/kill-switch  Tenants.Admin  flip the tenant's kill switch
+    GET    /api/manage/kill-switch                Tenants.Read   the global kill switch
+    PUT    /api/manage/kill-switch                Tenants.Admin  flip the global kill switch
 """
 
 from __future__ import annotations
@@ -79,14 +81,18 @@ async def manage_tenant_policy(req: func.HttpRequest) -> func.HttpResponse:
     return await _answer(lambda api: api.set_policy(headers, tenant, body))
 
 
-@bp.route(route="manage/tenants/{tenant}/kill-switch", methods=["PUT"])
+@bp.route(route="manage/tenants/{tenant}/kill-switch", methods=["GET", "PUT"])
 async def manage_tenant_kill_switch(req: func.HttpRequest) -> func.HttpResponse:
     headers, body = headers_of(req), req.get_body()
     tenant = req.route_params.get("tenant", "")
-    return await _answer(lambda api: api.kill_switch(headers, tenant, body))
+    if req.method == "PUT":
+        return await _answer(lambda api: api.kill_switch(headers, tenant, body))
+    return await _answer(lambda api: api.kill_switch_state(headers, tenant))
 
 
-@bp.route(route="manage/kill-switch", methods=["PUT"])
+@bp.route(route="manage/kill-switch", methods=["GET", "PUT"])
 async def manage_kill_switch(req: func.HttpRequest) -> func.HttpResponse:
     headers, body = headers_of(req), req.get_body()
-    return await _answer(lambda api: api.kill_switch(headers, None, body))
+    if req.method == "PUT":
+        return await _answer(lambda api: api.kill_switch(headers, None, body))
+    return await _answer(lambda api: api.kill_switch_state(headers, None))

@@ -68,6 +68,11 @@ class AdminApi:
         caller = self._caller(headers, Role.ADMIN)
         return Reply(200, self._tenants.disable(tenant, body, actor=caller.actor))
 
+    def kill_switch_state(self, headers: Headers, tenant: str | None) -> Reply:
+        """``tenant`` None: the global switch alone."""
+        self._caller(headers, Role.READ)
+        return Reply(200, self._tenants.kill_switches(tenant))
+
     def kill_switch(self, headers: Headers, tenant: str | None, body: bytes) -> Reply:
         """``tenant`` None: the global switch."""
         caller = self._caller(headers, Role.ADMIN)
@@ -108,7 +113,9 @@ def openid_config_url(settings: Settings) -> str:
 def build_admin(rt: Runtime, *, keys: SigningKeys | None = None) -> AdminApi:
     """The admin API over ``rt``'s store, tenants and clock, from its settings."""
     settings = rt.settings
-    tenants = TenantAdmin(rt.store, rt.tenants, rt.clock)
+    tenants = TenantAdmin(
+        rt.store, rt.tenants, rt.clock, kill_switch_setting=settings.autonomy_kill_switch
+    )
     off = off_reason(settings)
     if off is not None:
         return AdminApi(None, tenants, off=off)

@@ -62,10 +62,18 @@ def new_secret() -> str:
 class TenantAdmin:
     """The use cases over the registry, the store and the clock."""
 
-    def __init__(self, store: DocumentStore, tenants: TenantRegistry, clock: Clock) -> None:
+    def __init__(
+        self,
+        store: DocumentStore,
+        tenants: TenantRegistry,
+        clock: Clock,
+        *,
+        kill_switch_setting: bool = False,
+    ) -> None:
         self._store = store
         self._tenants = tenants
         self._clock = clock
+        self._forced = kill_switch_setting  # SRE_COPILOT_AUTONOMY_KILL_SWITCH, shown as such
 
     def list(self) -> dict[str, Any]:
         return {"tenants": [summary(t) for t in self._tenants.list()]}
@@ -255,6 +263,13 @@ class TenantAdmin:
             via="admin API",
         )
         return done.to_json()
+
+    def kill_switches(self, tenant_id: str | None) -> dict[str, Any]:
+        """The switches as the engine reads them: the global one, and the tenant's if named."""
+        if tenant_id is None:
+            return {"global": kill_switch.global_state(self._store, forced=self._forced)}
+        self._tenants.get(tenant_id)
+        return kill_switch.read(self._store, tenant_id, forced=self._forced).to_json()
 
     def view(self, tenant: Tenant) -> dict[str, Any]:
         """The tenant as the API shows it: every setting, and of each secret only its state."""

@@ -168,6 +168,16 @@ def read(store: DocumentStore, tenant_id: str, *, forced: bool) -> Switches:
     )
 
 
+def global_state(store: DocumentStore, *, forced: bool) -> dict[str, Any]:
+    """The global switch alone, as ``Switches.to_json`` shows it (store errors propagate)."""
+    try:
+        switch = _switch(store.get(CONTAINER, PLATFORM, DOC_ID))
+    except ValueError:
+        return {"on": True, "forced_by_setting": forced, "switch": None, "unreadable": True}
+    on = forced or (switch is not None and switch.on)
+    return {"on": on, "forced_by_setting": forced, "switch": switch.row() if switch else None}
+
+
 def checked(on: object, by: object, reason: object) -> tuple[bool, str, str]:
     """The inputs of a flip, or ``BadInput`` naming the first bad one."""
     if not isinstance(on, bool):

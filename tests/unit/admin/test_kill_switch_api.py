@@ -102,6 +102,35 @@ def test_a_reader_may_not_flip_and_an_unknown_tenant_is_404(
     assert not read.global_on and not read.tenant_on
 
 
+def test_readers_see_the_switches_as_the_engine_reads_them(
+    api: AdminApi, tmp_path: Path, jwks_server: JwksServer
+) -> None:
+    admin = auth(jwks_server.token(roles=("Tenants.Admin",)))
+    reader = auth(jwks_server.token(roles=("Tenants.Read",)))
+    api.create(admin, b'{"id": "acme"}')
+    assert api.kill_switch_state(reader, None).body == {
+        "global": {"on": False, "forced_by_setting": False, "switch": None}
+    }
+    api.kill_switch(admin, "acme", ON)
+    shown = api.kill_switch_state(reader, "acme").body
+    assert shown["tenant"]["on"] is True and shown["tenant"]["switch"]["by"] == "U-OPS"
+    assert shown["global"]["on"] is False
+    with pytest.raises(NotFound):
+        api.kill_switch_state(reader, "nobody")
+    forced = runtime(
+        tmp_path / "forced",
+        admin_issuer=jwks_server.issuer,
+        admin_audience=AUDIENCE,
+        admin_openid_config_url=jwks_server.config_url,
+        autonomy_kill_switch=True,
+    )
+    try:
+        shown = build_admin(forced).kill_switch_state(reader, None).body["global"]
+        assert shown["on"] is True and shown["forced_by_setting"] is True
+    finally:
+        forced.close()
+
+
 def test_the_routes_exist_under_manage() -> None:
     from functions import BLUEPRINTS
 
@@ -115,4 +144,5 @@ def test_the_routes_exist_under_manage() -> None:
                     routes[function.get_function_name()] = (route, tuple(binding.methods))
     assert routes["manage_kill_switch"][0] == "manage/kill-switch"
     assert routes["manage_tenant_kill_switch"][0] == "manage/tenants/{tenant}/kill-switch"
-    assert all("PUT" in str(m) for m in routes["manage_kill_switch"][1])
+    for name in ("manage_kill_switch", "manage_tenant_kill_switch"):
+        assert {str(m).rpartition(".")[2] for m in routes[name][1]} == {"GET", "PUT"}
