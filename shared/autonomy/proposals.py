@@ -6,7 +6,9 @@ it (those of the analysis whose categories include the hypothesis'), and
 turns each runbook action into a ``Proposal``:
 
 - the action name and ``params`` come from the runbook's front matter, as
-  written there; the target template is filled in from the incident only:
+  the search index returned them with the analysis' runbook hits (validated
+  again; the runbook folder only for hits without them, see ``runbooks_for``),
+  never from the LLM; the target template is filled in from the incident only:
   ``{target}`` and ``{service}`` are the hypothesis' target once it is known
   to be one of the incident's or the topology's services (hosts, for
   ``drain_node``), ``{deployment}`` the same service (deployments are named
