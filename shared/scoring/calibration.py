@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import math
 import re
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -60,11 +59,10 @@ from typing import Any
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from shared.audit import append
+from shared.audit import record as audit_record
 from shared.errors import BadInput, Conflict
 from shared.feedback.learning import WEIGHTS_DOC, adopted_weights
 from shared.incidents import stored_analysis
-from shared.models.audit import AuditRecord
 from shared.models.base import iso
 from shared.models.hypothesis import FACTOR_NAMES
 from shared.ports.store import Container, DocumentStore, Filter
@@ -544,9 +542,9 @@ def _audit(
     extra: Mapping[str, Any],
 ) -> None:
     adopted = outcome.status is CalibrationStatus.ADOPTED
-    record = AuditRecord(
-        id=f"audit-{uuid.uuid4().hex}",
-        tenant_id=tenant_id,
+    audit_record(
+        store,
+        tenant_id,
         at=now,
         actor=ACTOR,
         action=ADOPTED_ACTION if adopted else KEPT_ACTION,
@@ -558,4 +556,3 @@ def _audit(
             **extra,
         },
     )
-    append(store, tenant_id, record)
