@@ -64,6 +64,8 @@ def timeline_note(kind: str, payload: Mapping[str, Any], incident: Incident) -> 
         if payload.get("category")
         else ""
     )
+    if kind == "feedback" and payload.get("runbook_id"):
+        return f"{who} used {payload['runbook_id']}"
     if kind == "feedback":
         verdict = "likely" if payload.get("verdict") == "likely" else "not it"
         return f"{who} marked {hypothesis} as {verdict}"

@@ -9,12 +9,14 @@ parser reads them back with the same ones, so the two cannot drift apart.
   and ``fc_not_a_problem``; on a remediation proposal, ``rem_stop``,
   ``rem_approve`` and ``rem_reject``; on an earned-trust promotion proposal,
   ``trust_promote`` and ``trust_not_yet`` (``i`` names the proposal, ``g``
-  the action). Slack requires it to be unique within a
-  block.
+  the action); ``rb_used:<position>`` on a runbook the incident message lists (the
+  responder used it: earned trust's second signal). Slack requires it to be
+  unique within a block.
 - ``value`` is compact JSON naming the incident (or the forecast) and the
   hypothesis the click is about: ``{"i": incident_id, "t": tenant_id, "c":
   category, "g": target, "v": model_version, "p": proposal_id}`` (absent keys
-  omitted; ``p`` only on a remediation proposal's buttons). The
+  omitted; ``p`` only on a remediation proposal's buttons; ``g`` is the
+  runbook id on ``rb_used``). The
   rank alone is not enough: a later analysis may reorder the hypotheses while
   the old message is still on screen, so feedback keys on category and target.
 
@@ -53,15 +55,17 @@ class ActionKind(StrEnum):
     REJECT = "rem_reject"
     PROMOTE = "trust_promote"
     NOT_YET = "trust_not_yet"
+    RUNBOOK_USED = "rb_used"
 
     @property
     def needs_rank(self) -> bool:
-        return self in (ActionKind.LIKELY, ActionKind.NOT_IT, ActionKind.RESOLVE_WITH)
+        """A rank (or a runbook's position) keeps the action ids of one block apart."""
+        return self.needs_hypothesis or self is ActionKind.RUNBOOK_USED
 
     @property
     def needs_hypothesis(self) -> bool:
         """Feedback and resolution name a hypothesis; acknowledging does not."""
-        return self.needs_rank
+        return self in (ActionKind.LIKELY, ActionKind.NOT_IT, ActionKind.RESOLVE_WITH)
 
     @property
     def on_forecast(self) -> bool:
@@ -179,6 +183,8 @@ def button(
     """A Block Kit button element that the parser will understand."""
     if kind.needs_hypothesis and (not value.category or not value.target):
         raise BadInput(f"a {kind.value} button must name the hypothesis' category and target")
+    if kind is ActionKind.RUNBOOK_USED and not value.target:
+        raise BadInput("a rb_used button must name the runbook (as its target)")
     if kind.on_proposal and not value.proposal_id:
         raise BadInput(f"a {kind.value} button must name the proposal")
     label = text if len(text) <= BUTTON_TEXT_LIMIT else text[: BUTTON_TEXT_LIMIT - 1] + "…"

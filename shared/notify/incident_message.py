@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from shared import formatting
+from shared.errors import BadInput
 from shared.formatting import number, percent, quantity
 from shared.models.analysis import NO_METRICS_GAP, NO_METRICS_SOURCE, ContextSnapshot
 from shared.models.incident import Incident, IncidentStatus
@@ -281,6 +282,31 @@ def _runbooks_and_similar(analysis: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _runbook_buttons(incident: Incident, analysis: Mapping[str, Any]) -> dict[str, Any] | None:
+    """ "Used …" for each listed runbook: the runbook used is earned trust's second signal.
+
+    The id travels as the value's target; one whose value would not fit
+    Slack's limit gets no button rather than a clipped id naming another runbook.
+    """
+    elements = []
+    for position, rb in enumerate((analysis.get("runbooks") or [])[:3], start=1):
+        runbook_id = str(rb.get("id") or "")
+        if not runbook_id:
+            continue
+        value = ActionValue(
+            incident_id=incident.id, tenant_id=incident.tenant_id, target=runbook_id
+        )
+        try:
+            elements.append(
+                button(f"Used {runbook_id}", ActionKind.RUNBOOK_USED, value, rank=position)
+            )
+        except BadInput:
+            continue
+    if not elements:
+        return None
+    return {"type": "actions", "block_id": "runbooks", "elements": elements}
+
+
 def _unreachable(snapshot: Mapping[str, Any] | None) -> list[str]:
     """Sources that were configured but did not answer, grouped by reason.
 
@@ -388,6 +414,9 @@ def render_incident(
         extra = _runbooks_and_similar(analysis)
         if extra:
             blocks.append(_section(extra))
+        used = _runbook_buttons(incident, analysis) if interactive else None
+        if used is not None:
+            blocks.append(used)
         setup = _setup_line(analysis, said)
         if setup:
             blocks.append(_context(setup))

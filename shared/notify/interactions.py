@@ -38,6 +38,9 @@ hears of it through two events, with JSON payloads:
 - ``feedback``: ``{"incident_id", "user_id", "user_name", "rank", "category",
   "target", "verdict": "likely" | "not_it", "previous": verdict | None,
   "model_version", "at"}``
+  or, for "Used <runbook>", ``{"incident_id", "user_id", "user_name",
+  "runbook_id", "at"}`` (a line for the thread; the audit record
+  ``incident.runbook_used`` is written here, once per incident, runbook and user)
 - ``incident_action``: ``{"action": "acknowledge" | "resolve", "incident_id",
   "user_id", "user_name", "at"}``, plus ``"rank", "category", "target",
   "model_version"`` for ``resolve``.
@@ -72,6 +75,8 @@ log = logging.getLogger("sre_copilot.slack.interactions")
 
 FEEDBACK_EVENT = "feedback"
 INCIDENT_ACTION_EVENT = "incident_action"
+RUNBOOK_USED = "incident.runbook_used"
+"""The audit action of "Used <runbook>": earned trust's second signal."""
 
 ACTION_RECORD_TTL_SECONDS = 30 * 24 * 3600
 """How long an acknowledgement or resolve request is remembered for dedup."""
@@ -108,6 +113,7 @@ class OutcomeKind(StrEnum):
     REMEDIATION_ANSWERED = "remediation_answered"
     FIX_REQUESTED = "fix_requested"
     PROMOTION_ANSWERED = "promotion_answered"
+    RUNBOOK_USED = "runbook_used"
     STALE = "stale"
 
 
@@ -244,6 +250,8 @@ def handle_action(deps: InteractionDeps, action: InteractionAction) -> Interacti
         return _record_feedback(deps, tenant, action)
     if action.kind is ActionKind.ACK:
         return _acknowledge(deps, tenant, action)
+    if action.kind is ActionKind.RUNBOOK_USED:
+        return _runbook_used(deps, tenant, action)
     if action.kind is ActionKind.PROPOSE_FIX:
         return InteractionOutcome(
             OutcomeKind.FIX_REQUESTED,
@@ -349,6 +357,48 @@ def _acknowledge(
         OutcomeKind.ACKNOWLEDGED,
         f"You acknowledged {action.incident_id}.",
         OrchestrationEvent(tenant.id, action.incident_id, INCIDENT_ACTION_EVENT, payload),
+        tenant.id,
+    )
+
+
+def _runbook_used(
+    deps: InteractionDeps, tenant: Tenant, action: InteractionAction
+) -> InteractionOutcome:
+    """Record once per incident, runbook and user that a responder used a listed runbook.
+
+    The id comes from a button, so it is untrusted: only a runbook the stored
+    analysis listed is recorded. ``shared.autonomy.trust`` reads the audit record.
+    """
+    runbook_id = action.target or ""
+    analysis = stored_analysis.load(deps.store, tenant.id, action.incident_id)
+    listed = {str(rb.get("id")) for rb in (analysis.runbooks if analysis else ())}
+    if not runbook_id or runbook_id not in listed:
+        return InteractionOutcome(
+            OutcomeKind.STALE,
+            f"That runbook is not one the analysis of {action.incident_id} lists; "
+            "nothing was recorded.",
+            tenant_id=tenant.id,
+        )
+    now = deps.clock.now()
+    record_id = _key("rbused", action.incident_id, runbook_id, action.user_id)
+    if _remember(deps, tenant, record_id, action, now) is not None:
+        return InteractionOutcome(
+            OutcomeKind.DUPLICATE,
+            f"You had already said you used `{_escape(runbook_id)}` on {action.incident_id}.",
+            tenant_id=tenant.id,
+        )
+    _audit(deps, tenant, action, RUNBOOK_USED, {"runbook_id": runbook_id})
+    payload = {
+        "incident_id": action.incident_id,
+        "user_id": action.user_id,
+        "user_name": action.user_name,
+        "runbook_id": runbook_id,
+        "at": iso(now),
+    }
+    return InteractionOutcome(
+        OutcomeKind.RUNBOOK_USED,
+        f"Thanks: recorded that you used `{_escape(runbook_id)}` on {action.incident_id}.",
+        OrchestrationEvent(tenant.id, action.incident_id, FEEDBACK_EVENT, payload),
         tenant.id,
     )
 
