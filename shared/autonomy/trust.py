@@ -1,13 +1,20 @@
 """Earned trust: how often shadow mode agreed with responders, and promotion out of it.
 
 An action in ``shadow`` mode is recorded (state ``shadowed``) but never run.
-Once the incident is resolved, the responders' choice judges it: the shadowed
-proposal **agrees** when the incident was resolved with the hypothesis the
-proposal came from (same category and target, the "Resolved with #N" click
-audited as ``incident.resolve``), and **disagrees** when it was resolved with
-another one. Incidents still open, or resolved without naming a hypothesis,
-judge nothing. One incident counts once per action type: its latest shadowed
-proposal of that action is the one judged.
+Once the incident is resolved, what the responders did judges it, through two
+signals. The shadowed proposal **agrees** when the incident was resolved with
+the hypothesis the proposal came from (same category and target, the "Resolved
+with #N" click audited as ``incident.resolve``), or when a responder marked the
+proposal's runbook as used on that incident (the "Used <runbook>" click,
+audited as ``incident.runbook_used``), whatever hypothesis it was resolved
+with, if any. It **disagrees** when the responders named something else and
+never this runbook: resolved with another hypothesis, or without one but with
+only other runbooks marked used (they said what they did, and it was not this;
+counting that against promotion is the cautious side). A resolved incident
+with neither a hypothesis nor a runbook used, or one still open, judges
+nothing. One incident counts once per action type: its latest shadowed
+proposal of that action is the one judged, and an agreement is credited to the
+hypothesis when both signals agree.
 
 ``assess`` is pure (policy, records, resolutions → one ``Agreement`` per
 action); ``status`` reads the store for it. An action is ready for promotion
@@ -24,7 +31,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from shared.audit import record as audit_record
 from shared.autonomy.actions import ActionRecord, ActionState, list_records
@@ -36,16 +43,40 @@ from shared.ports.store import Container, DocumentStore, Filter
 DEFAULT_MIN_JUDGED = 10
 DEFAULT_THRESHOLD = 0.9
 RESOLVE = "incident.resolve"
+RUNBOOK_USED = "incident.runbook_used"
 PROMOTE = "autonomy.promote"
 
 
 @dataclass(frozen=True, slots=True)
 class Resolution:
-    """The hypothesis an incident was resolved with."""
+    """What a resolved incident's responders did: the hypothesis, the runbooks used.
+
+    ``category`` and ``target`` are None when it was resolved without naming a
+    hypothesis (then ``runbooks`` is what judges).
+    """
 
     incident_id: str
-    category: str
-    target: str
+    category: str | None
+    target: str | None
+    runbooks: frozenset[str] = frozenset()
+
+
+Verdict = Literal["hypothesis", "runbook", "disagree"]
+"""An agreement and the signal it came from, or a disagreement."""
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """One action's shadowed proposals, judged incidents, and agreements per signal."""
+
+    shadowed: int = 0
+    judged: int = 0
+    by_hypothesis: int = 0
+    by_runbook: int = 0
+
+    @property
+    def agreed(self) -> int:
+        return self.by_hypothesis + self.by_runbook
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -61,6 +92,10 @@ class Agreement:
     agreed: int
     ready: bool
     why: str
+    agreed_hypothesis: int = 0
+    """Of ``agreed``: resolved with the hypothesis the proposal came from."""
+    agreed_runbook: int = 0
+    """Of ``agreed``: the proposal's runbook marked used (and not the hypothesis)."""
 
     @property
     def share(self) -> float | None:
@@ -74,6 +109,7 @@ class Agreement:
             "shadowed": self.shadowed,
             "judged": self.judged,
             "agreed": self.agreed,
+            "agreed_by": {"hypothesis": self.agreed_hypothesis, "runbook": self.agreed_runbook},
             "agreement": round(self.share, 4) if self.share is not None else None,
             "ready": self.ready,
             "why": self.why,
@@ -86,16 +122,36 @@ def came_from(record: ActionRecord, resolution: Resolution) -> bool:
     Records from before ``hypothesis_target`` was kept are matched on the
     service they act on, which proposals name after the hypothesis' target.
     """
+    if resolution.category is None or resolution.target is None:
+        return False
     if record.category != resolution.category:
         return False
     target = record.hypothesis_target or record.service
     return target.lower() == resolution.target.lower()
 
 
+def judge(record: ActionRecord, resolution: Resolution) -> Verdict | None:
+    """The responders' verdict on one shadowed proposal; None when they said nothing."""
+    if came_from(record, resolution):
+        return "hypothesis"
+    if record.runbook_id and record.runbook_id in resolution.runbooks:
+        return "runbook"
+    if resolution.category is not None or resolution.runbooks:
+        return "disagree"
+    return None
+
+
 def tally(
     records: Iterable[ActionRecord], resolutions: Mapping[str, Resolution]
 ) -> dict[str, tuple[int, int, int]]:
     """``{action: (shadowed, judged, agreed)}`` over the shadowed records (pure)."""
+    return {a: (c.shadowed, c.judged, c.agreed) for a, c in count(records, resolutions).items()}
+
+
+def count(
+    records: Iterable[ActionRecord], resolutions: Mapping[str, Resolution]
+) -> dict[str, Counts]:
+    """``Counts`` per action over the shadowed records, agreements per signal (pure)."""
     latest: dict[tuple[str, str], ActionRecord] = {}
     shadowed: dict[str, int] = {}
     for record in records:
@@ -105,16 +161,21 @@ def tally(
         key = (record.action, record.incident_id)
         if key not in latest or record.proposed_at >= latest[key].proposed_at:
             latest[key] = record
-    judged: dict[str, int] = {}
-    agreed: dict[str, int] = {}
+    verdicts: dict[str, list[Verdict]] = {}
     for (action, incident_id), record in latest.items():
         resolution = resolutions.get(incident_id)
-        if resolution is None:
-            continue
-        judged[action] = judged.get(action, 0) + 1
-        if came_from(record, resolution):
-            agreed[action] = agreed.get(action, 0) + 1
-    return {a: (n, judged.get(a, 0), agreed.get(a, 0)) for a, n in shadowed.items()}
+        verdict = judge(record, resolution) if resolution is not None else None
+        if verdict is not None:
+            verdicts.setdefault(action, []).append(verdict)
+    return {
+        a: Counts(
+            shadowed=n,
+            judged=len(verdicts.get(a, ())),
+            by_hypothesis=verdicts.get(a, []).count("hypothesis"),
+            by_runbook=verdicts.get(a, []).count("runbook"),
+        )
+        for a, n in shadowed.items()
+    }
 
 
 def assess(
@@ -126,11 +187,12 @@ def assess(
     threshold: float = DEFAULT_THRESHOLD,
 ) -> list[Agreement]:
     """One ``Agreement`` per action the policy lists or shadow mode recorded (pure)."""
-    counts = tally(records, resolutions)
+    counts = count(records, resolutions)
     listed = dict(policy.actions) if policy is not None else {}
     found: list[Agreement] = []
     for action in [*listed, *sorted(a for a in counts if a not in listed)]:
-        shadowed, judged, agreed = counts.get(action, (0, 0, 0))
+        counted = counts.get(action, Counts())
+        shadowed, judged, agreed = counted.shadowed, counted.judged, counted.agreed
         entry = listed.get(action)
         share = agreed / judged if judged else 0.0
         if entry is None:
@@ -153,29 +215,43 @@ def assess(
                 agreed=agreed,
                 ready=ready,
                 why=why,
+                agreed_hypothesis=counted.by_hypothesis,
+                agreed_runbook=counted.by_runbook,
             )
         )
     return found
 
 
 def resolutions(store: DocumentStore, tenant_id: str) -> dict[str, Resolution]:
-    """The hypothesis each resolved incident of the tenant was resolved with.
+    """What the responders of each resolved incident of the tenant did.
 
-    Read from the audit trail (``incident.resolve`` with category and target);
-    the latest such record of an incident is the responders' last word. An
-    incident no longer resolved is left out.
+    Read from the audit trail: ``incident.resolve`` with category and target
+    (the latest such record of an incident is the responders' last word) and
+    ``incident.runbook_used`` with the runbook id (every one counts). An
+    incident no longer resolved, or with neither, is left out.
     """
     docs = store.query(Container.AUDIT, tenant_id, [Filter("action", "=", RESOLVE)])
-    found: dict[str, Resolution] = {}
+    hypotheses: dict[str, tuple[str, str]] = {}
     for doc in sorted(docs, key=lambda d: (d.get("seq") or 0, str(d.get("at", "")))):
         detail = doc.get("detail") or {}
         if detail.get("category") and detail.get("target"):
-            subject = str(doc["subject"])
-            found[subject] = Resolution(
-                incident_id=subject,
-                category=str(detail["category"]),
-                target=str(detail["target"]),
-            )
+            hypotheses[str(doc["subject"])] = (str(detail["category"]), str(detail["target"]))
+    used: dict[str, set[str]] = {}
+    for doc in store.query(Container.AUDIT, tenant_id, [Filter("action", "=", RUNBOOK_USED)]):
+        runbook_id = (doc.get("detail") or {}).get("runbook_id")
+        if isinstance(runbook_id, str) and runbook_id:
+            # The Slack click names its subject "incident:<id>", the resolution the bare id.
+            subject = str(doc["subject"]).removeprefix("incident:")
+            used.setdefault(subject, set()).add(runbook_id)
+    found: dict[str, Resolution] = {}
+    for incident_id in dict.fromkeys([*hypotheses, *used]):
+        category, target = hypotheses.get(incident_id, (None, None))
+        found[incident_id] = Resolution(
+            incident_id=incident_id,
+            category=category,
+            target=target,
+            runbooks=frozenset(used.get(incident_id, ())),
+        )
     for incident_id in list(found):
         incident = store.get(Container.INCIDENTS, tenant_id, incident_id)
         if incident is None or incident.get("status") != IncidentStatus.RESOLVED.value:
@@ -312,6 +388,8 @@ def render(tenant_id: str, rows: Sequence[Agreement]) -> list[str]:
         share = f"{a.share:.0%}" if a.share is not None else "-"
         lines.append(
             f"  {a.action:<20} {a.mode or '-':<6} {a.tier or '-':<6} shadowed {a.shadowed:>3}  "
-            f"judged {a.judged:>3}  agreed {a.agreed:>3}  agreement {share:>4}  {a.why}"
+            f"judged {a.judged:>3}  agreed {a.agreed:>3} "
+            f"(hypothesis {a.agreed_hypothesis}, runbook {a.agreed_runbook})  "
+            f"agreement {share:>4}  {a.why}"
         )
     return lines

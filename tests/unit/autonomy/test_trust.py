@@ -264,6 +264,7 @@ def test_cli_status_then_promote(home: Path) -> None:
         "shadowed": 11,
         "judged": 10,
         "agreed": 10,
+        "agreed_by": {"hypothesis": 10, "runbook": 0},
         "agreement": 1.0,
         "ready": True,
         "why": "ready for promotion to low",
