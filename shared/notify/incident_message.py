@@ -9,7 +9,9 @@ Every string that came from outside (alerts, changes, PagerDuty, Claude,
 Slack users) is escaped with ``mrkdwn.escape`` where it is put into ``mrkdwn``
 text (``E`` below), so alert text can neither ping a channel nor disguise a
 link; only runbook URLs, from trusted configuration, become links. A URL from
-an alert (``generatorURL``) is not rendered at all.
+an alert (``generatorURL``) is not rendered at all. Button labels are plain
+text; each listed runbook's "Used …" button names it in its value (the runbook
+used is earned trust's second signal, ``shared.autonomy.trust``).
 """
 
 from __future__ import annotations

@@ -29,8 +29,9 @@ wants to restrict it lists its responders.
 Feedback on a hypothesis is one document per incident, hypothesis (category
 and target) and user, so a repeated click changes nothing (``duplicate``) and
 a changed mind overwrites the earlier verdict. Acknowledging and asking to
-resolve are recorded once per incident (and hypothesis); every change is also
-written to the audit trail.
+resolve are recorded once per incident (and hypothesis); "Used <runbook>"
+once per incident, runbook and user, and only for a runbook the stored
+analysis listed; every change is also written to the audit trail.
 
 The orchestration of an incident (instance ``{tenant_id}--{incident_id}``)
 hears of it through two events, with JSON payloads:
