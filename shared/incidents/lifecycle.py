@@ -91,7 +91,7 @@ def apply_action(
         },
     )
     append(rt.store, tenant_id, record, key=record.id)
-    if kind == "resolve" and action.get("category"):
+    if kind == "resolve":  # judged by the hypothesis named or a runbook marked used
         _propose_promotions(rt, tenant_id)
     return incident.status.value
 

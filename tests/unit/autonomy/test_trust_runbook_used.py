@@ -31,7 +31,7 @@ from shared.notify.interactions import OutcomeKind, handle_action
 from shared.notify.slack_requests import InteractionAction
 from shared.ports.store import Container
 from shared.settings import Settings
-from tests.unit.autonomy.test_promotion import Chat, tenant
+from tests.unit.autonomy.test_promotion import Chat, chat, tenant
 from tests.unit.autonomy.test_trust import HYPOTHESIS, POLICY, shadowed
 
 NOW = datetime(2026, 3, 9, 10, 0, tzinfo=UTC)
@@ -201,12 +201,13 @@ def test_promotion_fires_at_readiness_with_agreements_from_both_signals(
     assert promotion.sweep(rt, rt.tenants.get("acme"), now=NOW).posted == ()
     inc = open_with_shadowed(rt, 9)
     mark_used(rt, inc, RUNBOOK)
-    # Resolved without a hypothesis: no immediate sweep, the timer's sweep proposes it.
+    # Resolved without a hypothesis, judged by the runbook used: proposed at once.
     resolve(rt, inc, None)
     got = restart_pod(rt)
     assert got.ready and (got.agreed_hypothesis, got.agreed_runbook) == (6, 4)
-    swept = promotion.sweep(rt, rt.tenants.get("acme"), now=NOW)
-    assert [p.action for p in swept.posted] == ["restart_pod"], swept
+    (message,) = chat(rt).posts
+    assert "10 of 10 incidents (100%)" in message.text
+    assert promotion.sweep(rt, rt.tenants.get("acme"), now=NOW).posted == ()  # posted once
 
     result = CliRunner().invoke(app, ["autonomy", "status", "--tenant", "acme", "--json"])
     assert result.exit_code == 0, result.output
