@@ -295,9 +295,13 @@ def begin(deps: RemediationDeps, tenant_id: str, proposal_id: str) -> dict[str, 
         changes={"executed_at": iso(now), "baseline": baseline, "out_of_service": taken},
     )
     if moved_record is None or not moved:
-        if moved_record is None or moved_record.state is not S.EXECUTING:
-            # A Stop won the race for the record: it does not run, its claim goes.
-            admission.release(deps.store, tenant_id, proposal_id, now, ran=False)
+        if moved_record is not None and moved_record.state is S.EXECUTING:
+            # A duplicate run of this activity moved it first: whichever result
+            # Durable keeps must go on, or the record stays executing for good
+            # (execute is idempotent by key).
+            return {"go": True}
+        # A Stop won the race for the record: it does not run, its claim goes.
+        admission.release(deps.store, tenant_id, proposal_id, now, ran=False)
         return settle(deps, tenant_id, proposal_id) | {"go": False}
     actions.audit(
         deps.store,

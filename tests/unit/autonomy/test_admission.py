@@ -481,6 +481,19 @@ def test_a_retried_begin_keeps_its_own_claim(deps: Deps) -> None:
     assert remediation.begin(deps, "acme", other) == {"go": False}
 
 
+def test_a_duplicate_begin_that_lost_the_move_goes_on(
+    deps: Deps, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (proposal,) = proposals(deps, "acme", 1)
+    before = state(deps, "acme", proposal)
+    assert remediation.begin(deps, "acme", proposal) == {"go": True}
+    # A second run of the same activity read the record before the first moved it.
+    monkeypatch.setattr(remediation, "_record", lambda *_: before)
+    assert remediation.begin(deps, "acme", proposal) == {"go": True}
+    assert state(deps, "acme", proposal).state is ActionState.EXECUTING
+    assert running_claims(deps, "acme") == {proposal}  # its claim is kept, not given back
+
+
 def test_a_begin_given_up_ends_failed_and_gives_its_claim_back(deps: Deps) -> None:
     gave_up, other = proposals(deps, "acme", 2)
     record = state(deps, "acme", gave_up)
