@@ -256,15 +256,25 @@ def _propose(
 ) -> Posted | str:
     print_ = fingerprint(policy, row.action)
     marks = proposals(deps.store, tenant.id, row.action)
-    declined = [m for m in marks if m.get("state") == DECLINED]
-    if declined:
-        last = max(int(m.get("judged_at_answer") or 0) for m in declined)
+    # A "Not yet", or a promotion since undone (the action is in shadow mode
+    # again), waits for min_judged more judged incidents before asking again.
+    answered = [m for m in marks if m.get("state") in (DECLINED, PROMOTED)]
+    if answered:
+        last = max(int(m.get("judged_at_answer") or m.get("judged") or 0) for m in answered)
         if row.judged < last + min_judged:
             return (
-                f"{row.action}: 'Not yet' at {last} judged incidents; "
-                f"proposed again at {last + min_judged} ({row.judged} now)"
+                f"{row.action}: answered at {last} judged incidents ('Not yet', or promoted "
+                f"and put back in shadow mode); proposed again at {last + min_judged} "
+                f"({row.judged} now)"
             )
-    round_ = sum(1 for m in declined if m.get("fingerprint") == print_)
+    # Each answered proposal under this policy entry ends a round: a "Not yet", a
+    # promotion since undone (the action put back in shadow), a proposal made stale
+    # by a policy change since reverted. The next proposal is a new round.
+    round_ = sum(
+        1
+        for m in marks
+        if m.get("fingerprint") == print_ and m.get("state") in (DECLINED, PROMOTED, STALE)
+    )
     mark_id = proposal_id(row.action, print_, round_)
     approvers = trust.approvers(policy, row.action)
     once = SendOnce(

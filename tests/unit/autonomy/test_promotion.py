@@ -255,6 +255,29 @@ def test_after_a_policy_change_the_old_proposal_is_stale_and_a_new_one_posted(
     )
 
 
+def test_a_promotion_undone_is_proposed_again_after_n_more_judged_incidents(
+    rt: bootstrap.Runtime,
+) -> None:
+    judge(rt, "acme", 0, agree=10)
+    (first,) = sweep(rt, "acme").posted
+    click(rt, ActionKind.PROMOTE, first.proposal_id)
+    set_policy(rt.store, "acme", POLICY, now=NOW, actor="test")  # put back in shadow mode
+    assert mode(rt) is Mode.SHADOW
+
+    judge(rt, "acme", 10, agree=9)
+    nine_more = sweep(rt, "acme")
+    judge(rt, "acme", 19, agree=1)
+    ten_more = sweep(rt, "acme")
+
+    assert nine_more.posted == () and "proposed again at 20 (19 now)" in nine_more.held[0]
+    (second,) = ten_more.posted  # the same policy entry as the first: a new round
+    assert second.proposal_id != first.proposal_id and "20 of 20" in second.text
+    assert click(rt, ActionKind.PROMOTE, second.proposal_id).kind is (
+        OutcomeKind.PROMOTION_ANSWERED
+    )
+    assert mode(rt) is Mode.ACTIVE
+
+
 def test_resolving_an_incident_proposes_at_once(rt: bootstrap.Runtime) -> None:
     judge(rt, "acme", 0, agree=9)
     create(rt.store, shadowed("acme", "inc-9", hypothesis=HYPOTHESIS))
