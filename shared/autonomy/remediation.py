@@ -257,6 +257,9 @@ def begin(deps: RemediationDeps, tenant_id: str, proposal_id: str) -> dict[str, 
     # topology. Ready replicas already miss pods a running restart took out, which
     # the engine subtracts again: counted twice, the floor errs on the safe side.
     live = observe(deps.executor_for(tenant), proposal)
+    # Read before the switches and the claim: what follows is store reads and
+    # two quick writes, so a kill switch flipped meanwhile is seen.
+    baseline = read_health(deps.metrics_for(tenant), record.service, now, tenant.signal_overrides)
     state = state_for(
         deps.store,
         tenant,
@@ -277,8 +280,6 @@ def begin(deps: RemediationDeps, tenant_id: str, proposal_id: str) -> dict[str, 
             return decision
         return decision.model_copy(update={"reasons": (*decision.reasons, fleet_line)})
 
-    # Read before the claim: the claim and the move to executing stay two quick writes.
-    baseline = read_health(deps.metrics_for(tenant), record.service, now, tenant.signal_overrides)
     taken = out_of_service(proposal)
     admitted = admission.admit(deps.store, record, taken, judge, now)
     verdict = admitted.decision
