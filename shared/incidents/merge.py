@@ -332,6 +332,12 @@ def move_alert(
         [Filter("incidentId", "=", from_id), Filter("fingerprint", "=", fingerprint)],
     )
     marked = any(n.get("key") == out_key for n in Incident.from_doc(source).notes)
+    if marked and any(
+        n.get("key") == f"moved-in:{fingerprint}" for n in Incident.from_doc(dest).notes
+    ):
+        # Done already (``_take_in`` is the last step): a retry finds nothing to do,
+        # and an alert of that fingerprint in ``from_id`` now is a re-fire, not this move.
+        return Moved(Outcome.MERGED, to_id)
     if not docs and not marked:
         return Moved(Outcome.CLOSED, from_id)  # not there (a resolution moved on, a re-fire)
     if dest.get("status") == IncidentStatus.RESOLVED.value:

@@ -171,6 +171,28 @@ def test_a_move_retried_counts_once(service: IngestService, store: DocumentStore
     assert {i: incident(store, i).alert_count for i in (node, checkout)} == before
 
 
+def test_a_re_fire_after_a_finished_move_stays_where_it_landed(
+    service: IngestService, store: DocumentStore
+) -> None:
+    node, checkout = first_two(service, store)
+    send(service, body(WEB))  # pod moves from node to checkout
+    # The same fingerprint fires again into node, whose message then goes out.
+    (moved,) = [
+        d for d in store.query(Container.INCIDENT_ALERTS, "acme") if d["fingerprint"] == "pod"
+    ]
+    refire = {**moved, "id": "member-refire", "incidentId": node}
+    refire.pop("_etag", None)
+    store.create(Container.INCIDENT_ALERTS, "acme", refire)
+    assert merge.claim_post(store, "acme", node, AT) is None
+    before = {i: incident(store, i).alert_count for i in (node, checkout)}
+
+    again = merge.move_alert(store, "acme", "pod", node, checkout, reason="again", at=AT)
+
+    assert (again.outcome, again.moved) == (merge.Outcome.MERGED, ())
+    assert held(store) == {node: {"node", "pod"}, checkout: {"co", "web", "pod"}}
+    assert {i: incident(store, i).alert_count for i in (node, checkout)} == before
+
+
 def test_a_move_interrupted_after_its_mark_is_finished_once(
     service: IngestService, store: DocumentStore
 ) -> None:
