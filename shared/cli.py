@@ -1026,7 +1026,12 @@ def autonomy_kill_switch(
         actor=f"cli:{by.strip()[:200]}",
         via="cli",
     )
-    typer.echo(json.dumps(done.to_json(), indent=2) if as_json else done.message())
+    told = kill_switch.announce(rt.chat_for, [t for t in rt.tenants.active() if t.id in ids], done)
+    if as_json:
+        typer.echo(json.dumps(done.to_json() | {"told": list(told)}, indent=2))
+    else:
+        typer.echo(done.message())
+        typer.echo(f"told in Slack: {', '.join(told) or 'no tenant'}")
     if every and state == "off" and rt.settings.autonomy_kill_switch:
         err.print(
             f"note: {kill_switch.SETTING} is on: the global switch stays on until it is unset",

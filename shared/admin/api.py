@@ -18,6 +18,7 @@ from shared.admin.errors import AdminDisabled
 from shared.admin.keys import SigningKeys
 from shared.admin.tenants import TenantAdmin
 from shared.admin.tokens import Caller, Role, TokenValidator, require
+from shared.autonomy import kill_switch
 from shared.bootstrap import Runtime
 from shared.settings import Settings
 
@@ -114,7 +115,11 @@ def build_admin(rt: Runtime, *, keys: SigningKeys | None = None) -> AdminApi:
     """The admin API over ``rt``'s store, tenants and clock, from its settings."""
     settings = rt.settings
     tenants = TenantAdmin(
-        rt.store, rt.tenants, rt.clock, kill_switch_setting=settings.autonomy_kill_switch
+        rt.store,
+        rt.tenants,
+        rt.clock,
+        kill_switch_setting=settings.autonomy_kill_switch,
+        announce=lambda stopped, done: kill_switch.announce(rt.chat_for, stopped, done),
     )
     off = off_reason(settings)
     if off is not None:

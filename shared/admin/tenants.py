@@ -16,7 +16,7 @@ that deliveries signed while the subscription changes still verify.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -59,6 +59,10 @@ def new_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
+Announce = Callable[[Sequence[Tenant], kill_switch.Flipped], tuple[str, ...]]
+"""Tells the tenants a kill switch stopped (or restarted) in their channels; who was told."""
+
+
 class TenantAdmin:
     """The use cases over the registry, the store and the clock."""
 
@@ -69,11 +73,13 @@ class TenantAdmin:
         clock: Clock,
         *,
         kill_switch_setting: bool = False,
+        announce: Announce | None = None,
     ) -> None:
         self._store = store
         self._tenants = tenants
         self._clock = clock
         self._forced = kill_switch_setting  # SRE_COPILOT_AUTONOMY_KILL_SWITCH, shown as such
+        self._announce = announce
 
     def list(self) -> dict[str, Any]:
         return {"tenants": [summary(t) for t in self._tenants.list()]}
@@ -262,7 +268,9 @@ class TenantAdmin:
             actor=actor,
             via="admin API",
         )
-        return done.to_json()
+        stopped = [t for t in self._tenants.active() if t.id in ids]
+        told = self._announce(stopped, done) if self._announce is not None else ()
+        return done.to_json() | {"told": list(told)}
 
     def kill_switches(self, tenant_id: str | None) -> dict[str, Any]:
         """The switches as the engine reads them: the global one, and the tenant's if named."""

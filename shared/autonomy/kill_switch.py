@@ -25,11 +25,16 @@ a record in every registered tenant's chain, so each tenant's trail alone shows
 who stopped (and restarted) its automation; the chains are per tenant by
 design (``shared.audit``), and a platform chain nobody of a tenant reads would
 leave the tenant's trail with an unexplained gap.
+
+Each tenant a flip stops or restarts is told in its channel (``announce``),
+since responders waiting for an announced action to run need to know why it
+will not; best effort, after the switch is set and audited.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,7 +43,12 @@ from pydantic import Field, ValidationError
 from shared.audit import record as audit_record
 from shared.errors import BadInput
 from shared.models.base import Model, UtcDatetime, iso
+from shared.models.tenant import Tenant
+from shared.notify.mrkdwn import escape as escape_mrkdwn
+from shared.ports.chat import ChatMessage, ChatPort
 from shared.ports.store import Container, DocumentStore
+
+log = logging.getLogger(__name__)
 
 DOC_ID = "_kill-switch"
 PLATFORM = "_platform"
@@ -269,3 +279,45 @@ def flip(
         was_on=before is not None and before.on,
         audited=tuple(tenant_ids),
     )
+
+
+def announce(
+    chat_for: Callable[[Tenant], ChatPort], tenants: Sequence[Tenant], flipped: Flipped
+) -> tuple[str, ...]:
+    """Tell each tenant's channel that its automation stopped (or may run again).
+
+    Best effort: the switch is set already; a channel that cannot be reached is
+    logged and skipped. Returns the tenants told.
+    """
+    switch = flipped.switch
+    scope = "for every tenant" if flipped.scope == "global" else "for this workspace"
+    if switch.on:
+        head = f"Automated remediation is stopped {scope}: nothing runs until the switch is off."
+    else:
+        head = f"Automated remediation may run again {scope} (kill switch off)."
+    why = f"{switch.by}, {switch.at.strftime('%Y-%m-%d %H:%M')} UTC: {switch.reason}"
+    told: list[str] = []
+    for tenant in tenants:
+        message = ChatMessage(
+            tenant_id=tenant.id,
+            incident_id=f"kill-switch-{flipped.scope}",
+            text=f"{head} ({why})",
+            blocks=(
+                {
+                    "type": "section",
+                    "text": {"type": "mrkdwn", "text": f"*{escape_mrkdwn(head)}*"},
+                },
+                {
+                    "type": "context",
+                    "elements": [{"type": "mrkdwn", "text": escape_mrkdwn(why)}],
+                },
+            ),
+            kind="kill_switch",
+        )
+        try:
+            chat_for(tenant).post(message, channel=tenant.slack_channel_id)
+        except Exception:  # logged: the switch holds whether or not the post lands
+            log.warning("kill switch not announced to %s", tenant.id, exc_info=True)
+            continue
+        told.append(tenant.id)
+    return tuple(told)

@@ -48,6 +48,7 @@ def test_global_and_tenant_switches_are_set_read_back_and_audited(
     assert reply.status == 200
     assert reply.body["scope"] == "global" and reply.body["on"] is True
     assert reply.body["audited"] == ["acme", "globex"]
+    assert reply.body["told"] == ["acme", "globex"]  # each tenant's channel hears of it
     for tenant in ("acme", "globex"):
         read = kill_switch.read(rt.store, tenant, forced=False)
         assert read.global_on and read.global_note.startswith("set by U-OPS at ")
@@ -60,7 +61,7 @@ def test_global_and_tenant_switches_are_set_read_back_and_audited(
     reply = api.kill_switch(admin, "acme", off)
     assert reply.body["scope"] == "acme" and reply.body["on"] is False
     assert reply.body["by"].startswith("entra:")  # no 'by': the caller
-    assert reply.body["audited"] == ["acme"]
+    assert reply.body["audited"] == ["acme"] and reply.body["told"] == ["acme"]
     api.kill_switch(admin, "globex", ON)
     assert kill_switch.read(rt.store, "globex", forced=False).tenant_on
     assert not kill_switch.read(rt.store, "acme", forced=False).tenant_on

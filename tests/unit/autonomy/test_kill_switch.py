@@ -25,9 +25,10 @@ from shared.autonomy.policies import load_policy
 from shared.autonomy.policy import Policy
 from shared.autonomy.proposals import propose, state_for
 from shared.cli import app
-from shared.errors import BadInput, StoreUnavailable
+from shared.errors import BadInput, DeliveryFailed, StoreUnavailable
 from shared.models.tenant import Tenant
 from shared.notify.actions import ActionKind
+from shared.ports.chat import ChatMessage, PostedMessage
 from shared.ports.store import SYSTEM_TENANT, Container
 from shared.settings import load_settings
 from tests.unit.autonomy import test_remediation as rem
@@ -333,3 +334,59 @@ def test_cli_refusals_exit_2_with_one_line(home: Path, args: tuple[str, ...], me
     assert code == 2 and message in out and len(out.strip().splitlines()) == 1
     code, out = run("autonomy", "kill-switch", "on", "--all", "--by", "U-OPS", "--reason", " ")
     assert code == 2 and "field 'reason': required text" in out
+
+
+# --- telling the tenants -----------------------------------------------------------------
+
+
+class _Channel:
+    """A chat port that records posts, or fails like an unreachable workspace."""
+
+    def __init__(self, *, fails: bool = False) -> None:
+        self.fails = fails
+        self.posts: list[tuple[ChatMessage, str | None]] = []
+
+    def post(self, message: ChatMessage, *, channel: str | None) -> PostedMessage:
+        if self.fails:
+            raise DeliveryFailed("slack down", permanent=False)
+        self.posts.append((message, channel))
+        return PostedMessage(channel=channel or "terminal", ts=str(len(self.posts)))
+
+
+def test_a_flip_is_told_in_each_tenants_channel_and_an_unreachable_one_is_skipped(
+    deps: Deps,
+) -> None:
+    add_tenant(deps, "globex")
+    channels = {"acme": _Channel(), "globex": _Channel(fails=True)}
+    tenants = deps.tenants.list()
+    done = kill_switch.flip(
+        deps.store,
+        [t.id for t in tenants],
+        scope=None,
+        on=True,
+        by="U-OPS",
+        reason="<!channel> runaway restarts",
+        now=deps.clock.now(),
+        actor="test",
+        via="test",
+    )
+
+    told = kill_switch.announce(lambda t: channels[t.id], tenants, done)  # type: ignore[arg-type,return-value]
+
+    assert told == ("acme",)
+    assert state(deps, "globex").global_on  # the switch holds whether or not the post landed
+    ((message, _),) = channels["acme"].posts
+    assert message.tenant_id == "acme" and message.kind == "kill_switch"
+    assert "stopped for every tenant" in message.text and "U-OPS" in message.text
+    shown = json.dumps(message.blocks)
+    assert "<!channel>" not in shown and "&lt;!channel&gt; runaway restarts" in shown
+
+
+def test_cli_tells_the_active_tenants(home: Path) -> None:
+    for tenant in ("acme", "globex"):
+        assert run("tenants", "add", tenant)[0] == 0
+    code, out = run("autonomy", "kill-switch", "on", "--all", "--by", "U-OPS", "--reason", "outage")
+    assert code == 0, out
+    assert "told in Slack: acme, globex" in out
+    saved = [p.read_text() for p in (home / "home" / "messages").rglob("*.json")]
+    assert sum("Automated remediation is stopped for every tenant" in s for s in saved) == 2
