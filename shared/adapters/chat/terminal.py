@@ -64,7 +64,9 @@ class TerminalChat:
         self, messages_dir: Path, *, console: Console | None = None, echo: bool = True
     ) -> None:
         self._dir = messages_dir
-        self._console = console or Console(highlight=False)
+        # stderr: the messages are shown beside a command's output, never in it
+        # (a `--json` result on stdout stays one JSON document).
+        self._console = console or Console(highlight=False, stderr=True)
         self._echo = echo
         self._lock = threading.Lock()
 

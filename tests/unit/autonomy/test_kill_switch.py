@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -390,3 +393,30 @@ def test_cli_tells_the_active_tenants(home: Path) -> None:
     assert "told in Slack: acme, globex" in out
     saved = [p.read_text() for p in (home / "home" / "messages").rglob("*.json")]
     assert sum("Automated remediation is stopped for every tenant" in s for s in saved) == 2
+
+
+def test_json_output_stays_one_document_while_messages_are_shown(tmp_path: Path) -> None:
+    """The terminal chat shows messages on stderr, so ``--json`` on stdout parses."""
+    env = {**os.environ, "SRE_COPILOT_HOME": str(tmp_path / "home"), "SRE_COPILOT_STORE": "sqlite"}
+    cli = [sys.executable, "-m", "shared.cli"]
+    subprocess.run([*cli, "tenants", "add", "acme"], env=env, check=True, capture_output=True)
+    done = subprocess.run(
+        [
+            *cli,
+            "autonomy",
+            "kill-switch",
+            "on",
+            "--all",
+            "--by",
+            "U-OPS",
+            "--reason",
+            "x",
+            "--json",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(done.stdout)["told"] == ["acme"]
+    assert "Automated remediation is stopped" in done.stderr
