@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from datetime import datetime, timedelta
 from typing import Any, Required, TypedDict
 
@@ -181,67 +181,56 @@ def _run(context: df.DurableOrchestrationContext, ref: Step) -> Generator[Any, A
     return {"proposal_id": ref["proposal_id"], "ran": True, "state": state}
 
 
+def _activity(
+    name: str, step: Step, act: Callable[..., dict[str, Any]], *args: str, settles: bool = False
+) -> dict[str, Any]:
+    """Run one step of ``shared.autonomy.remediation`` for the step's proposal, traced.
+
+    ``settles``: the step may end the proposal, so its outcome is counted then.
+    """
+    rt = runtime()
+    with rt.telemetry.activity(name, step):
+        result = act(rt, step["tenant_id"], step["proposal_id"], *args)
+    if settles:
+        rt.telemetry.action_settled(rt.store, step["tenant_id"], step["proposal_id"])
+    return result
+
+
 @bp.activity_trigger(input_name="step", activity=OPEN)
 def open_remediation(step: Step) -> dict[str, Any]:
-    rt = runtime()
-    with rt.telemetry.activity(OPEN, step):
-        result = remediation.open_(rt, step["tenant_id"], step["proposal_id"])
-    rt.telemetry.action_settled(rt.store, step["tenant_id"], step["proposal_id"])
-    return result
+    return _activity(OPEN, step, remediation.open_, settles=True)
 
 
 @bp.activity_trigger(input_name="step", activity=SETTLE)
 def settle_remediation(step: Step) -> dict[str, Any]:
-    rt = runtime()
-    with rt.telemetry.activity(SETTLE, step):
-        result = remediation.settle(rt, step["tenant_id"], step["proposal_id"])
-    rt.telemetry.action_settled(rt.store, step["tenant_id"], step["proposal_id"])
-    return result
+    return _activity(SETTLE, step, remediation.settle, settles=True)
 
 
 @bp.activity_trigger(input_name="step", activity=EXPIRE)
 def expire_remediation(step: Step) -> dict[str, Any]:
-    rt = runtime()
-    with rt.telemetry.activity(EXPIRE, step):
-        result = remediation.expire(rt, step["tenant_id"], step["proposal_id"])
-    rt.telemetry.action_settled(rt.store, step["tenant_id"], step["proposal_id"])
-    return result
+    return _activity(EXPIRE, step, remediation.expire, settles=True)
 
 
 @bp.activity_trigger(input_name="step", activity=BEGIN)
 def begin_remediation(step: Step) -> dict[str, Any]:
-    rt = runtime()
-    with rt.telemetry.activity(BEGIN, step):
-        return remediation.begin(rt, step["tenant_id"], step["proposal_id"])
+    return _activity(BEGIN, step, remediation.begin)
 
 
 @bp.activity_trigger(input_name="step", activity=EXECUTE)
 def execute_remediation(step: Step) -> dict[str, Any]:
-    rt = runtime()
-    with rt.telemetry.activity(EXECUTE, step):
-        return remediation.execute(rt, step["tenant_id"], step["proposal_id"])
+    return _activity(EXECUTE, step, remediation.execute)
 
 
 @bp.activity_trigger(input_name="step", activity=VERIFY)
 def verify_remediation(step: Step) -> dict[str, Any]:
-    rt = runtime()
-    with rt.telemetry.activity(VERIFY, step):
-        return remediation.verify(rt, step["tenant_id"], step["proposal_id"])
+    return _activity(VERIFY, step, remediation.verify)
 
 
 @bp.activity_trigger(input_name="step", activity=UNDO)
 def undo_remediation(step: Step) -> dict[str, Any]:
-    rt = runtime()
-    with rt.telemetry.activity(UNDO, step):
-        return remediation.undo(rt, step["tenant_id"], step["proposal_id"])
+    return _activity(UNDO, step, remediation.undo)
 
 
 @bp.activity_trigger(input_name="step", activity=FINISH)
 def finish_remediation(step: Step) -> dict[str, Any]:
-    rt = runtime()
-    with rt.telemetry.activity(FINISH, step):
-        result = remediation.finish(
-            rt, step["tenant_id"], step["proposal_id"], step["state"], step["reason"]
-        )
-    rt.telemetry.action_settled(rt.store, step["tenant_id"], step["proposal_id"])
-    return result
+    return _activity(FINISH, step, remediation.finish, step["state"], step["reason"], settles=True)
