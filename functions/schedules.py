@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Iterable, Iterator
 
 import azure.durable_functions as df
 import azure.functions as func
@@ -31,6 +32,7 @@ from shared.anomaly.live import run as sweep_anomalies_of
 from shared.autonomy.promotion import sweep as propose_promotions
 from shared.bootstrap import runtime
 from shared.incidents.reconcile import needs_start, open_incidents
+from shared.models.tenant import Tenant
 from shared.predict.live import run_sweep
 from shared.report.deliver import Status, send_weekly_report
 from shared.scoring.calibration import calibrate
@@ -52,16 +54,27 @@ FORECAST_SCHEDULE = "0 */15 * * * *"
 """NCRONTAB (seconds first): every 15 minutes."""
 
 
+def _each[T](
+    tenants: Iterable[Tenant], what: str, run: Callable[[Tenant], T]
+) -> Iterator[tuple[Tenant, T]]:
+    """``run`` for each tenant in turn; a tenant whose run fails is logged and skipped,
+    so one tenant's bad data or outage never stops the others."""
+    for tenant in tenants:
+        try:
+            done = run(tenant)
+        except Exception:  # logged, and the next timer run tries again
+            log.exception("%s of %s failed", what, tenant.id)
+            continue
+        yield tenant, done
+
+
 @bp.schedule(schedule=CALIBRATION_SCHEDULE, arg_name="timer", run_on_startup=False)
 def calibrate_weights(timer: func.TimerRequest) -> None:
     rt = runtime()
     now = rt.clock.now()
-    for tenant in rt.tenants.active():
-        try:
-            outcome = calibrate(rt.store, tenant.id, now=now)
-        except Exception:  # logged: one tenant's bad data must not stop the others
-            log.exception("calibration of %s failed", tenant.id)
-            continue
+    for tenant, outcome in _each(
+        rt.tenants.active(), "calibration", lambda t: calibrate(rt.store, t.id, now=now)
+    ):
         log.info("calibration of %s: %s (%s)", tenant.id, outcome.status, outcome.reason)
 
 
@@ -69,12 +82,9 @@ def calibrate_weights(timer: func.TimerRequest) -> None:
 def sweep_forecasts(timer: func.TimerRequest) -> None:
     rt = runtime()
     now = rt.clock.now()
-    for tenant in rt.tenants.active():
-        try:
-            run = run_sweep(rt, tenant, now)
-        except Exception:  # logged: one tenant's failure must not stop the others
-            log.exception("forecast sweep of %s failed", tenant.id)
-            continue
+    for tenant, run in _each(
+        rt.tenants.active(), "forecast sweep", lambda t: run_sweep(rt, t, now)
+    ):
         log.info("forecast sweep of %s: %s", tenant.id, run.summary())
         for error in run.errors:
             log.warning("forecast sweep of %s: %s", tenant.id, error)
@@ -84,12 +94,10 @@ def sweep_forecasts(timer: func.TimerRequest) -> None:
 def send_weekly_reports(timer: func.TimerRequest) -> None:
     rt = runtime()
     now = rt.clock.now()
-    for tenant in rt.tenants.active():
-        try:
-            outcome = send_weekly_report(rt, tenant, now=now)
-        except Exception:  # logged: one tenant's failure must not stop the others
-            log.exception("weekly report of %s failed", tenant.id)
-            continue
+    reports = _each(
+        rt.tenants.active(), "weekly report", lambda t: send_weekly_report(rt, t, now=now)
+    )
+    for tenant, outcome in reports:
         if outcome.status is Status.SENT:
             log.info("weekly report of %s for %s sent", tenant.id, outcome.week)
 
@@ -116,12 +124,8 @@ async def reconcile_incidents(
 def sweep_anomalies(timer: func.TimerRequest) -> None:
     rt = runtime()
     now = rt.clock.now()
-    for tenant in rt.tenants.active():
-        try:
-            result = sweep_anomalies_of(rt, tenant, now)
-        except Exception:  # logged: one tenant's failure must not stop the others
-            log.exception("anomaly sweep of %s failed", tenant.id)
-            continue
+    sweeps = _each(rt.tenants.active(), "anomaly sweep", lambda t: sweep_anomalies_of(rt, t, now))
+    for tenant, result in sweeps:
         log.info(
             "anomaly sweep of %s: %d attached, %d digested",
             tenant.id,
@@ -134,21 +138,15 @@ def sweep_anomalies(timer: func.TimerRequest) -> None:
 def send_anomaly_digests(timer: func.TimerRequest) -> None:
     rt = runtime()
     now = rt.clock.now()
-    for tenant in rt.tenants.active():
-        try:
-            outcome = send_daily_digest(rt, tenant, now=now)
-        except Exception:  # logged: one tenant's failure must not stop the others
-            log.exception("anomaly digest of %s failed", tenant.id)
-            continue
+    tenants = rt.tenants.active()
+    for tenant, outcome in _each(
+        tenants, "anomaly digest", lambda t: send_daily_digest(rt, t, now=now)
+    ):
         if outcome.status is DigestStatus.SENT:
             log.info("anomaly digest of %s for %s sent", tenant.id, outcome.day)
-    for tenant in rt.tenants.active():
-        if not is_due(now, tenant.zone):
-            continue
-        try:
-            proposed = propose_promotions(rt, tenant, now=now)
-        except Exception:  # logged: one tenant's failure must not stop the others
-            log.exception("promotion proposals of %s failed", tenant.id)
-            continue
+    due = [t for t in tenants if is_due(now, t.zone)]
+    for tenant, proposed in _each(
+        due, "promotion proposals", lambda t: propose_promotions(rt, t, now=now)
+    ):
         for posted in proposed.posted:
             log.info("promotion of %s proposed for %s", posted.action, tenant.id)
