@@ -28,11 +28,12 @@ admission document shares the container as ``remediation_admission``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
 from shared.audit import record as audit_record
+from shared.autonomy.engine import Execution
 from shared.errors import Conflict
 from shared.models.base import Model, TenantDocument, UtcDatetime, iso
 from shared.ports.store import Container, DocumentStore, Filter, update_with_retry
@@ -140,6 +141,17 @@ class ActionRecord(TenantDocument):
     def why(self) -> str:
         """The latest step's reason (what ``actions list`` shows)."""
         return self.history[-1].reason if self.history else "; ".join(self.reasons)
+
+    def execution(self) -> Execution:
+        """What this record counts for in the policy's limits (it started at ``executed_at``)."""
+        assert self.executed_at is not None, "only an executed record counts"
+        return Execution(
+            action=self.action,
+            service=self.service,
+            started_at=self.executed_at,
+            out_of_service=self.out_of_service,
+            running=self.state is ActionState.EXECUTING,
+        )
 
     def row(self) -> dict[str, Any]:
         """``actions list``: the contract's id, incident_id, action, target, tier, state,
@@ -296,6 +308,3 @@ def audit(
         },
         key=key or f"{record.id}:{what}",
     )
-
-
-HOUR = timedelta(hours=1)

@@ -31,7 +31,7 @@ from typing import Any
 
 from shared.autonomy import actions
 from shared.autonomy.actions import ActionRecord, ActionState
-from shared.autonomy.engine import Decision, Execution
+from shared.autonomy.engine import HOUR, Decision, Execution
 from shared.errors import Conflict, PreconditionFailed
 from shared.models.base import Model, UtcDatetime
 from shared.ports.store import Container, DocumentStore, update_with_retry
@@ -39,7 +39,6 @@ from shared.ports.store import Container, DocumentStore, update_with_retry
 ADMISSION_ID = "remediation-admission"
 DOC_TYPE = "remediation_admission"
 CONTAINER = Container.WORK
-HOUR = timedelta(hours=1)
 LEASE = timedelta(minutes=10)
 """How long a claim stands before its record shows it executing. ``begin`` writes
 the claim and moves the record right after (two store writes); a claim older
@@ -143,13 +142,7 @@ def executions(
     claimed = {c.proposal_id for c in kept}
     from_claims = [c.execution() for c in kept if c.proposal_id != exclude]
     from_records = [
-        Execution(
-            action=r.action,
-            service=r.service,
-            started_at=r.executed_at,
-            out_of_service=r.out_of_service,
-            running=r.state is ActionState.EXECUTING,
-        )
+        r.execution()
         for r in records
         if r.executed_at is not None and r.id != exclude and r.id not in claimed
     ]

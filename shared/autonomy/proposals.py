@@ -41,9 +41,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from shared.autonomy import kill_switch
 from shared.autonomy.actions import (
-    HOUR,
     ActionRecord,
-    ActionState,
     Origin,
     audit,
     create,
@@ -51,6 +49,7 @@ from shared.autonomy.actions import (
     list_records,
 )
 from shared.autonomy.engine import (
+    HOUR,
     Approval,
     Decision,
     Execution,
@@ -258,8 +257,12 @@ def state_for(
     *,
     live: Mapping[str, Fleet] | None = None,
     kill_switch_setting: bool,
+    executions: tuple[Execution, ...] | None = None,
 ) -> State:
     """The engine's view of the world, read from the store now (``live`` fleets preferred).
+
+    ``executions``: given by a caller that judges against its own (admission's
+    claims); else the tenant's executions of the last hour are read.
 
     The kill switches are read on every call, so a switch flipped while an
     action waits (announce window, approval) refuses it at the re-check;
@@ -267,17 +270,12 @@ def state_for(
     global one on. A store error propagates: unknown is never off.
     """
     switches = kill_switch.read(store, tenant.id, forced=kill_switch_setting)
-    executions = tuple(
-        Execution(
-            action=r.action,
-            service=r.service,
-            started_at=r.executed_at,
-            out_of_service=r.out_of_service,
-            running=r.state is ActionState.EXECUTING,
+    if executions is None:
+        executions = tuple(
+            r.execution()
+            for r in executed_since(store, tenant.id, now - HOUR)
+            if r.executed_at is not None and r.id != record_id
         )
-        for r in executed_since(store, tenant.id, now - HOUR)
-        if r.executed_at is not None and r.id != record_id
-    )
     return State(
         executions=executions,
         fleets=fleets(tenant, incident, live),

@@ -269,6 +269,7 @@ def begin(deps: RemediationDeps, tenant_id: str, proposal_id: str) -> dict[str, 
         now,
         live={proposal.service: live.fleet} if live.fleet is not None else None,
         kill_switch_setting=deps.settings.autonomy_kill_switch,
+        executions=(),  # judged against admission's claims instead (``judge``)
     )
     fleet_line = fleet_reason(proposal, state, live)
 
