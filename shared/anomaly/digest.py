@@ -171,14 +171,17 @@ def _impacts(
     if not findings:
         return out
     for doc in open_incidents(store, tenant_id):
+        mine = [f for f in findings if concerns(doc, f)]
+        if not mine:  # read its analysis only when one of the findings concerns it
+            continue
         incident_id = str(doc["id"])
         analysis = stored_analysis.load(store, tenant_id, incident_id)
         score = (analysis.impact or {}).get("score") if analysis is not None else None
         if not isinstance(score, int | float) or isinstance(score, bool):
             continue
-        for f in findings:
+        for f in mine:
             key = (f.scope, f.entity)
-            if concerns(doc, f) and (key not in out or float(score) > out[key][0]):
+            if key not in out or float(score) > out[key][0]:
                 out[key] = (float(score), incident_id)
     return out
 

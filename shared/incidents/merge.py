@@ -159,7 +159,7 @@ def absorb(
     reason = seen_by_people(store, tenant_id, absorbed)
     if reason is not None:
         return Merge(Outcome.SEEN, survivor_id, absorbed_id, reason=reason)
-    why = f"{_where(cause)} (alert {cause.fingerprint}) explains the alerts that opened both"
+    why = f"{where(cause)} (alert {cause.fingerprint}) explains the alerts that opened both"
     refused: dict[str, str] = {}
 
     def mark(doc: dict[str, Any]) -> dict[str, Any] | None:
@@ -440,9 +440,10 @@ def _take_in(
     return to_id, outcome.get("status", IncidentStatus.OPEN), bool(outcome.get("signal"))
 
 
-def _where(alert: Alert) -> str:
-    where = alert.service or alert.instance
-    return f"{alert.name} on {where}" if where else alert.name
+def where(alert: Alert) -> str:
+    """The alert as a reason names it: its name, and the service (or instance) it is on."""
+    on = alert.service or alert.instance
+    return f"{alert.name} on {on}" if on else alert.name
 
 
 def _note(key: str, text: str, at: datetime) -> dict[str, str]:

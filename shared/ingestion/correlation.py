@@ -189,11 +189,6 @@ def merge_alerts(incident: Incident, alerts: Sequence[Alert], at: datetime) -> I
     return merged.model_copy(update={"alerts": tuple(ordered)})
 
 
-def _where(alert: Alert) -> str:
-    where = alert.service or alert.instance
-    return f"{alert.name} on {where}" if where else alert.name
-
-
 def _join_note(decision: Decision) -> tuple[str, str] | None:
     """(key, text) of the note saying why the alert is in its incident; None for a repeat.
 
@@ -210,14 +205,14 @@ def _join_note(decision: Decision) -> tuple[str, str] | None:
         where = alert.service or alert.instance or alert.fingerprint
         return (
             f"cause:{where}",
-            f"{_where(alert)} joined: the likelier cause of the alerts that opened this "
+            f"{merge.where(alert)} joined: the likelier cause of the alerts that opened this "
             f"incident, arrived after them (alert {alert.fingerprint})",
         )
     if join.relation is Relation.OPENED:
-        return "opened", f"Opened by {_where(alert)} (alert {alert.fingerprint})"
+        return "opened", f"Opened by {merge.where(alert)} (alert {alert.fingerprint})"
     reason = join.reason.split("; merged", 1)[0]
     key = f"{join.relation.value}:{join.via}:{alert.service or alert.instance}"
-    return key, f"{_where(alert)} joined: {reason}"
+    return key, f"{merge.where(alert)} joined: {reason}"
 
 
 def _note(key: str, text: str, at: datetime) -> dict[str, str]:
@@ -381,7 +376,7 @@ class Correlator:
         """Move an alert a late-arriving cause explains better, unless people may have
         seen the incident it is in; the incidents whose alerts changed."""
         reason = (
-            f"{_where(move.cause)} (alert {move.cause.fingerprint}) began before it and "
+            f"{merge.where(move.cause)} (alert {move.cause.fingerprint}) began before it and "
             f"arrived after it: {move.reason}"
         )
         done = merge.move_alert(
@@ -510,7 +505,7 @@ class Correlator:
             (link.other_id, link.incident_id),
         ):
             text = (
-                f"Likely same cause as {other}: {_where(link.alert)} (alert "
+                f"Likely same cause as {other}: {merge.where(link.alert)} (alert "
                 f"{link.alert.fingerprint}) explains the alerts that opened both; each keeps "
                 "its alerts"
             )
