@@ -251,8 +251,13 @@ def _focus(
     return focus
 
 
+def _measured(snapshot: ContextSnapshot) -> set[str]:
+    """Services with series of their own."""
+    return {r.entity for r in snapshot.signals if r.scope == "service"}
+
+
 def _attached(
-    snapshot: ContextSnapshot,
+    measured: set[str],
     focus: set[str],
     edges: Mapping[str, Sequence[str]],
     changed: Iterable[str],
@@ -265,9 +270,8 @@ def _attached(
     changed = set(changed)
     if not focus & changed:
         return _reachable(focus, edges)
-    measured = {r.entity for r in snapshot.signals if r.scope == "service"}
-    passable = changed | (set(edges) - measured)
-    passable |= {d for deps in edges.values() for d in deps} - set(measured)
+    unmeasured = (set(edges) | {d for deps in edges.values() for d in deps}) - measured
+    passable = changed | unmeasured
     seen = set(focus)
     frontier = list(seen)
     while frontier:
@@ -282,7 +286,7 @@ def _attached(
 
 
 def _fronted(
-    snapshot: ContextSnapshot,
+    measured: set[str],
     anomalies: Mapping[str, ServiceAnomaly],
     depends: Mapping[str, Sequence[str]],
     callers: Mapping[str, Sequence[str]],
@@ -291,7 +295,6 @@ def _fronted(
     balancer's address, an uninstrumented host) that changed with a measured
     dependency of the same caller: likely the same calls seen twice, the endpoint
     in front of the service, which is the one to look into."""
-    measured = {r.entity for r in snapshot.signals if r.scope == "service"}
     out = set()
     for n, a in anomalies.items():
         if n in measured or any(callee_of(r) != n for r in a.readings) or a.onset is None:
@@ -315,7 +318,8 @@ def attached_services(snapshot: ContextSnapshot) -> set[str]:
     """The services a fault could have reached the alert from (see ``_attached``)."""
     anomalies = service_anomalies(snapshot.signals)
     depends = {name: node.depends_on for name, node in snapshot.neighbourhood.services.items()}
-    return _attached(snapshot, _focus(snapshot, depends, anomalies), depends, anomalies)
+    focus = _focus(snapshot, depends, anomalies)
+    return _attached(_measured(snapshot), focus, depends, anomalies)
 
 
 def rank_services(snapshot: ContextSnapshot) -> list[Ranked]:
@@ -382,8 +386,9 @@ def rank_services(snapshot: ContextSnapshot) -> list[Ranked]:
             nxt[n] += ALPHA * dangling * restart[n]
         rank = nxt
 
-    attached = _attached(snapshot, focus, depends, anomalies)
-    fronted = _fronted(snapshot, anomalies, depends, callers)
+    measured = _measured(snapshot)
+    attached = _attached(measured, focus, depends, anomalies)
+    fronted = _fronted(measured, anomalies, depends, callers)
     ranked: list[Ranked] = []
     for n in nodes:
         anomaly = anomalies.get(n)
