@@ -127,9 +127,14 @@ def load_runbooks(folder: Path) -> list[Runbook]:
     return [found[k] for k in sorted(found)]
 
 
+def actions_data(actions: Sequence[RunbookAction]) -> list[dict[str, Any]]:
+    """A runbook's actions as plain JSON data (what an analysis keeps with its hit)."""
+    return [a.model_dump(mode="json") for a in actions]
+
+
 def actions_json(actions: Sequence[RunbookAction]) -> str:
     """A runbook's actions as the JSON text the search index stores with it."""
-    return json.dumps([a.model_dump(mode="json") for a in actions], sort_keys=True)
+    return json.dumps(actions_data(actions), sort_keys=True)
 
 
 def actions_from(value: object, *, origin: str) -> tuple[RunbookAction, ...]:

@@ -17,6 +17,7 @@ from typing import Any
 
 from shared.models.hypothesis import Hypothesis
 from shared.ports.search import RunbookHit, RunbookQuery, SearchIndex
+from shared.runbooks.loader import actions_data
 
 TOP = 3
 
@@ -63,5 +64,5 @@ def _stored(hit: RunbookHit, value: float) -> dict[str, Any]:
         "categories": list(hit.categories),
     }
     if hit.actions is not None:
-        kept["actions"] = [a.model_dump(mode="json") for a in hit.actions]
+        kept["actions"] = actions_data(hit.actions)
     return kept
