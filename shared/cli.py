@@ -1010,23 +1010,18 @@ def autonomy_kill_switch(
     if (tenant is None) == (not every):
         raise BadInput("name exactly one of --tenant T (one tenant) or --all (the global switch)")
     rt = _runtime()
-    if tenant is not None:
-        rt.tenants.get(tenant)
-        ids = [tenant]
-    else:
-        ids = [t.id for t in rt.tenants.list()]
-    done = kill_switch.flip(
+    done, told = kill_switch.switch(
         rt.store,
-        ids,
-        scope=tenant,
+        rt.tenants,
+        tenant,
         on=state == "on",
         by=by,
         reason=reason,
         now=rt.clock.now(),
         actor=f"cli:{by.strip()[:200]}",
         via="cli",
+        tell=lambda stopped, flipped: kill_switch.announce(rt.chat_for, stopped, flipped),
     )
-    told = kill_switch.announce(rt.chat_for, [t for t in rt.tenants.active() if t.id in ids], done)
     if as_json:
         typer.echo(json.dumps(done.to_json() | {"told": list(told)}, indent=2))
     else:

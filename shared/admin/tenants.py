@@ -16,7 +16,7 @@ that deliveries signed while the subscription changes still verify.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -59,10 +59,6 @@ def new_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
-Announce = Callable[[Sequence[Tenant], kill_switch.Flipped], tuple[str, ...]]
-"""Tells the tenants a kill switch stopped (or restarted) in their channels; who was told."""
-
-
 class TenantAdmin:
     """The use cases over the registry, the store and the clock."""
 
@@ -73,7 +69,7 @@ class TenantAdmin:
         clock: Clock,
         *,
         kill_switch_setting: bool = False,
-        announce: Announce | None = None,
+        announce: kill_switch.Tell | None = None,
     ) -> None:
         self._store = store
         self._tenants = tenants
@@ -249,27 +245,18 @@ class TenantAdmin:
         """
         fields = _object(body)
         _only(fields, ("on", "by", "reason"))
-        if tenant_id is not None:
-            self._tenants.get(tenant_id)
-            ids = [tenant_id]
-        else:
-            ids = [t.id for t in self._tenants.list()]
-        on, by, reason = kill_switch.checked(
-            fields.get("on"), fields.get("by", actor), fields.get("reason")
-        )
-        done = kill_switch.flip(
+        done, told = kill_switch.switch(
             self._store,
-            ids,
-            scope=tenant_id,
-            on=on,
-            by=by,
-            reason=reason,
+            self._tenants,
+            tenant_id,
+            on=fields.get("on"),
+            by=fields.get("by", actor),
+            reason=fields.get("reason"),
             now=self._clock.now(),
             actor=actor,
             via="admin API",
+            tell=self._announce,
         )
-        stopped = [t for t in self._tenants.active() if t.id in ids]
-        told = self._announce(stopped, done) if self._announce is not None else ()
         return done.to_json() | {"told": list(told)}
 
     def kill_switches(self, tenant_id: str | None) -> dict[str, Any]:

@@ -47,6 +47,7 @@ from shared.models.tenant import Tenant
 from shared.notify.mrkdwn import escape as escape_mrkdwn
 from shared.ports.chat import ChatMessage, ChatPort
 from shared.ports.store import Container, DocumentStore
+from shared.tenants.registry import TenantRegistry
 
 log = logging.getLogger(__name__)
 
@@ -279,6 +280,33 @@ def flip(
         was_on=before is not None and before.on,
         audited=tuple(tenant_ids),
     )
+
+
+Tell = Callable[[Sequence[Tenant], Flipped], tuple[str, ...]]
+"""Tells the tenants a flip stopped (or restarted) in their channels; returns who was told."""
+
+
+def switch(
+    store: DocumentStore,
+    registry: TenantRegistry,
+    scope: str | None,
+    *,
+    on: object,
+    by: object,
+    reason: object,
+    now: datetime,
+    actor: str,
+    via: str,
+    tell: Tell | None,
+) -> tuple[Flipped, tuple[str, ...]]:
+    """Flip the tenant ``scope``'s switch (None: the global one) as the CLI and the admin
+    API do: for the tenants it stops (an unknown tenant is ``NotFound``), then ``tell``
+    the active ones. The flipped switch and the tenants told."""
+    ids = [registry.get(scope).id] if scope is not None else [t.id for t in registry.list()]
+    on, by, reason = checked(on, by, reason)
+    done = flip(store, ids, scope=scope, on=on, by=by, reason=reason, now=now, actor=actor, via=via)
+    stopped = [t for t in registry.active() if t.id in ids]
+    return done, tell(stopped, done) if tell is not None else ()
 
 
 def announce(
