@@ -379,6 +379,11 @@ def propose(
     started: list[ActionRecord] = []
     skipped: list[str] = []
     seen: set[tuple[str, str]] = set()
+    # A button's proposals are numbered after the incident's earlier ones of the
+    # same action and target; read once (this loop's own never share a pair).
+    earlier = (
+        list_records(deps.store, tenant.id, incident_id=incident.id) if origin != "analysis" else []
+    )
     for runbook in runbooks:
         for entry in runbook.actions:
             resolved = resolve(
@@ -407,6 +412,7 @@ def propose(
                 confidence=float(top.get("confidence") or 0.0),
                 origin=origin,
                 requested_by=requested_by,
+                earlier=earlier,
             )
             if isinstance(made, str):
                 skipped.append(made)
@@ -431,6 +437,7 @@ def _one(
     confidence: float,
     origin: Origin,
     requested_by: str | None,
+    earlier: Sequence[ActionRecord],
 ) -> ActionRecord | str:
     store = deps.store
     now = deps.clock.now()
@@ -438,11 +445,7 @@ def _one(
     if origin == "analysis":
         pid = proposal_id(incident.id, entry.action, resolved.target, params, "auto")
     else:
-        mine = [
-            r
-            for r in list_records(store, tenant.id, incident_id=incident.id)
-            if (r.action, r.target) == (entry.action, resolved.target)
-        ]
+        mine = [r for r in earlier if (r.action, r.target) == (entry.action, resolved.target)]
         if any(not r.state.terminal for r in mine):
             return f"{entry.action} on {resolved.target}: already proposed and open"
         pid = proposal_id(incident.id, entry.action, resolved.target, params, f"m{len(mine)}")
