@@ -185,9 +185,9 @@ def read_signals(
             errors.append(f"{spec.name}: {failure}")
             continue
         errors += [f"{spec.name}: {w}" for w in result.warnings]
-        numer = aligned(result, spec, grid, _step(grid))
+        numer = aligned(result, spec, grid)
         if denominator is not None:
-            denom = aligned(denominator, spec, grid, _step(grid))
+            denom = aligned(denominator, spec, grid)
             numer = {
                 key: _ratio(arr, den)
                 for key, arr in numer.items()
@@ -352,7 +352,3 @@ def _upsert_merged(
             store.create(Container.CACHE, tenant_id, mutate(blank))
         except Conflict:  # lost a creation race: merge into the winner's document
             update_with_retry(store, Container.CACHE, tenant_id, doc_key, mutate)
-
-
-def _step(grid: Floats) -> float:
-    return float(grid[1] - grid[0]) if grid.size > 1 else 1.0

@@ -227,9 +227,14 @@ def render_or_all(template: str, names: Sequence[str]) -> str:
 
 
 def aligned(
-    result: QueryResult, spec: SignalSpec, grid: FloatArray, step: float
+    result: QueryResult, spec: SignalSpec, grid: FloatArray, step: float | None = None
 ) -> dict[tuple[str, str], FloatArray]:
-    """Series keyed by (entity, join value) as arrays on the step grid (NaN: no sample)."""
+    """Series keyed by (entity, join value) as arrays on the step grid (NaN: no sample).
+
+    ``step``: the grid's spacing, read from the grid when not given.
+    """
+    if step is None:
+        step = float(grid[1] - grid[0]) if grid.size > 1 else 1.0
     out: dict[tuple[str, str], FloatArray] = {}
     for series in result.series:
         entity = series.labels.get(spec.key_label)

@@ -78,8 +78,8 @@ def read_worst_pods(
     grid = start.timestamp() + step.total_seconds() * np.arange(
         int(history / step) + 1, dtype=np.float64
     )
-    working = aligned(used, spec, grid, _step(grid))
-    limit = aligned(limits, spec, grid, _step(grid))
+    working = aligned(used, spec, grid)
+    limit = aligned(limits, spec, grid)
     by_service: dict[str, list[PodHeadroom]] = {}
     for (service, pod), ws in sorted(working.items()):
         lim = limit.get((service, pod), limit.get((service, "")))
@@ -108,7 +108,3 @@ def _risk(pod: PodHeadroom) -> tuple[int, float, float]:
     if result.status is Status.NOT_FILLING:
         return (2, 0.0, room)
     return (3, 0.0, room)
-
-
-def _step(grid: Floats) -> float:
-    return float(grid[1] - grid[0]) if grid.size > 1 else 1.0
