@@ -31,6 +31,7 @@ from shared.errors import BadInput
 from shared.incidents import stored_analysis
 from shared.models.anomaly import AnomalyFinding
 from shared.models.tenant import Tenant
+from shared.notify.incident_message import clip, section
 from shared.notify.mrkdwn import escape as E
 from shared.notify.once import SendOnce
 from shared.ports.chat import ChatMessage, ChatPort, PostedMessage
@@ -45,7 +46,6 @@ MAX_GROUPS = 40
 """Slack allows 50 blocks a message: the header, the intro, the groups, a last line."""
 MAX_LINES = 10
 """Findings shown per group; the rest are counted."""
-SECTION_LIMIT = 3000
 
 
 class DigestRuntime(Protocol):
@@ -196,16 +196,16 @@ def render(view: DigestView, zone: ZoneInfo) -> ChatMessage:
     blocks: list[dict[str, Any]] = [
         {
             "type": "header",
-            "text": {"type": "plain_text", "text": _clip(f"Anomaly digest: {view.day}", 150)},
+            "text": {"type": "plain_text", "text": clip(f"Anomaly digest: {view.day}", 150)},
         },
-        _section(E(lead)),
+        section(E(lead)),
     ]
     for group in view.groups[:MAX_GROUPS]:
-        blocks.append(_section(_group_text(group, zone)))
+        blocks.append(section(_group_text(group, zone)))
     if groups > MAX_GROUPS:
         rest = view.groups[MAX_GROUPS:]
         blocks.append(
-            _section(
+            section(
                 f"…and {sum(len(g.findings) for g in rest)} more on {len(rest)} more "
                 f"service(s)/host(s): `sre-copilot anomalies digest --day {view.day}`"
             )
@@ -278,11 +278,3 @@ def send_daily_digest(rt: DigestRuntime, tenant: Tenant, *, now: datetime) -> Ou
         raise
     once.sent(now, posted)
     return Outcome(tenant.id, Status.SENT, day, posted, view.count)
-
-
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text, SECTION_LIMIT)}}
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -21,6 +21,7 @@ from typing import Any
 
 from shared.formatting import percent, size
 from shared.notify.actions import ActionKind, ActionValue, button
+from shared.notify.incident_message import clip, section
 from shared.notify.mrkdwn import escape as E
 from shared.ports.chat import ChatMessage
 from shared.predict.forecast import Forecast, Status
@@ -31,7 +32,6 @@ KIND = "forecast"
 DASH = "\u2013"
 """An en dash, as a range is written."""
 HEADER_LIMIT = 150
-SECTION_LIMIT = 3000
 
 _MODEL = {
     "linear": "a steady trend",
@@ -185,14 +185,14 @@ def risk_message(
     blocks: list[dict[str, Any]] = [
         {
             "type": "header",
-            "text": {"type": "plain_text", "text": _clip(f"{icon} {title}", HEADER_LIMIT)},
+            "text": {"type": "plain_text", "text": clip(f"{icon} {title}", HEADER_LIMIT)},
         },
-        _section(lead),
+        section(lead),
     ]
     if post.action is Action.WORSE and post.previous_hours_left is not None:
-        blocks.append(_section(f"Earlier: about {hours(post.previous_hours_left)} left."))
+        blocks.append(section(f"Earlier: about {hours(post.previous_hours_left)} left."))
     blocks.append(
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(E(basis), 2000)}]}
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(E(basis), 2000)}]}
     )
     value = ActionValue(incident_id=forecast_id, tenant_id=tenant_id)
     blocks.append(
@@ -228,11 +228,3 @@ def _full_at(result: Forecast) -> str:
     if at is None or result.status is not Status.FILLING:
         return ""
     return f"\nFull around {_moment(at, result.now)}."
-
-
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text, SECTION_LIMIT)}}
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"

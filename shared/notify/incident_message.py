@@ -74,7 +74,8 @@ def _hm(moment: str | datetime | None) -> str:
     return value.strftime("%H:%M")
 
 
-def _section(text: str) -> dict[str, Any]:
+def section(text: str) -> dict[str, Any]:
+    """A mrkdwn section block, clipped to Slack's limit."""
     return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, SECTION_LIMIT)}}
 
 
@@ -227,7 +228,7 @@ def _hypothesis_blocks(
         lines.append(
             "_also proposed by Claude_" if "detector" in origins else "_proposed by Claude_"
         )
-    blocks = [_section("\n".join(lines))]
+    blocks = [section("\n".join(lines))]
     context = factors_line(hypothesis.get("factors", {}))
     if hypothesis.get("score") is not None:
         # The confidence is this support weighed against the other candidates'.
@@ -396,9 +397,9 @@ def render_incident(
                 f"({number(float(impact.get('score') or 0.0))}/100): {E(str(impact['urgency']))}"
             )
         )
-    blocks.append(_section(_what_is_happening(incident, snapshot)))
+    blocks.append(section(_what_is_happening(incident, snapshot)))
     hypotheses = list((analysis or {}).get("hypotheses") or [])
-    blocks.append(_section(_what_changed(snapshot, changes, hypotheses)))
+    blocks.append(section(_what_changed(snapshot, changes, hypotheses)))
     model_version = str((analysis or {}).get("model_version") or "")
     interactive = incident.status is not IncidentStatus.RESOLVED
     said: tuple[str, ...] = ()
@@ -406,16 +407,16 @@ def render_incident(
         said = () if hypotheses else evidence_gaps(snapshot)
         blocks.append({"type": "divider"})
         if hypotheses:
-            blocks.append(_section("*Likely root causes*"))
+            blocks.append(section("*Likely root causes*"))
             for hypothesis in hypotheses[:3]:
                 blocks += _hypothesis_blocks(
                     incident, hypothesis, feedback, model_version, interactive
                 )
         else:
-            blocks.append(_section(_insufficient(said)))
+            blocks.append(section(_insufficient(said)))
         extra = _runbooks_and_similar(analysis)
         if extra:
-            blocks.append(_section(extra))
+            blocks.append(section(extra))
         used = _runbook_buttons(incident, analysis) if interactive else None
         if used is not None:
             blocks.append(used)
