@@ -127,7 +127,7 @@ def basis(result: Forecast, size_bytes: float | None) -> str:
     parts = []
     model = _MODEL.get(result.model, result.model or "the recent trend")
     since = (
-        f" since {_moment(result.regime_start, result.now)}"
+        f" since {moment(result.regime_start, result.now)}"
         if result.regime_start is not None
         else ""
     )
@@ -147,10 +147,11 @@ def basis(result: Forecast, size_bytes: float | None) -> str:
     return text + (": " + ", ".join(facts) if facts else "")
 
 
-def _moment(moment: datetime, now: datetime) -> str:
-    if moment.date() == now.date():
-        return moment.strftime("%H:%M UTC")
-    return moment.strftime("%a %d %b %H:%M UTC")
+def moment(at: datetime, now: datetime) -> str:
+    """A time in a message: its clock time today, with the day otherwise."""
+    if at.date() == now.date():
+        return at.strftime("%H:%M UTC")
+    return at.strftime("%a %d %b %H:%M UTC")
 
 
 def render(post: Post, *, tenant_id: str, forecast_id: str) -> ChatMessage:
@@ -161,7 +162,7 @@ def render(post: Post, *, tenant_id: str, forecast_id: str) -> ChatMessage:
         post,
         title=f"Disk filling: {p.where}",
         text=text,
-        lead=f"*{E(text)}*" + _full_at(p.forecast),
+        lead=f"*{E(text)}*" + end_line(p.forecast, "Full around"),
         basis=basis(p.forecast, p.size_bytes),
         tenant_id=tenant_id,
         forecast_id=forecast_id,
@@ -223,8 +224,9 @@ def chart_title(post: Post) -> str:
     return f"{post.prediction.where}: {when(post.prediction.forecast)}"
 
 
-def _full_at(result: Forecast) -> str:
+def end_line(result: Forecast, lead: str) -> str:
+    """``lead`` and when a filling forecast reaches its end ("Full around 14:05 UTC")."""
     at = result.exhausted_at
     if at is None or result.status is not Status.FILLING:
         return ""
-    return f"\nFull around {_moment(at, result.now)}."
+    return f"\n{lead} {moment(at, result.now)}."

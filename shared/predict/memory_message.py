@@ -14,14 +14,11 @@ Service and pod names come from the metrics source and are data: escaped with
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from shared.formatting import percent, size
 from shared.notify import forecast_message
-from shared.notify.forecast_message import RiskWords, risk_message, when
+from shared.notify.forecast_message import RiskWords, end_line, moment, risk_message, when
 from shared.notify.mrkdwn import escape as E
 from shared.ports.chat import ChatMessage
-from shared.predict.forecast import Forecast, Status
 from shared.predict.sweep import Post
 
 _MODEL = {
@@ -51,7 +48,7 @@ def basis(post: Post) -> str:
     result = p.forecast
     pod = p.labels.get("pod")
     model = _MODEL.get(result.model, result.model or "the recent trend")
-    since = f" since {_moment(result.regime_start, result.now)}" if result.regime_start else ""
+    since = f" since {moment(result.regime_start, result.now)}" if result.regime_start else ""
     text = f"Worst pod {pod}, read from {model}{since}" if pod else f"Read from {model}{since}"
     if result.reason:
         text += f" ({result.reason})"
@@ -76,7 +73,7 @@ def render(post: Post, *, tenant_id: str, forecast_id: str) -> ChatMessage:
         post,
         title=f"Memory nearing its limit: {p.labels.get('service') or p.where}",
         text=text,
-        lead=f"*{E(text)}*" + _limit_at(p.forecast),
+        lead=f"*{E(text)}*" + end_line(p.forecast, "At its limit around"),
         basis=basis(post),
         tenant_id=tenant_id,
         forecast_id=forecast_id,
@@ -92,16 +89,3 @@ def chart_title(post: Post) -> str:
     pod = post.prediction.labels.get("pod")
     where = f"{post.prediction.where} (pod {pod})" if pod else post.prediction.where
     return f"{where}: at its limit {when(post.prediction.forecast)}"
-
-
-def _limit_at(result: Forecast) -> str:
-    at = result.exhausted_at
-    if at is None or result.status is not Status.FILLING:
-        return ""
-    return f"\nAt its limit around {_moment(at, result.now)}."
-
-
-def _moment(moment: datetime, now: datetime) -> str:
-    if moment.date() == now.date():
-        return moment.strftime("%H:%M UTC")
-    return moment.strftime("%a %d %b %H:%M UTC")
