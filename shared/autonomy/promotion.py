@@ -41,7 +41,6 @@ from typing import Any, Protocol, runtime_checkable
 
 from shared.audit import record as audit_record
 from shared.autonomy import trust
-from shared.autonomy.actions import list_records
 from shared.autonomy.policies import load_policy
 from shared.autonomy.policy import Mode, Policy
 from shared.clock import Clock
@@ -225,12 +224,8 @@ def sweep(
     stored = load_policy(deps.store, tenant.id)
     if stored is None or not any(e.mode is Mode.SHADOW for e in stored.policy.actions.values()):
         return Sweep(tenant.id)  # nothing in shadow mode: no need to read the record
-    rows = trust.assess(
-        stored.policy,
-        list_records(deps.store, tenant.id),
-        trust.resolutions(deps.store, tenant.id),
-        min_judged=min_judged,
-        threshold=threshold,
+    rows = trust.assessed(
+        deps.store, tenant.id, stored.policy, min_judged=min_judged, threshold=threshold
     )
     posted: list[Posted] = []
     held: list[str] = []
@@ -374,7 +369,7 @@ def click(deps: InteractionDeps, tenant: Tenant, action: InteractionAction) -> I
         )
     if promoting:
         return _promote(deps, tenant, mark, action.user_id, now)
-    return _not_yet(deps, tenant, mark, action.user_id, now)
+    return _not_yet(deps, tenant, stored.policy, mark, action.user_id, now)
 
 
 def _promote(
@@ -395,10 +390,16 @@ def _promote(
 
 
 def _not_yet(
-    deps: InteractionDeps, tenant: Tenant, mark: dict[str, Any], user: str, now: datetime
+    deps: InteractionDeps,
+    tenant: Tenant,
+    policy: Policy,
+    mark: dict[str, Any],
+    user: str,
+    now: datetime,
 ) -> InteractionOutcome:
     name = str(mark["action"])
-    judged = next((r.judged for r in trust.status(deps.store, tenant.id) if r.action == name), 0)
+    rows = trust.assessed(deps.store, tenant.id, policy)
+    judged = next((r.judged for r in rows if r.action == name), 0)
     moved = _move(
         deps.store, tenant.id, mark, DECLINED, now, {"by": user, "judged_at_answer": judged}
     )

@@ -268,8 +268,26 @@ def status(
 ) -> list[Agreement]:
     """``autonomy status``: agreement per action of the tenant, read from the store."""
     stored = load_policy(store, tenant_id)
-    return assess(
+    return assessed(
+        store,
+        tenant_id,
         stored.policy if stored else None,
+        min_judged=min_judged,
+        threshold=threshold,
+    )
+
+
+def assessed(
+    store: DocumentStore,
+    tenant_id: str,
+    policy: Policy | None,
+    *,
+    min_judged: int = DEFAULT_MIN_JUDGED,
+    threshold: float = DEFAULT_THRESHOLD,
+) -> list[Agreement]:
+    """``assess`` of the tenant's records and resolutions under a policy already read."""
+    return assess(
+        policy,
         list_records(store, tenant_id),
         resolutions(store, tenant_id),
         min_judged=min_judged,
@@ -330,17 +348,8 @@ def promote(
         )
     if entry.mode is Mode.ACTIVE:
         return Promotion(Outcome.UNCHANGED, f"{action} is active already for {tenant_id}")
-    row = next(
-        a
-        for a in assess(
-            stored.policy,
-            list_records(store, tenant_id),
-            resolutions(store, tenant_id),
-            min_judged=min_judged,
-            threshold=threshold,
-        )
-        if a.action == action
-    )
+    rows = assessed(store, tenant_id, stored.policy, min_judged=min_judged, threshold=threshold)
+    row = next(a for a in rows if a.action == action)
     if not row.ready and not force:
         return Promotion(
             Outcome.NOT_READY, f"{action} is not ready for promotion: {row.why} (--force overrides)"
