@@ -103,12 +103,12 @@ class TenantAdmin:
                 "tenantId": tenant_id,
                 "name": tenant_id,
                 **_checked(fields),
-                "alertmanager_token_hash": TokenHash.of(am, at=now).model_dump(mode="json"),
-                "change_token_hash": TokenHash.of(ct, at=now).model_dump(mode="json"),
+                "alertmanager_token": am,
+                "change_token": ct,
                 "pagerduty_secrets": [pd],
                 "pagerduty_rotated_at": iso(now),
             }
-        )
+        ).sealed(at=now)  # the tokens as their hashes, as the registry stores them
         self._tenants.add(tenant)
         self._audit(
             tenant.id,
@@ -173,14 +173,9 @@ class TenantAdmin:
 
         def change(current: Tenant) -> Tenant:
             update: dict[str, Any] = {}
-            if "alertmanager_token" in fresh:
-                update["alertmanager_token"] = None
-                update["alertmanager_token_hash"] = TokenHash.of(
-                    fresh["alertmanager_token"], at=now
-                )
-            if "change_token" in fresh:
-                update["change_token"] = None
-                update["change_token_hash"] = TokenHash.of(fresh["change_token"], at=now)
+            for token in ("alertmanager_token", "change_token"):
+                if token in fresh:  # sealed into its hash by the registry (at ``now``)
+                    update[token] = SecretStr(fresh[token])
             if "pagerduty_secret" in fresh:
                 new = SecretStr(fresh["pagerduty_secret"])
                 previous = current.pagerduty_secrets_at(now)[:1]
@@ -189,7 +184,7 @@ class TenantAdmin:
                 update["pagerduty_rotated_at"] = now
             return current.model_copy(update=update)
 
-        tenant = self._tenants.update(tenant_id, change)
+        tenant = self._tenants.update(tenant_id, change, now=now)
         detail: dict[str, Any] = {"credentials": sorted(fresh)}
         if "pagerduty_secret" in fresh:
             detail["pagerduty_previous_until"] = iso(until) if until else None
