@@ -164,6 +164,12 @@ def callee_of(reading: SignalReading) -> str | None:
     return next((labels[k] for k in PEER_LABELS if labels.get(k)), None)
 
 
+def _own_view(r: SignalReading) -> bool:
+    """A series about the service itself: its own, or a caller's view of the calls
+    it receives (naming it as the callee); not the calls it makes."""
+    return not outbound(r) or callee_of(r) is not None
+
+
 def latency_rise(anomaly: ServiceAnomaly) -> float | None:
     """The largest rise of the latency its callers get from it, in its series' unit
     (seconds by convention); None when no latency series of it rose."""
@@ -174,7 +180,7 @@ def latency_rise(anomaly: ServiceAnomaly) -> float | None:
         and r.current is not None
         and r.baseline is not None
         and any(w in r.signal.lower() for w in LATENCY_WORDS)
-        and (callee_of(r) is not None or not outbound(r))
+        and _own_view(r)
     ]
     return max(rises) if rises else None
 
@@ -188,17 +194,13 @@ def _combined(items: Sequence[SignalReading]) -> float:
 def service_anomalies(readings: Iterable[SignalReading]) -> dict[str, ServiceAnomaly]:
     """Per service: its combined change, over all series and over its fault signature."""
     grouped: dict[str, list[SignalReading]] = {}
-    peer: set[int] = set()
     for r in readings:
         if r.signal.startswith(SIGNAL_PREFIX):
-            callee = callee_of(r)
-            if callee is not None:
-                peer.add(id(r))
-            grouped.setdefault(callee or r.entity, []).append(r)
+            grouped.setdefault(callee_of(r) or r.entity, []).append(r)
     out = {}
     for service, items in grouped.items():
         items.sort(key=lambda r: (-abs(r.deviation), r.signal, r.detail))
-        local = [r for r in items if id(r) in peer or not outbound(r)]
+        local = [r for r in items if _own_view(r)]
         own = [r for r in local if not load_driven(r)]
         onsets = [r.onset for r in items[:3] if r.onset is not None]
         out[service] = ServiceAnomaly(
