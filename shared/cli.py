@@ -527,13 +527,41 @@ def bench_rca(
     limit: Annotated[
         int | None, typer.Option(help="Cases per scenario (PetShop) or day (Nezha).")
     ] = None,
+    move_fault: Annotated[
+        bool,
+        typer.Option(
+            "--move-fault",
+            help="Move each case's fault onto every other service on a call path from "
+            "the alerting one (semi-synthetic) and say whether the ranking follows it.",
+        ),
+    ] = False,
+    to: Annotated[
+        list[str] | None,
+        typer.Option("--to", help="With --move-fault: only onto this service (repeatable)."),
+    ] = None,
 ) -> None:
     """Service-level top-1/3/5 on a labelled RCA dataset, beside the trivial baseline."""
-    from shared.bench.rca import as_dataset, bench, data_present, render
+    from shared.bench.rca import (
+        as_dataset,
+        bench,
+        bench_moved,
+        data_present,
+        render,
+        render_moved,
+    )
 
     name = as_dataset(dataset)
+    if to and not move_fault:
+        raise BadInput("--to only applies with --move-fault")
     if not folder.is_dir() or not data_present(name, folder):
         typer.echo(f"skipped: no {name} data under {folder}")
+        return
+    if move_fault:
+        result = bench_moved(name, folder, limit=limit, to=to or ())
+        if as_json:
+            typer.echo(json.dumps(result, indent=2))
+        else:
+            render_moved(result, typer.echo)
         return
     result = bench(name, folder, limit=limit)
     if as_json:

@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from shared.bench import nezha, petshop
+from shared.bench import moved, nezha, petshop
 from shared.bench.cases import RcaCase
 from shared.enrichment.assemble import assemble_context
 from shared.errors import BadInput
@@ -249,6 +249,48 @@ def bench(
     if show:
         print(file=sys.stderr)
     return summarise(dataset, outcomes)
+
+
+def bench_moved(
+    dataset: Dataset,
+    folder: Path,
+    *,
+    limit: int | None = None,
+    to: Iterable[str] = (),
+    progress: bool | None = None,
+) -> dict[str, Any]:
+    """Every case with its fault moved onto each other service it could have come from
+    (``to``: only these), ranked by the same pipeline (see ``shared.bench.moved``)."""
+    show = sys.stderr.isatty() if progress is None else progress
+    wanted = set(to)
+    ranks: dict[str, list[int | None]] = {}
+    timings: list[float] = []
+    for case in readers()[dataset](folder, limit=limit):
+        for target in moved.targets(case):
+            if wanted and target not in wanted:
+                continue
+            shifted = moved.move_fault(case, target)
+            if shifted is None:
+                continue
+            outcome = run_case(shifted)
+            ranks.setdefault(target, []).append(outcome.rank("ranking"))
+            timings.append(outcome.ms)
+            if show:
+                print(f"\r{dataset}: {len(timings)} moved case(s)", end="", file=sys.stderr)
+    if show:
+        print(file=sys.stderr)
+    return {"dataset": dataset, "moved": True, **moved.summarise(ranks)}
+
+
+def render_moved(result: Mapping[str, Any], write: Callable[[str], None]) -> None:
+    write(f"{result['dataset']}: faults moved onto another service, top-1/3 per target")
+    write(f"{'target':<58} {'cases':>5}  top1  top3")
+    rows = [*result["targets"].items(), ("all", result["all"])]
+    for name, f in rows:
+        if f["cases"]:
+            write(f"{name[:58]:<58} {f['cases']:>5}  {f['top1']:.2f}  {f['top3']:.2f}")
+    if result["median_target_top1"] is not None:
+        write(f"median top-1 over targets: {result['median_target_top1']:.2f}")
 
 
 def _fmt(figures: Mapping[str, float | None]) -> str:
