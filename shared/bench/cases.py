@@ -53,6 +53,8 @@ class RcaCase:
     series: tuple[SeriesData, ...]
     truth: str = field(repr=False)
     fault: str = field(default="", repr=False)
+    async_calls: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Per caller, the dependencies it does not wait for (topology ``async_calls``)."""
 
     def metrics(self) -> ScenarioFileMetrics:
         """The case's history as the embedded metrics source (no file round trip)."""
@@ -78,6 +80,7 @@ class RcaCase:
                 {
                     "name": name,
                     "depends_on": list(self.depends_on.get(name, ())),
+                    "async_calls": list(self.async_calls.get(name, ())),
                     "instances": list(self.instances.get(name, ())),
                 }
                 for name in self.services()

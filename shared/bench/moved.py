@@ -6,11 +6,13 @@ that has learnt where faults live. This check can: each case's fault, as its
 series recorded it, is taken off the true service and laid onto another one
 and, for its latency and errors (which travel back up a call; CPU or memory
 do not), onto every caller on the path to it from the alerting service, over
-what they recorded (their own noise stays). The true service and the
-services whose calls reach it (and the unmeasured endpoints those callers
-call: a load balancer in front of it), which carried the fault as recorded,
-are held at their baseline; the alerting service keeps its symptom; every other
-service keeps what it recorded. The ranking must now name the new service.
+what they recorded (their own noise stays). Only calls waited for make a
+path: a fault behind an ``async_calls`` hop cannot reach the alert, so none
+is moved there. The true service and the services whose calls reach it (and
+the unmeasured endpoints those callers call: a load balancer in front of it),
+which carried the fault as recorded, are held at their baseline; the alerting
+service keeps its symptom; every other service keeps what it recorded. The
+ranking must now name the new service.
 
 What moves, per series kind (metric name and every label but those naming
 whose series it is): the true service's change over its own pre-incident
@@ -113,15 +115,23 @@ def _callers(depends_on: Mapping[str, Sequence[str]], service: str) -> set[str]:
     return out
 
 
+def waited(case: RcaCase) -> dict[str, tuple[str, ...]]:
+    """The calls a fault travels back along: every dependency but the ``async_calls``."""
+    return {
+        n: tuple(d for d in deps if d not in case.async_calls.get(n, ()))
+        for n, deps in case.depends_on.items()
+    }
+
+
 def own_series(case: RcaCase, service: str) -> list[SeriesData]:
     return [s for s in case.series if s.labels.get("service") == service and _own(s)]
 
 
 def move_fault(case: RcaCase, target: str) -> RcaCase | None:
     """``case`` with its fault moved from the true service onto ``target`` (None when
-    no call path leads there, the true service's fault left no series to move, or
+    no call path waited for leads there, the true service's fault left no series to move, or
     the target has no sample in the incident's onset window to carry it)."""
-    path = path_from(case.depends_on, case.entry, target)
+    path = path_from(waited(case), case.entry, target)
     if len(path) < 2 or target == case.truth:
         return None
     start = (case.alert_time - WINDOW).timestamp()
@@ -172,14 +182,14 @@ def move_fault(case: RcaCase, target: str) -> RcaCase | None:
 
 
 def targets(case: RcaCase) -> list[str]:
-    """Services a fault could be moved to: reached from the alerting service by calls,
-    with a latency or error series of their own that has a baseline."""
+    """Services a fault could be moved to: reached from the alerting service by calls it
+    waits for, with a series of their own that a fault would move and that has a
+    baseline."""
     start = (case.alert_time - WINDOW).timestamp()
+    edges = waited(case)
     out = []
     for service in case.services():
-        if service in (case.entry, case.truth) or not path_from(
-            case.depends_on, case.entry, service
-        ):
+        if service in (case.entry, case.truth) or not path_from(edges, case.entry, service):
             continue
         if any(
             _fault_signature(s) and _split(s, start) is not None for s in own_series(case, service)

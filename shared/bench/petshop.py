@@ -17,6 +17,8 @@ availability); every other statistic is an "other series". An X-Ray remote
 node (``*_remote``: an endpoint with no segments of its own) is measured only
 by its caller's client subsegments, so its columns become that caller's
 client-side series naming it (``petshop_client_*{destination_service=...}``).
+The call graph is the topology as X-Ray draws it; a Step Functions workflow's
+execution node is a call its starter does not wait for (``async_calls``).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import csv
 import json
 import math
 import statistics
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -36,6 +38,10 @@ STEP = 300.0
 HISTORY_ROWS = 72
 """6 hours of 5-minute points of normal operation before the issue."""
 ENTRY = "PetSite"
+STATE_MACHINE = "AWS::StepFunctions::StateMachine"
+"""X-Ray's type for a Step Functions workflow's own execution. Its callers start it
+(their ``StartExecution`` call is a node of its own, ``StepFunctions``) and do not
+wait for it: in the topology it is an ``async_calls`` dependency of theirs."""
 
 Column = tuple[str, str, str]  # node, metric, statistic
 
@@ -65,6 +71,12 @@ def _graph(path: Path) -> dict[str, tuple[str, ...]]:
         deps = [header[i] for i, v in enumerate(row[1:]) if parse_float(v) > 0 and header[i]]
         out[row[0]] = tuple(d for d in deps if d != row[0])
     return out
+
+
+def _started(graph: Mapping[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+    """Per caller, the workflow executions it starts without waiting (``STATE_MACHINE``)."""
+    out = {n: tuple(d for d in deps if d.endswith(STATE_MACHINE)) for n, deps in graph.items()}
+    return {n: deps for n, deps in out.items() if deps}
 
 
 def _mapped(column: Column, value: float) -> tuple[str, dict[str, str], float]:
@@ -176,6 +188,7 @@ def read_case(scenario: Path, issue: Path) -> RcaCase:
         series=tuple(_series(columns, stamps + times, history + values, graph)),
         truth=str(target["root_cause"]["node"]),
         fault=metric,
+        async_calls=_started(graph),
     )
 
 

@@ -72,6 +72,7 @@ def build_neighbourhood(
         s.name: ServiceNode(
             name=s.name,
             depends_on=tuple(s.depends_on),
+            async_calls=tuple(s.async_calls),
             callers=callers_t.get(s.name, ()),
             instances=tuple(s.instances),
             tier=s.tier,

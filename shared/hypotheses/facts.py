@@ -162,12 +162,21 @@ class Facts:
         known = set(self.ctx.neighbourhood.hosts) | set(self.ctx.neighbourhood.scope_hosts)
         return sorted(known)
 
+    def waiting_callers(self, service: str) -> tuple[str, ...]:
+        """Its callers that wait for it (not calling it in their ``async_calls``)."""
+        return tuple(
+            c
+            for c in self.callers(service)
+            if (node := self.node(c)) is None or service not in node.async_calls
+        )
+
     def upstream_of(self, service: str, depth: int = 4) -> set[str]:
-        """Everything that (transitively) calls ``service``."""
+        """Everything that (transitively) waits on ``service``: what its delays and
+        failures reach (a caller that does not wait for it sees neither)."""
         seen: set[str] = set()
         frontier = {service}
         for _ in range(depth):
-            frontier = {c for s in frontier for c in self.callers(s)} - seen - {service}
+            frontier = {c for s in frontier for c in self.waiting_callers(s)} - seen - {service}
             seen |= frontier
         return seen
 

@@ -60,6 +60,8 @@ class ChangeRecord(Model):
 class ServiceNode(Model):
     name: str
     depends_on: tuple[str, ...] = ()
+    async_calls: tuple[str, ...] = ()
+    """Those of ``depends_on`` it does not wait for (see ``tenant.Service``)."""
     callers: tuple[str, ...] = ()
     instances: tuple[str, ...] = ()
     tier: int | None = None

@@ -8,7 +8,7 @@ import secrets
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, SecretStr, field_serializer, field_validator
+from pydantic import Field, SecretStr, field_serializer, field_validator, model_validator
 
 from shared.models.base import Model, TenantDocument, UtcDatetime, iana_zone
 
@@ -25,14 +25,29 @@ class Service(Model):
     """A node of the service topology: what it calls and where it runs.
 
     ``tier`` 1 is what users touch directly, higher tiers are further from them.
+    ``async_calls`` are the dependencies it calls without waiting for their work
+    (a workflow it starts, a queue consumer's processing): their delays and
+    failures do not reach it, so root-cause analysis does not blame them for
+    its symptoms. Each is also one of its ``depends_on``.
     """
 
     name: str = Field(min_length=1)
     team: str | None = None
     tier: int | None = None
     depends_on: tuple[str, ...] = ()
+    async_calls: tuple[str, ...] = ()
     instances: tuple[str, ...] = ()
     slo: Slo | None = None
+
+    @model_validator(mode="after")
+    def _async_calls_are_dependencies(self) -> Service:
+        stray = [d for d in self.async_calls if d not in self.depends_on]
+        if stray:
+            raise ValueError(
+                f"service {self.name!r}: async_calls {', '.join(map(repr, stray))} "
+                "not in its depends_on"
+            )
+        return self
 
 
 class Topology(Model):

@@ -34,11 +34,19 @@ Ideas taken from published work, and where:
   in proportion to the share of the caller's latency rise the dependency's
   own rise accounts for (at least ``SHARE_FLOOR``), so a service 500 ms slower
   keeps its mass when what it calls is 10 ms slower (a span's exclusive, or
-  self, time in trace analysis, read off metrics);
+  self, time in trace analysis, read off metrics); likewise a caller whose
+  errors rose while it got no slower fails fast: not timing out on a slow
+  dependency (it would wait too), so only a dependency failing itself takes
+  more than that share of it;
 * MicroRCA's anomalous subgraph, softened: a change whose every path to an
   alerting service that shows a change crosses a measured service that did not
   move cannot have reached the alert, and keeps ``DETACHED`` of its score (a
   calm alerting service explains nothing, so then every change stays);
+* a call the caller does not wait for (``async_calls`` in the topology: a
+  workflow it starts, a queue consumer's processing) carries neither delay
+  nor failure back: the walk and the anomalous subgraph leave it out, so a
+  change behind it keeps ``DETACHED`` of its score like any change cut off
+  from the symptom (it stays a candidate: it may be a second problem);
 * an endpoint seen only from its callers (no series of its own: X-Ray's
   ``remote`` nodes, a load balancer's address) that changed with a measured
   dependency of the same caller keeps ``FRONTED`` of its score: likely the same
@@ -76,7 +84,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from shared.models.analysis import ContextSnapshot, SignalReading
+from shared.models.analysis import ContextSnapshot, ServiceNode, SignalReading
 from shared.rca.series import SIGNAL_PREFIX
 
 ALPHA = 0.85
@@ -93,6 +101,8 @@ OUTBOUND_WORDS = ("client", "outbound")
 PEER_LABELS = ("destination_service", "destination_workload", "peer_service")
 """Labels naming the callee of a client-side series (Istio, OpenTelemetry's peer.service)."""
 LATENCY_WORDS = ("latency", "duration")
+ERROR_WORDS = ("error", "fail", "5xx")
+"""Series names whose rise is requests failing (with ``HIGH_IS_GOOD_WORDS`` falling)."""
 SHARE_FLOOR = 0.1
 """The least share of a caller's latency rise a changed dependency is credited with:
 retries, timeouts and queueing amplify a dependency's delay at its callers, and a
@@ -183,6 +193,20 @@ def latency_rise(anomaly: ServiceAnomaly) -> float | None:
         and _own_view(r)
     ]
     return max(rises) if rises else None
+
+
+def failing(anomaly: ServiceAnomaly) -> bool:
+    """Whether more of the requests it serves fail (an error ratio up, a success or
+    availability ratio down), from its own series or its callers' view of it."""
+    for r in anomaly.readings:
+        name = r.signal.removeprefix(SIGNAL_PREFIX).lower()
+        if not _own_view(r):
+            continue
+        if any(w in name for w in HIGH_IS_GOOD_WORDS) and r.deviation < 0:
+            return True
+        if any(w in name for w in ERROR_WORDS) and r.deviation > 0:
+            return True
+    return False
 
 
 def _combined(items: Sequence[SignalReading]) -> float:
@@ -316,12 +340,32 @@ def _fronted(
     return out
 
 
+def waited_for(services: Mapping[str, ServiceNode]) -> dict[str, tuple[str, ...]]:
+    """Each service's dependencies it waits for: the calls a delay or a failure travels
+    back along (its ``async_calls`` left out)."""
+    return {
+        name: tuple(d for d in node.depends_on if d not in node.async_calls)
+        for name, node in services.items()
+    }
+
+
 def attached_services(snapshot: ContextSnapshot) -> set[str]:
     """The services a fault could have reached the alert from (see ``_attached``)."""
     anomalies = service_anomalies(snapshot.signals)
-    depends = {name: node.depends_on for name, node in snapshot.neighbourhood.services.items()}
+    services = snapshot.neighbourhood.services
+    depends = {name: node.depends_on for name, node in services.items()}
     focus = _focus(snapshot, depends, anomalies)
-    return _attached(_measured(snapshot), focus, depends, anomalies)
+    return _attached(_measured(snapshot), focus, waited_for(services), anomalies)
+
+
+def _incoming(nodes: Sequence[str], edges: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+    """For each of ``nodes``, those of ``nodes`` with an edge to it."""
+    into: dict[str, list[str]] = {n: [] for n in nodes}
+    for n in nodes:
+        for d in edges.get(n, ()):
+            if d in into:
+                into[d].append(n)
+    return into
 
 
 def rank_services(snapshot: ContextSnapshot) -> list[Ranked]:
@@ -333,29 +377,34 @@ def rank_services(snapshot: ContextSnapshot) -> list[Ranked]:
     depends = {name: node.depends_on for name, node in hood.services.items()}
     focus = _focus(snapshot, depends, anomalies)
     nodes = sorted(_reachable(focus, depends))
-    callers: dict[str, list[str]] = {n: [] for n in nodes}
-    for n in nodes:
-        for d in depends.get(n, ()):
-            if d in callers:
-                callers[d].append(n)
+    # Every call sets the callee's load; only the calls waited for carry a fault back.
+    calls_in = _incoming(nodes, depends)
+    waits = waited_for(hood.services)
+    callers = _incoming(nodes, waits)
     # Load-driven evidence of a service under a changed caller is that caller's doing.
     raw: dict[str, float] = {}
     for n in nodes:
         a = anomalies.get(n)
         if a is None:
             continue
-        under_change = any(c in anomalies for c in callers[n])
+        under_change = any(c in anomalies for c in calls_in[n])
         raw[n] = a.own_score if under_change else a.local_score
     top = max(raw.values(), default=1.0) or 1.0
     weight = {n: raw.get(n, 0.0) / top for n in nodes}
 
     rise = {n: latency_rise(a) for n, a in anomalies.items()}
+    fails = {n for n, a in anomalies.items() if failing(a)}
 
     def explained(caller: str, dep: str) -> float:
         """How much of the caller's latency rise the dependency's can account for: waits
         add up along a call, so a dependency slower by 10 ms does not explain a caller
-        slower by 500 ms (the exclusive, or self, time of a span in trace analysis)."""
+        slower by 500 ms (the exclusive, or self, time of a span in trace analysis).
+        A caller failing fast (errors up, no slower) was not timing out on a slow
+        dependency, which would have made it wait too: a dependency that is not
+        failing itself accounts for little of it."""
         up, down = rise.get(caller), rise.get(dep)
+        if up is None and caller in fails and dep not in fails:
+            return SHARE_FLOOR
         if up is None or down is None or up <= 0:
             return 1.0
         return max(SHARE_FLOOR, min(1.0, max(down, 0.0) / up))
@@ -365,7 +414,7 @@ def rank_services(snapshot: ContextSnapshot) -> list[Ranked]:
     # callers, and a self-loop for how much more anomalous a node is than what it calls.
     out_edges: dict[str, list[tuple[str, float]]] = {}
     for n in nodes:
-        deps = [d for d in depends.get(n, ()) if d in weight]
+        deps = [d for d in waits.get(n, ()) if d in weight]
         edges = [(d, weight[d] * explained(n, d)) for d in deps]
         edges += [(c, BACKWARD * weight[c]) for c in callers[n]]
         below = max((w for d, w in edges if d in deps), default=0.0)
@@ -389,8 +438,8 @@ def rank_services(snapshot: ContextSnapshot) -> list[Ranked]:
         rank = nxt
 
     measured = _measured(snapshot)
-    attached = _attached(measured, focus, depends, anomalies)
-    fronted = _fronted(measured, anomalies, depends, callers)
+    attached = _attached(measured, focus, waits, anomalies)
+    fronted = _fronted(measured, anomalies, waits, callers)
     ranked: list[Ranked] = []
     for n in nodes:
         anomaly = anomalies.get(n)

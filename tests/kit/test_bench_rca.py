@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from shared.bench import nezha
+from shared.bench import nezha, petshop
 from shared.bench.rca import bench, bench_moved, run_case
 from shared.cli import app
 
@@ -96,3 +96,12 @@ def test_petshop_faults_moved_to_the_other_root_causes_are_followed() -> None:
         assert figures["cases"] == 20
         assert figures["top3"] >= 0.8, (target, figures)
     assert result["all"]["top1"] >= 0.5, result["all"]
+
+
+def test_petshop_marks_the_step_functions_execution_as_not_waited_for() -> None:
+    case = next(petshop.read_cases(_folder("petshop"), limit=1))
+    started = case.async_calls.get("PetSite", ())
+    assert started == ("AWS::StepFunctions::StateMachine",)
+    assert set(started) <= set(case.depends_on["PetSite"])
+    services = {s["name"]: s for s in case.topology()["services"]}
+    assert services["PetSite"]["async_calls"] == list(started)

@@ -3,6 +3,12 @@
 The surge's target is where the load entered: a service whose request rate
 rose while none of its callers' did. Services it calls see the surge too, but
 as a consequence.
+
+The surge must be able to reach the alert: the surged service or a dependency
+it strained is one a fault could have reached an alerting service from
+(``shared.rca.rank.attached_services``: not cut off by a calm measured
+service, nor behind a call the alerting side does not wait for). A workflow's
+step flooded by its own runs explains that workflow, not an alert upstream.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from shared.hypotheses.detectors._impact import downstream_of, impact_evidence, 
 from shared.hypotheses.facts import Facts, clamp, metric_evidence
 from shared.models.analysis import SignalReading
 from shared.models.hypothesis import Candidate, RootCause
+from shared.rca.rank import attached_services
 
 SURGE = 1.5
 
@@ -33,6 +40,7 @@ def _surging(reading: SignalReading | None) -> bool:
 
 def detect(facts: Facts) -> list[Candidate]:
     out = []
+    attached: set[str] | None = None
     for service in facts.services():
         requests = facts.reading(service, "request_rate")
         ratio = surge_ratio(requests)
@@ -54,6 +62,9 @@ def detect(facts: Facts) -> list[Candidate]:
         strained_deps = [
             d for d in facts.depends_on(service) if _surging(facts.reading(d, "request_rate"))
         ]
+        attached = attached_services(facts.ctx) if attached is None else attached
+        if not attached & {service, *strained_deps, *(r.entity for r in strained)}:
+            continue
         explained = downstream_of(facts, [service, *strained_deps], requests.onset)
         evidence += [
             impact_evidence(facts, service, explained),

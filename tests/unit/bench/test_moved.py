@@ -28,7 +28,7 @@ def _series(name: str, service: str, level: float, jump: float, seed: int) -> Se
     return SeriesData(name=name, labels={"service": service}, times=times, values=values)
 
 
-def _case(*, stale_db: bool = False) -> RcaCase:
+def _case(*, stale_db: bool = False, jobs: bool = False) -> RcaCase:
     """``cache`` 0.9 s slower, and ``web`` (which calls it) with it; the rest calm."""
     series = [
         _series(LATENCY, "web", 0.30, 0.9, 1),
@@ -41,6 +41,8 @@ def _case(*, stale_db: bool = False) -> RcaCase:
         db = series[-1]
         keep = db.times < ALERT.timestamp() - 3600
         series[-1] = SeriesData(db.name, db.labels, db.times[keep], db.values[keep])
+    if jobs:  # a worker the web service starts without waiting for it
+        series.append(_series(LATENCY, "jobs", 2.0, 0.0, 6))
     return RcaCase(
         system="synthetic",
         case_id="c1",
@@ -48,7 +50,8 @@ def _case(*, stale_db: bool = False) -> RcaCase:
         entry="web",
         alert_name="webHighLatency",
         alert_summary="web latency out of its SLO",
-        depends_on=GRAPH,
+        depends_on={**GRAPH, "web": (*GRAPH["web"], "jobs")} if jobs else GRAPH,
+        async_calls={"web": ("jobs",)} if jobs else {},
         instances={},
         series=tuple(series),
         truth="cache",
@@ -99,6 +102,13 @@ def test_targets_and_refusals() -> None:
     stale = _case(stale_db=True)
     assert move_fault(stale, "db") is None
     assert "db" in targets(stale)  # it has a baseline; the move itself finds nothing recent
+
+
+def test_no_fault_is_moved_behind_a_call_not_waited_for() -> None:
+    case = _case(jobs=True)
+    assert targets(case) == ["api", "db"]
+    assert move_fault(case, "jobs") is None
+    assert move_fault(case, "db") is not None
 
 
 def test_summary_figures() -> None:

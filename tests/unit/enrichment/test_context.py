@@ -42,6 +42,23 @@ def test_neighbourhood_reaches_dependencies_callers_and_sharers() -> None:
     assert hood.hosts["h1"] == ("api", "edge")
 
 
+def test_async_calls_reach_the_neighbourhood_and_must_be_dependencies() -> None:
+    topology = Topology(
+        services=(
+            Service(name="web", depends_on=("api", "jobs"), async_calls=("jobs",)),
+            Service(name="api"),
+            Service(name="jobs"),
+        )
+    )
+    hood = build_neighbourhood(topology, focus_services=["web"], focus_hosts=[])
+    assert hood.services["web"].async_calls == ("jobs",)
+    assert "jobs" in hood.scope_services  # still a dependency: in scope, read, a candidate
+    with pytest.raises(
+        ValueError, match=r"service 'web': async_calls 'jobs' not in its depends_on"
+    ):
+        Service(name="web", depends_on=("api",), async_calls=("jobs",))
+
+
 def test_alerts_naming_unknown_services_widen_the_scope_to_everything() -> None:
     hood = build_neighbourhood(TOPOLOGY, focus_services=["Checkout Service"], focus_hosts=[])
     assert set(hood.scope_services) >= {s.name for s in TOPOLOGY.services}

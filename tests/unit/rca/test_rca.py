@@ -42,7 +42,11 @@ def _step(values: np.ndarray, minutes_before_now: int, size: float) -> np.ndarra
     return out
 
 
-def _context(series: list[StoredSeries], depends: dict[str, list[str]]) -> dict[str, Any]:
+def _context(
+    series: list[StoredSeries],
+    depends: dict[str, list[str]],
+    asynchronous: dict[str, list[str]] | None = None,
+) -> dict[str, Any]:
     by_name: dict[str, list[StoredSeries]] = {}
     for s in series:
         by_name.setdefault(s.labels["__name__"], []).append(s)
@@ -64,7 +68,14 @@ def _context(series: list[StoredSeries], depends: dict[str, list[str]]) -> dict[
             }
         ],
         "topology": {
-            "services": [{"name": n, "depends_on": depends.get(n, [])} for n in sorted(names)]
+            "services": [
+                {
+                    "name": n,
+                    "depends_on": depends.get(n, []),
+                    "async_calls": (asynchronous or {}).get(n, []),
+                }
+                for n in sorted(names)
+            ]
         },
     }
     return assemble_context(request, metrics=ScenarioFileMetrics(by_name))
@@ -307,3 +318,72 @@ def test_an_endpoint_seen_only_by_its_caller_yields_to_the_service_behind_it() -
         _series("service:latency_p99_seconds:5m", "svc", _noise(62, 0.02, 0.001)),
     ]
     assert _ranked(_context(only_lb, depends))[0] == "lb"
+
+
+def test_a_call_not_waited_for_carries_no_fault_back() -> None:
+    """The entry starts a workflow w without waiting for it; w's step s fails hard and
+    w runs long, while a, which the entry waits for, slowed a little with the entry.
+    Taken for a waited call, s explains the entry; marked ``async_calls``, a does, s
+    stays a candidate (a second problem), and no dependency failure of s is proposed
+    as the alert's cause."""
+    depends = {"entry": ["a", "w"], "a": [], "w": ["s"], "s": []}
+    series = [
+        _series("service:error_ratio:rate5m", "s", _step(_noise(60, 0.001, 0.0001), 4, 0.5)),
+        _series("service:latency_p99_seconds:5m", "w", _step(_noise(61, 2.0, 0.08), 4, 1.5)),
+        _series("svc_latency_seconds", "a", _step(_noise(62, 0.1, 0.004), 3, 0.05)),
+        _series("svc_latency_seconds", "entry", _step(_noise(63, 0.2, 0.008), 3, 0.05)),
+    ]
+    assert _ranked(_context(series, depends))[0] == "s"
+    context = _context(series, depends, asynchronous={"entry": ["w"]})
+    ranked = _ranked(context)
+    assert ranked[0] == "a"
+    assert "s" in ranked
+    assert not any(
+        c["target"] == "s"
+        and c["category"] == RootCause.DEPENDENCY_FAILURE.value
+        and "followed" in c["title"]
+        for c in generate_candidates(context)
+    )
+
+
+def test_a_caller_failing_fast_is_not_explained_by_a_slower_dependency() -> None:
+    """a's errors jump while it gets no slower; db, which a calls, got slower at the
+    same time but does not fail. Had a timed out on db it would have waited too: a,
+    not db, is the cause. Were db failing as well, db would be."""
+    depends = {"entry": ["a"], "a": ["db"], "db": []}
+    errors = "service:error_ratio:rate5m"
+    series = [
+        _series(errors, "entry", _step(_noise(70, 0.001, 0.0001), 3, 0.05)),
+        _series(errors, "a", _step(_noise(71, 0.001, 0.0001), 4, 0.05)),
+        _series("svc_latency_seconds", "a", _noise(72, 0.1, 0.004)),
+        _series("svc_latency_seconds", "entry", _noise(73, 0.2, 0.008)),
+        _series("svc_latency_seconds", "db", _step(_noise(74, 0.01, 0.0004), 4, 0.03)),
+    ]
+    assert _ranked(_context(series, depends))[0] == "a"
+    series.append(_series(errors, "db", _step(_noise(75, 0.001, 0.0001), 4, 0.05)))
+    assert _ranked(_context(series, depends))[0] == "db"
+
+
+def test_a_surge_behind_a_call_not_waited_for_is_not_the_alert_s_cause() -> None:
+    """Runs of the workflow w flood its step s (3x its requests, slower); the entry
+    degraded at the same time. Were the entry waiting on w, the surge would be
+    proposed as its cause; as w is started and not waited for, it is not (s stays
+    a ranked, discounted candidate of the RCA core)."""
+    depends = {"entry": ["w"], "w": ["s"], "s": []}
+    series = [
+        _series("service:request_rate:rate5m", "s", _step(_noise(80, 10.0, 0.3), 4, 20.0)),
+        _series("service:latency_p99_seconds:5m", "s", _step(_noise(81, 0.2, 0.008), 4, 0.3)),
+        _series("service:latency_p99_seconds:5m", "w", _step(_noise(82, 1.0, 0.04), 4, 0.5)),
+        _series("service:error_ratio:rate5m", "entry", _step(_noise(83, 0.001, 0.0001), 3, 0.05)),
+    ]
+
+    def surges(asynchronous: dict[str, list[str]] | None) -> list[str]:
+        return [
+            c["target"]
+            for c in generate_candidates(_context(series, depends, asynchronous))
+            if c["category"] == RootCause.TRAFFIC_SURGE.value
+            and c["title"].startswith("Traffic to")
+        ]
+
+    assert surges(None) == ["s"]
+    assert surges({"entry": ["w"]}) == []

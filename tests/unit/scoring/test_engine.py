@@ -449,7 +449,7 @@ def with_signals(*readings: dict[str, object]) -> ContextSnapshot:
 
 def test_model_version_is_bumped_and_older_factors_stay_usable() -> None:
     # 1.2 changed the confidence, not the factors: calibration still learns from 1.1.
-    assert MODEL_VERSION == "conf-1.2"
+    assert MODEL_VERSION == "conf-1.3"
     assert {"conf-1.0", "conf-1.1", MODEL_VERSION} <= FACTOR_COMPATIBLE
 
 
