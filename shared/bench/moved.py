@@ -36,7 +36,13 @@ import numpy as np
 import numpy.typing as npt
 
 from shared.bench.cases import FloatArray, RcaCase, SeriesData
-from shared.rca.rank import HIGH_IS_GOOD_WORDS, LATENCY_WORDS, LOAD_WORDS, PEER_LABELS
+from shared.rca.rank import (
+    ERROR_WORDS,
+    HIGH_IS_GOOD_WORDS,
+    LATENCY_WORDS,
+    LOAD_WORDS,
+    PEER_LABELS,
+)
 from shared.rca.series import ONSET_WINDOW
 
 WINDOW = 2 * ONSET_WINDOW
@@ -48,7 +54,7 @@ IDENTITY_LABELS = ("service", "pod", "instance", "node", "host", "container")
 """Labels that say whose series it is, not what it measures."""
 HOST_PREFIXES = ("node_",)
 """A host's own series (node-exporter's ``node_*``), shared by every service on it."""
-TRAVELLING_WORDS = (*LATENCY_WORDS, *HIGH_IS_GOOD_WORDS, "error")
+TRAVELLING_WORDS = (*LATENCY_WORDS, *HIGH_IS_GOOD_WORDS, *ERROR_WORDS)
 """What a caller on the path inherits of the fault: the waits and the failures."""
 
 
@@ -124,6 +130,7 @@ def waited(case: RcaCase) -> dict[str, tuple[str, ...]]:
 
 
 def own_series(case: RcaCase, service: str) -> list[SeriesData]:
+    """The series about ``service`` itself (not its calls to others)."""
     return [s for s in case.series if s.labels.get("service") == service and _own(s)]
 
 
@@ -131,7 +138,8 @@ def move_fault(case: RcaCase, target: str) -> RcaCase | None:
     """``case`` with its fault moved from the true service onto ``target`` (None when
     no call path waited for leads there, the true service's fault left no series to move, or
     the target has no sample in the incident's onset window to carry it)."""
-    path = path_from(waited(case), case.entry, target)
+    waits = waited(case)
+    path = path_from(waits, case.entry, target)
     if len(path) < 2 or target == case.truth:
         return None
     start = (case.alert_time - WINDOW).timestamp()
@@ -144,11 +152,11 @@ def move_fault(case: RcaCase, target: str) -> RcaCase | None:
     if not deltas:
         return None
     carriers = set(path[1:-1])
-    # What carried the fault as recorded: the true service, every service whose calls
-    # reach it (the alerting one keeps its symptom), and the endpoints with no series
+    # What carried the fault as recorded: the true service, every service that waits on
+    # it at any depth (the alerting one keeps its symptom), and the endpoints with no series
     # of their own that those callers also call (a load balancer in front of it:
     # the same calls seen from the caller).
-    callers = _callers(case.depends_on, case.truth)
+    callers = _callers(waits, case.truth)
     measured = {s.labels.get("service") for s in case.series}
     fronts = {d for c in callers for d in case.depends_on.get(c, ()) if d not in measured}
     reached = (callers | fronts | {case.truth}) - {case.entry}

@@ -279,10 +279,17 @@ def bench_moved(
                 print(f"\r{dataset}: {len(timings)} moved case(s)", end="", file=sys.stderr)
     if show:
         print(file=sys.stderr)
+    unknown = sorted(wanted - set(ranks))
+    if unknown:
+        raise BadInput(
+            f"--to {', '.join(unknown)}: no case's fault could be moved there (a service "
+            "reached from the alerting one by calls it waits for, with series of its own)"
+        )
     return {"dataset": dataset, "moved": True, **moved.summarise(ranks)}
 
 
 def render_moved(result: Mapping[str, Any], write: Callable[[str], None]) -> None:
+    """The moved-fault figures as a plain table, one row per target service."""
     write(f"{result['dataset']}: faults moved onto another service, top-1/3 per target")
     write(f"{'target':<58} {'cases':>5}  top1  top3")
     rows = [*result["targets"].items(), ("all", result["all"])]

@@ -202,8 +202,11 @@ class TopologyIndex:
         for svc in topology.services:
             for dep in svc.depends_on:
                 callers.setdefault(dep, set()).add(svc.name)
+        # The calls each waits for: a dependency's failure shows in a service's requests
+        # only through those (a workflow it starts and does not wait for fails alone).
         self.depends_on: dict[str, frozenset[str]] = {
-            s.name: frozenset(s.depends_on) for s in topology.services
+            s.name: frozenset(d for d in s.depends_on if d not in s.async_calls)
+            for s in topology.services
         }
         self.callers: dict[str, frozenset[str]] = {k: frozenset(v) for k, v in callers.items()}
         self.hosts_of: dict[str, frozenset[str]] = {

@@ -215,9 +215,11 @@ class Facts:
     def degraded_dependency_before(
         self, service: str, onset: datetime, *, exclude: Iterable[str] = ()
     ) -> Symptom | None:
-        """A dependency of ``service`` that was already degraded by ``onset``."""
+        """A dependency ``service`` waits for that was already degraded by ``onset`` (one
+        it does not wait for cannot have passed its trouble on)."""
         best: Symptom | None = None
-        skip = set(exclude)
+        node = self.node(service)
+        skip = set(exclude) | set(node.async_calls if node else ())
         for dep in self.depends_on(service):
             if dep in skip:
                 continue

@@ -35,9 +35,10 @@ Ideas taken from published work, and where:
   own rise accounts for (at least ``SHARE_FLOOR``), so a service 500 ms slower
   keeps its mass when what it calls is 10 ms slower (a span's exclusive, or
   self, time in trace analysis, read off metrics); likewise a caller whose
-  errors rose while it got no slower fails fast: not timing out on a slow
-  dependency (it would wait too), so only a dependency failing itself takes
-  more than that share of it;
+  errors rose while it got no slower (its latency measured) fails fast: not
+  timing out on a slow dependency (it would wait too), so a dependency that is
+  only slower takes no more than that share of it (a failing or crashed one
+  still may);
 * MicroRCA's anomalous subgraph, softened: a change whose every path to an
   alerting service that shows a change crosses a measured service that did not
   move cannot have reached the alert, and keeps ``DETACHED`` of its score (a
@@ -195,6 +196,13 @@ def latency_rise(anomaly: ServiceAnomaly) -> float | None:
     return max(rises) if rises else None
 
 
+def only_slower(anomaly: ServiceAnomaly) -> bool:
+    """Whether the fault signature of its change is latency alone: no errors, no
+    saturation, no restarts (a crashed dependency makes its callers fail fast too)."""
+    own = [r for r in anomaly.readings if _own_view(r) and not load_driven(r)]
+    return bool(own) and all(any(w in r.signal.lower() for w in LATENCY_WORDS) for r in own)
+
+
 def failing(anomaly: ServiceAnomaly) -> bool:
     """Whether more of the requests it serves fail (an error ratio up, a success or
     availability ratio down), from its own series or its callers' view of it."""
@@ -249,7 +257,8 @@ def _later_than_callers(own: ServiceAnomaly, callers: Iterable[ServiceAnomaly]) 
     )
 
 
-def _reachable(start: Iterable[str], edges: Mapping[str, Sequence[str]]) -> set[str]:
+def reachable(start: Iterable[str], edges: Mapping[str, Sequence[str]]) -> set[str]:
+    """``start`` and everything its edges lead to, at any depth."""
     seen = set(start)
     frontier = list(seen)
     while frontier:
@@ -292,10 +301,10 @@ def _attached(
     measures: a fault travels along calls, so one whose every path to the alerting
     service crosses a measured service that did not move did not cause the alert.
     Only a symptom that shows can be explained: with a calm alerting service (an
-    alert on what the series do not see), every service stays attached."""
+    alert on what the series do not see), every service it reaches stays attached."""
     changed = set(changed)
     if not focus & changed:
-        return _reachable(focus, edges)
+        return reachable(focus, edges)
     unmeasured = (set(edges) | {d for deps in edges.values() for d in deps}) - measured
     passable = changed | unmeasured
     seen = set(focus)
@@ -349,6 +358,18 @@ def waited_for(services: Mapping[str, ServiceNode]) -> dict[str, tuple[str, ...]
     }
 
 
+def felt_by_alert(snapshot: ContextSnapshot) -> set[str] | None:
+    """The alerting services and everything they wait for, at any depth: where a change
+    would be felt by them (None when the alerts name no service the topology knows)."""
+    hood = snapshot.neighbourhood
+    focus = set(hood.focus_services)
+    for host in hood.focus_hosts:
+        focus |= set(hood.hosts.get(host, ()))
+    if not focus & set(hood.services):
+        return None
+    return reachable(focus, waited_for(hood.services))
+
+
 def attached_services(snapshot: ContextSnapshot) -> set[str]:
     """The services a fault could have reached the alert from (see ``_attached``)."""
     anomalies = service_anomalies(snapshot.signals)
@@ -376,7 +397,7 @@ def rank_services(snapshot: ContextSnapshot) -> list[Ranked]:
         return []
     depends = {name: node.depends_on for name, node in hood.services.items()}
     focus = _focus(snapshot, depends, anomalies)
-    nodes = sorted(_reachable(focus, depends))
+    nodes = sorted(reachable(focus, depends))
     # Every call sets the callee's load; only the calls waited for carry a fault back.
     calls_in = _incoming(nodes, depends)
     waits = waited_for(hood.services)
@@ -393,17 +414,20 @@ def rank_services(snapshot: ContextSnapshot) -> list[Ranked]:
     weight = {n: raw.get(n, 0.0) / top for n in nodes}
 
     rise = {n: latency_rise(a) for n, a in anomalies.items()}
-    fails = {n for n, a in anomalies.items() if failing(a)}
+    # Failing fast: more errors, no slower, where its latency is measured at all.
+    timed = {r.entity for r in snapshot.signals if any(w in r.signal for w in LATENCY_WORDS)}
+    fast = {n for n, a in anomalies.items() if failing(a) and n in timed and rise.get(n) is None}
+    slower = {n for n, a in anomalies.items() if only_slower(a)}
 
     def explained(caller: str, dep: str) -> float:
         """How much of the caller's latency rise the dependency's can account for: waits
         add up along a call, so a dependency slower by 10 ms does not explain a caller
         slower by 500 ms (the exclusive, or self, time of a span in trace analysis).
         A caller failing fast (errors up, no slower) was not timing out on a slow
-        dependency, which would have made it wait too: a dependency that is not
-        failing itself accounts for little of it."""
+        dependency, which would have made it wait too: a dependency that is only
+        slower accounts for little of it (a crashed or failing one still may)."""
         up, down = rise.get(caller), rise.get(dep)
-        if up is None and caller in fails and dep not in fails:
+        if caller in fast and dep in slower:
             return SHARE_FLOOR
         if up is None or down is None or up <= 0:
             return 1.0
@@ -445,7 +469,7 @@ def rank_services(snapshot: ContextSnapshot) -> list[Ranked]:
         anomaly = anomalies.get(n)
         if anomaly is None:
             continue
-        explains = tuple(sorted(c for c in _reachable([n], callers) - {n} if c in anomalies))
+        explains = tuple(sorted(c for c in reachable([n], callers) - {n} if c in anomalies))
         late = _later_than_callers(anomaly, [anomalies[c] for c in callers[n] if c in anomalies])
         score = rank[n] * (0.5 if late else 1.0) * (1.0 if n in attached else DETACHED)
         score *= FRONTED if n in fronted else 1.0

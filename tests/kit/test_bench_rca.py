@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from shared.bench import nezha, petshop
 from shared.bench.rca import bench, bench_moved, run_case
 from shared.cli import app
+from shared.errors import BadInput
 
 KIT = Path(__file__).parents[2].parent / "shared"
 RCA = KIT / "data" / "rca"
@@ -105,3 +106,8 @@ def test_petshop_marks_the_step_functions_execution_as_not_waited_for() -> None:
     assert set(started) <= set(case.depends_on["PetSite"])
     services = {s["name"]: s for s in case.topology()["services"]}
     assert services["PetSite"]["async_calls"] == list(started)
+
+
+def test_moving_a_fault_to_a_service_nothing_reaches_is_refused() -> None:
+    with pytest.raises(BadInput, match="--to nowhere: no case's fault could be moved there"):
+        bench_moved("petshop", _folder("petshop"), limit=1, to=["nowhere"], progress=False)

@@ -78,7 +78,7 @@ def _judge(facts: Facts, change: ChangeRecord) -> Candidate | None:
         # else they depend on had failed first.
         callers = [
             sym
-            for sym in (facts.symptom(c) for c in facts.callers(service))
+            for sym in (facts.symptom(c) for c in facts.waiting_callers(service))
             if sym is not None
             and minutes(sym.onset, change.at) >= -2.0
             and facts.degraded_dependency_before(sym.service, sym.onset, exclude=[service]) is None

@@ -4,11 +4,12 @@ The surge's target is where the load entered: a service whose request rate
 rose while none of its callers' did. Services it calls see the surge too, but
 as a consequence.
 
-The surge must be able to reach the alert: the surged service or a dependency
-it strained is one a fault could have reached an alerting service from
-(``shared.rca.rank.attached_services``: not cut off by a calm measured
-service, nor behind a call the alerting side does not wait for). A workflow's
-step flooded by its own runs explains that workflow, not an alert upstream.
+The surge must be able to reach the alert: load flows down every call, waited
+for or not, and comes back as delay or failure only through calls waited for,
+so the surged service or something under it must be one an alerting service
+waits on (``shared.rca.rank.felt_by_alert``). A workflow's step flooded by its
+own runs explains that workflow, not an alert on what starts it; a batch job
+flooding a database the alerting service reads does explain it.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from shared.hypotheses.detectors._impact import downstream_of, impact_evidence, 
 from shared.hypotheses.facts import Facts, clamp, metric_evidence
 from shared.models.analysis import SignalReading
 from shared.models.hypothesis import Candidate, RootCause
-from shared.rca.rank import attached_services
+from shared.rca.rank import felt_by_alert, reachable
 
 SURGE = 1.5
 
@@ -40,7 +41,8 @@ def _surging(reading: SignalReading | None) -> bool:
 
 def detect(facts: Facts) -> list[Candidate]:
     out = []
-    attached: set[str] | None = None
+    felt = felt_by_alert(facts.ctx)
+    depends = {n: node.depends_on for n, node in facts.ctx.neighbourhood.services.items()}
     for service in facts.services():
         requests = facts.reading(service, "request_rate")
         ratio = surge_ratio(requests)
@@ -48,6 +50,8 @@ def detect(facts: Facts) -> list[Candidate]:
             continue
         if any(_surging(facts.reading(c, "request_rate")) for c in facts.callers(service)):
             continue
+        if felt is not None and not felt & reachable([service], depends):
+            continue  # its load reaches nothing the alerting services wait on
         strength = clamp(math.log(ratio) / math.log(3.0))
         evidence = [metric_evidence(requests, strength)]
         strained = []
@@ -62,9 +66,6 @@ def detect(facts: Facts) -> list[Candidate]:
         strained_deps = [
             d for d in facts.depends_on(service) if _surging(facts.reading(d, "request_rate"))
         ]
-        attached = attached_services(facts.ctx) if attached is None else attached
-        if not attached & {service, *strained_deps, *(r.entity for r in strained)}:
-            continue
         explained = downstream_of(facts, [service, *strained_deps], requests.onset)
         evidence += [
             impact_evidence(facts, service, explained),

@@ -92,6 +92,26 @@ def test_a_failing_dependency_gathers_its_callers_along_the_path() -> None:
     assert groups == [{"db", "co", "web", "web-pod"}]
 
 
+def test_a_workflow_started_without_waiting_does_not_gather_its_starter() -> None:
+    """checkout starts the workflow "fulfil" and does not wait for it: fulfil failing
+    cannot show in checkout's requests, so checkout's alert opens its own group."""
+
+    def groups(asynchronous: tuple[str, ...]) -> list[set[str]]:
+        topology = Topology(
+            services=(
+                Service(name="checkout", depends_on=("fulfil",), async_calls=asynchronous),
+                Service(name="fulfil"),
+            )
+        )
+        grouper = Grouper({"acme": topology})
+        grouper.assign(alert("wf", "HighErrorRate", 0, service="fulfil"))
+        grouper.assign(alert("co", "HighErrorRate", 70, service="checkout"))
+        return [set(g.alerts) for g in grouper.groups("acme")]
+
+    assert groups(()) == [{"wf", "co"}]
+    assert groups(("fulfil",)) == [{"wf"}, {"co"}]
+
+
 def test_a_path_not_yet_lit_does_not_join() -> None:
     # web calls checkout, which calls orders-db: web is two hops away and nothing
     # between has failed, so web's alert has no path to the database's group.

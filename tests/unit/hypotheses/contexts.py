@@ -85,6 +85,8 @@ class Incident:
     precedents: list[Precedent] = field(default_factory=list)
     history_size: int = 0
     started: float = 2.0
+    asynchronous: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """name -> the dependencies it calls without waiting (topology ``async_calls``)."""
 
     def alert(
         self,
@@ -134,7 +136,12 @@ class Incident:
     def snapshot(self) -> ContextSnapshot:
         topology = Topology(
             services=tuple(
-                Service(name=n, depends_on=tuple(d), instances=tuple(h))
+                Service(
+                    name=n,
+                    depends_on=tuple(d),
+                    async_calls=self.asynchronous.get(n, ()),
+                    instances=tuple(h),
+                )
                 for n, (d, h) in self.services.items()
             )
         )

@@ -365,3 +365,46 @@ def test_a_dependency_failure_older_than_the_onset_window_loses_its_timing() -> 
         return max(e.strength for e in cand.evidence if e.kind.value == "temporal")
 
     assert timing(50) < 0.5 * timing(10)
+
+
+def _starts_a_workflow() -> dict[str, tuple[list[str], list[str]]]:
+    """web -> api, and api starts the workflow wf (waited for or not, per test)."""
+    return {"web": (["api"], ["h1"]), "api": (["wf"], ["h2"]), "wf": ([], ["h3"])}
+
+
+def test_trouble_of_a_workflow_not_waited_for_is_not_inherited() -> None:
+    """wf failed first, then api, then web. Were api waiting on wf, wf would be the
+    failed dependency; api starts it and does not wait, so api's trouble is its own."""
+
+    def found(asynchronous: dict[str, tuple[str, ...]]) -> set[tuple[str, str]]:
+        incident = Incident(_starts_a_workflow(), asynchronous=asynchronous)
+        incident.alert("HighErrorRate", service="web")
+        incident.move(degraded("wf", 16), degraded("api", 14), degraded("web", 12))
+        return names(detect_all(incident.snapshot()))
+
+    assert ("dependency_failure", "wf") in found({})
+    waited_not = found({"api": ("wf",)})
+    assert ("dependency_failure", "wf") not in waited_not
+    assert ("dependency_failure", "api") in waited_not
+
+
+def test_a_release_of_a_workflow_not_waited_for_does_not_break_its_starter() -> None:
+    def found(asynchronous: dict[str, tuple[str, ...]]) -> set[tuple[str, str]]:
+        incident = Incident(_starts_a_workflow(), asynchronous=asynchronous)
+        incident.alert("HighErrorRate", service="web")
+        incident.change("deployment", "wf", 15, version="v2")
+        incident.move(degraded("api", 10), degraded("web", 9))
+        return names(detect_all(incident.snapshot()))
+
+    assert ("bad_deployment", "wf") in found({})
+    assert ("bad_deployment", "wf") not in found({"api": ("wf",)})
+
+
+def test_a_surge_upstream_of_the_alert_or_with_no_known_alert_is_still_proposed() -> None:
+    """Load flows down: a surge entering web reaches db two calls below, where the alert
+    is; with an alert naming nothing the topology knows, nothing limits it either."""
+    surge = [reading(s, "request_rate", 600.0, onset=10) for s in ("web", "api", "db")]
+    on_db = Incident(chain()).alert("HighLatency", service="db").move(*surge)
+    assert ("traffic_surge", "web") in names(detect_all(on_db.snapshot()))
+    unknown = Incident(chain()).alert("HighLatency", service="Checkout Service").move(*surge)
+    assert ("traffic_surge", "web") in names(detect_all(unknown.snapshot()))

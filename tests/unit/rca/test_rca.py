@@ -347,21 +347,28 @@ def test_a_call_not_waited_for_carries_no_fault_back() -> None:
 
 
 def test_a_caller_failing_fast_is_not_explained_by_a_slower_dependency() -> None:
-    """a's errors jump while it gets no slower; db, which a calls, got slower at the
-    same time but does not fail. Had a timed out on db it would have waited too: a,
-    not db, is the cause. Were db failing as well, db would be."""
+    """a's errors jump while its (measured) latency stays put; db, which a calls, got
+    slower at the same time but does not fail. Had a timed out on db it would have
+    waited too: a, not db, is the cause. Were db failing as well, or restarting (a
+    crash makes callers fail fast too), or a's latency not measured at all, db would
+    be."""
     depends = {"entry": ["a"], "a": ["db"], "db": []}
-    errors = "service:error_ratio:rate5m"
-    series = [
+    errors, p99 = "service:error_ratio:rate5m", "service:latency_p99_seconds:5m"
+    base = [
         _series(errors, "entry", _step(_noise(70, 0.001, 0.0001), 3, 0.05)),
         _series(errors, "a", _step(_noise(71, 0.001, 0.0001), 4, 0.05)),
-        _series("svc_latency_seconds", "a", _noise(72, 0.1, 0.004)),
         _series("svc_latency_seconds", "entry", _noise(73, 0.2, 0.008)),
-        _series("svc_latency_seconds", "db", _step(_noise(74, 0.01, 0.0004), 4, 0.03)),
+        _series(p99, "db", _step(_noise(74, 0.01, 0.0004), 4, 0.03)),
     ]
-    assert _ranked(_context(series, depends))[0] == "a"
-    series.append(_series(errors, "db", _step(_noise(75, 0.001, 0.0001), 4, 0.05)))
-    assert _ranked(_context(series, depends))[0] == "db"
+    a_latency = _series(p99, "a", _noise(72, 0.1, 0.004))
+    assert _ranked(_context([*base, a_latency], depends))[0] == "a"
+    db_errors = _series(errors, "db", _step(_noise(75, 0.001, 0.0001), 4, 0.05))
+    assert _ranked(_context([*base, a_latency, db_errors], depends))[0] == "db"
+    restarts = _series(
+        "kube_pod_container_status_restarts_total", "db", _step(np.zeros(STEPS), 4, 3.0)
+    )
+    assert _ranked(_context([*base, a_latency, restarts], depends))[0] == "db"
+    assert _ranked(_context(base, depends))[0] == "db"
 
 
 def test_a_surge_behind_a_call_not_waited_for_is_not_the_alert_s_cause() -> None:

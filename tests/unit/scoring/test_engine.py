@@ -450,7 +450,7 @@ def with_signals(*readings: dict[str, object]) -> ContextSnapshot:
 def test_model_version_is_bumped_and_older_factors_stay_usable() -> None:
     # 1.2 changed the confidence, not the factors: calibration still learns from 1.1.
     assert MODEL_VERSION == "conf-1.3"
-    assert {"conf-1.0", "conf-1.1", MODEL_VERSION} <= FACTOR_COMPATIBLE
+    assert {"conf-1.0", "conf-1.1", "conf-1.2", MODEL_VERSION} <= FACTOR_COMPATIBLE
 
 
 def test_standout_is_the_leads_own_largest_series_change_capped() -> None:
