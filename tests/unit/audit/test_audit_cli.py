@@ -3,29 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from shared import bootstrap
 from shared.adapters.store.sqlite import SqliteStore
 from shared.audit import append
 from shared.audit.chain import record_id
-from shared.cli import app
 from shared.settings import load_settings
+from tests.fixtures.cli import run
 from tests.unit.audit.support import record, sql
 
-runner = CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("SRE_COPILOT_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("SRE_COPILOT_STORE", "sqlite")
-    yield tmp_path
-    bootstrap.reset()
+pytestmark = pytest.mark.usefixtures("cli_home")
 
 
 @pytest.fixture
@@ -40,11 +29,6 @@ def db_path() -> Path:
     finally:
         store.close()
     return path
-
-
-def run(*args: str) -> tuple[int, str]:
-    result = runner.invoke(app, list(args))
-    return result.exit_code, result.output
 
 
 def test_an_intact_chain_exits_0_with_one_line(db_path: Path) -> None:

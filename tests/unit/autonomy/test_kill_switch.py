@@ -12,12 +12,10 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from shared import bootstrap
 from shared.audit import verify
@@ -27,13 +25,13 @@ from shared.autonomy.engine import Outcome, Proposal, decide
 from shared.autonomy.policies import load_policy
 from shared.autonomy.policy import Policy
 from shared.autonomy.proposals import propose, state_for
-from shared.cli import app
 from shared.errors import BadInput, DeliveryFailed, StoreUnavailable
 from shared.models.tenant import Tenant
 from shared.notify.actions import ActionKind
 from shared.ports.chat import ChatMessage, PostedMessage
 from shared.ports.store import SYSTEM_TENANT, Container
 from shared.settings import load_settings
+from tests.fixtures.cli import run
 from tests.unit.autonomy import test_remediation as rem
 
 T0 = rem.T0
@@ -271,23 +269,8 @@ def rem_proposal() -> Proposal:
 
 # --- the CLI ------------------------------------------------------------------------------
 
-runner = CliRunner()
 
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("SRE_COPILOT_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("SRE_COPILOT_STORE", "sqlite")
-    yield tmp_path
-    bootstrap.reset()
-
-
-def run(*args: str) -> tuple[int, str]:
-    result = runner.invoke(app, list(args))
-    return result.exit_code, result.output
-
-
-def test_cli_flips_shows_and_audits_the_switches(home: Path) -> None:
+def test_cli_flips_shows_and_audits_the_switches(cli_home: Path) -> None:
     for tenant in ("acme", "globex"):
         assert run("tenants", "add", tenant)[0] == 0
     code, out = run(
@@ -331,7 +314,9 @@ def test_cli_flips_shows_and_audits_the_switches(home: Path) -> None:
         (("on", "--tenant", "nobody"), "unknown tenant 'nobody'"),
     ],
 )
-def test_cli_refusals_exit_2_with_one_line(home: Path, args: tuple[str, ...], message: str) -> None:
+def test_cli_refusals_exit_2_with_one_line(
+    cli_home: Path, args: tuple[str, ...], message: str
+) -> None:
     run("tenants", "add", "acme")
     code, out = run("autonomy", "kill-switch", *args, "--by", "U-OPS", "--reason", "outage")
     assert code == 2 and message in out and len(out.strip().splitlines()) == 1
@@ -385,13 +370,13 @@ def test_a_flip_is_told_in_each_tenants_channel_and_an_unreachable_one_is_skippe
     assert "<!channel>" not in shown and "&lt;!channel&gt; runaway restarts" in shown
 
 
-def test_cli_tells_the_active_tenants(home: Path) -> None:
+def test_cli_tells_the_active_tenants(cli_home: Path) -> None:
     for tenant in ("acme", "globex"):
         assert run("tenants", "add", tenant)[0] == 0
     code, out = run("autonomy", "kill-switch", "on", "--all", "--by", "U-OPS", "--reason", "outage")
     assert code == 0, out
     assert "told in Slack: acme, globex" in out
-    saved = [p.read_text() for p in (home / "home" / "messages").rglob("*.json")]
+    saved = [p.read_text() for p in (cli_home / "home" / "messages").rglob("*.json")]
     assert sum("Automated remediation is stopped for every tenant" in s for s in saved) == 2
 
 

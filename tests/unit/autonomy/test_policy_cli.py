@@ -3,32 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from shared import bootstrap
-from shared.cli import app
 from shared.ports.store import Container
 from shared.settings import load_settings
+from tests.fixtures.cli import run
 from tests.unit.autonomy.test_policy_yaml import CONTRACT
 
-runner = CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("SRE_COPILOT_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("SRE_COPILOT_STORE", "sqlite")
-    yield tmp_path
-    bootstrap.reset()
-
-
-def run(*args: str) -> tuple[int, str]:
-    result = runner.invoke(app, list(args))
-    return result.exit_code, result.output
+pytestmark = pytest.mark.usefixtures("cli_home")
 
 
 def test_set_then_show_and_the_change_is_audited(tmp_path: Path) -> None:

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from shared import bootstrap
 from shared.adapters.store.sqlite import SqliteStore
@@ -17,10 +16,10 @@ from shared.autonomy import trust
 from shared.autonomy.actions import ActionRecord, ActionState, create
 from shared.autonomy.policies import load_policy, set_policy, with_mode
 from shared.autonomy.policy import Mode, parse_policy
-from shared.cli import app
 from shared.models.audit import AuditRecord
 from shared.ports.store import Container, DocumentStore
 from shared.settings import load_settings
+from tests.fixtures.cli import run
 
 T0 = datetime(2026, 3, 4, 14, 0, tzinfo=UTC)
 POLICY = """\
@@ -228,27 +227,18 @@ def test_force_promotes_and_is_audited_as_forced(store: SqliteStore) -> None:
 
 # --- CLI -------------------------------------------------------------------------------------
 
-runner = CliRunner()
-
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("SRE_COPILOT_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("SRE_COPILOT_STORE", "sqlite")
-    assert runner.invoke(app, ["tenants", "add", "acme"]).exit_code == 0
+def home(cli_home: Path) -> Path:
+    """A CLI home with tenant acme, its policy, and ten agreeing shadowed incidents."""
+    assert run("tenants", "add", "acme")[0] == 0
     rt = bootstrap.build(load_settings())
     try:
         set_policy(rt.store, "acme", POLICY, now=T0, actor="test")
         seed(rt.store, "acme", agree=10, disagree=0, open_=1)
     finally:
         rt.close()
-    yield tmp_path
-    bootstrap.reset()
-
-
-def run(*args: str) -> tuple[int, str]:
-    result = runner.invoke(app, list(args))
-    return result.exit_code, result.output
+    return cli_home
 
 
 def test_cli_status_then_promote(home: Path) -> None:

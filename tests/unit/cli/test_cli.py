@@ -6,10 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from shared import bootstrap
-from shared.cli import app
 from shared.incidents import stored_analysis
 from shared.incidents.analysis import context_key
 from shared.models.analysis import IncidentAnalysis
@@ -17,21 +15,9 @@ from shared.ports.store import Container
 from shared.replay.bundle import load_bundle
 from shared.replay.pipeline import analyze, context_request
 from shared.settings import load_settings
+from tests.fixtures.cli import run
 
-runner = CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("SRE_COPILOT_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("SRE_COPILOT_STORE", "sqlite")
-    yield tmp_path
-    bootstrap.reset()
-
-
-def run(*args: str) -> tuple[int, str]:
-    result = runner.invoke(app, list(args))
-    return result.exit_code, result.output
+pytestmark = pytest.mark.usefixtures("cli_home")
 
 
 def test_tenants_add_generates_credentials_and_list_hides_them(tmp_path: Path) -> None:

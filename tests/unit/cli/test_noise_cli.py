@@ -3,34 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from shared import bootstrap
 from shared.adapters.store.sqlite import SqliteStore
-from shared.cli import app
 from shared.settings import load_settings
+from tests.fixtures.cli import run
 from tests.unit.feedback.noise_history import History
 
+pytestmark = pytest.mark.usefixtures("cli_home")
+
 RULES = Path(__file__).parents[2] / "fixtures" / "rules" / "acme.rules.yml"
-runner = CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("SRE_COPILOT_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("SRE_COPILOT_STORE", "sqlite")
-    yield tmp_path
-    bootstrap.reset()
-
-
-def run(*args: str) -> tuple[int, str]:
-    result = runner.invoke(app, list(args))
-    return result.exit_code, result.output
 
 
 @pytest.fixture

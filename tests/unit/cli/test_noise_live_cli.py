@@ -9,17 +9,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from shared import bootstrap
 from shared.adapters.store.sqlite import SqliteStore
-from shared.cli import app
 from shared.settings import load_settings
+from tests.fixtures.cli import run
 from tests.fixtures.prometheus import free_port, prometheus_with_rules
 from tests.unit.feedback.noise_history import History
 
+pytestmark = pytest.mark.usefixtures("cli_home")
+
 RULES = Path(__file__).parents[2] / "fixtures" / "rules" / "acme.rules.yml"
-runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
@@ -27,19 +26,6 @@ def prometheus_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     workdir = tmp_path_factory.mktemp("prometheus-rules")
     with prometheus_with_rules(RULES.read_text(encoding="utf-8"), workdir) as base:
         yield base
-
-
-@pytest.fixture(autouse=True)
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("SRE_COPILOT_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("SRE_COPILOT_STORE", "sqlite")
-    yield tmp_path
-    bootstrap.reset()
-
-
-def run(*args: str) -> tuple[int, str]:
-    result = runner.invoke(app, list(args))
-    return result.exit_code, result.output
 
 
 def add_tenant(*options: str) -> None:

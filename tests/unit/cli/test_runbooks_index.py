@@ -11,16 +11,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from shared import bootstrap
-from shared.cli import app
+from tests.fixtures.cli import run
 from tests.fixtures.prometheus import free_port
 from tests.fixtures.search_server import RunningSearchServer, search_server
 
 RUNBOOKS = Path(__file__).resolve().parents[3] / "samples" / "runbooks"
 COUNT = len(list(RUNBOOKS.glob("*.md")))
-runner = CliRunner()
 
 
 @pytest.fixture
@@ -32,11 +30,6 @@ def server(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[RunningS
         monkeypatch.setenv("SRE_COPILOT_AZURE_SEARCH_INDEX", "runbooks")
         yield running
     bootstrap.reset()
-
-
-def run(*args: str) -> tuple[int, str]:
-    result = runner.invoke(app, list(args))
-    return result.exit_code, result.output
 
 
 def test_local_checks_the_folder_only(server: RunningSearchServer) -> None:
