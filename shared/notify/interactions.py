@@ -314,18 +314,16 @@ def _record_feedback(
                 tenant_id=tenant.id,
             )
     _audit(deps, tenant, action, f"feedback.{verdict}", {"previous": previous, "id": record.id})
-    payload = {
-        "incident_id": action.incident_id,
-        "user_id": action.user_id,
-        "user_name": action.user_name,
-        "rank": action.rank,
-        "category": category,
-        "target": target,
-        "verdict": verdict,
-        "previous": previous,
-        "model_version": action.model_version,
-        "at": iso(now),
-    }
+    payload = _event(
+        action,
+        now,
+        rank=action.rank,
+        category=category,
+        target=target,
+        verdict=verdict,
+        previous=previous,
+        model_version=action.model_version,
+    )
     changed = f" (was {_said(previous)})" if previous else ""
     return InteractionOutcome(
         OutcomeKind.FEEDBACK_RECORDED,
@@ -347,13 +345,7 @@ def _acknowledge(
             tenant_id=tenant.id,
         )
     _audit(deps, tenant, action, "incident.acknowledge", {})
-    payload = {
-        "action": "acknowledge",
-        "incident_id": action.incident_id,
-        "user_id": action.user_id,
-        "user_name": action.user_name,
-        "at": iso(now),
-    }
+    payload = _event(action, now, action="acknowledge")
     return InteractionOutcome(
         OutcomeKind.ACKNOWLEDGED,
         f"You acknowledged {action.incident_id}.",
@@ -389,13 +381,7 @@ def _runbook_used(
             tenant_id=tenant.id,
         )
     _audit(deps, tenant, action, RUNBOOK_USED, {"runbook_id": runbook_id})
-    payload = {
-        "incident_id": action.incident_id,
-        "user_id": action.user_id,
-        "user_name": action.user_name,
-        "runbook_id": runbook_id,
-        "at": iso(now),
-    }
+    payload = _event(action, now, runbook_id=runbook_id)
     return InteractionOutcome(
         OutcomeKind.RUNBOOK_USED,
         f"Thanks: recorded that you used `{_escape(runbook_id)}` on {action.incident_id}.",
@@ -420,23 +406,33 @@ def _request_resolution(
             tenant_id=tenant.id,
         )
     _audit(deps, tenant, action, "incident.resolve_requested", {})
-    payload = {
-        "action": "resolve",
-        "incident_id": action.incident_id,
-        "user_id": action.user_id,
-        "user_name": action.user_name,
-        "rank": action.rank,
-        "category": action.category,
-        "target": action.target,
-        "model_version": action.model_version,
-        "at": iso(now),
-    }
+    payload = _event(
+        action,
+        now,
+        action="resolve",
+        rank=action.rank,
+        category=action.category,
+        target=action.target,
+        model_version=action.model_version,
+    )
     return InteractionOutcome(
         OutcomeKind.RESOLVE_REQUESTED,
         f"Asked to resolve {action.incident_id} with {_hypothesis(action)}.",
         OrchestrationEvent(tenant.id, action.incident_id, INCIDENT_ACTION_EVENT, payload),
         tenant.id,
     )
+
+
+def _event(click: InteractionAction, now: datetime, /, **fields: Any) -> dict[str, Any]:
+    """The payload an orchestration gets for a click: who, on which incident, when, and
+    what the click says (``fields``, which may include an ``action`` key)."""
+    return {
+        "incident_id": click.incident_id,
+        "user_id": click.user_id,
+        "user_name": click.user_name,
+        **fields,
+        "at": iso(now),
+    }
 
 
 def _remember(
