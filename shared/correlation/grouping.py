@@ -80,7 +80,7 @@ from typing import Any
 
 from shared.correlation.kinds import AlertKind, kind_of
 from shared.models.alert import Alert
-from shared.models.tenant import Topology
+from shared.models.tenant import Topology, waits_for
 
 _GATHER_NOTHING = frozenset({AlertKind.CHRONIC, AlertKind.CRASH, AlertKind.REPLICAS})
 """Kinds no other alert relates to: they say nothing about what else is failing."""
@@ -205,8 +205,7 @@ class TopologyIndex:
         # The calls each waits for: a dependency's failure shows in a service's requests
         # only through those (a workflow it starts and does not wait for fails alone).
         self.depends_on: dict[str, frozenset[str]] = {
-            s.name: frozenset(d for d in s.depends_on if d not in s.async_calls)
-            for s in topology.services
+            s.name: frozenset(waits_for(s)) for s in topology.services
         }
         self.callers: dict[str, frozenset[str]] = {k: frozenset(v) for k, v in callers.items()}
         self.hosts_of: dict[str, frozenset[str]] = {

@@ -17,6 +17,7 @@ from datetime import datetime
 from shared import formatting
 from shared.models.analysis import AlertBrief, ContextSnapshot, ServiceNode, SignalReading
 from shared.models.hypothesis import Evidence, EvidenceKind
+from shared.models.tenant import waits_for
 
 TOLERANCE_MIN = 2.0
 """Onsets this close (minutes) count as simultaneous: samples are a minute apart."""
@@ -167,7 +168,7 @@ class Facts:
         return tuple(
             c
             for c in self.callers(service)
-            if (node := self.node(c)) is None or service not in node.async_calls
+            if (node := self.node(c)) is None or service in waits_for(node)
         )
 
     def upstream_of(self, service: str, depth: int = 4) -> set[str]:
@@ -219,8 +220,8 @@ class Facts:
         it does not wait for cannot have passed its trouble on)."""
         best: Symptom | None = None
         node = self.node(service)
-        skip = set(exclude) | set(node.async_calls if node else ())
-        for dep in self.depends_on(service):
+        skip = set(exclude)
+        for dep in waits_for(node) if node else ():
             if dep in skip:
                 continue
             sym = self.symptom(dep)

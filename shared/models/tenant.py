@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import secrets
 from datetime import datetime
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, SecretStr, field_serializer, field_validator, model_validator
@@ -48,6 +49,23 @@ class Service(Model):
                 "not in its depends_on"
             )
         return self
+
+
+class CallNode(Protocol):
+    """A node of the call graph, as the topology (``Service``) or an analysis
+    (``analysis.ServiceNode``) holds it."""
+
+    @property
+    def depends_on(self) -> tuple[str, ...]: ...
+
+    @property
+    def async_calls(self) -> tuple[str, ...]: ...
+
+
+def waits_for(node: CallNode) -> tuple[str, ...]:
+    """The dependencies ``node`` waits for: the calls a delay or a failure travels back
+    along (its ``depends_on`` less its ``async_calls``)."""
+    return tuple(d for d in node.depends_on if d not in node.async_calls)
 
 
 class Topology(Model):

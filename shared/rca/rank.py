@@ -86,6 +86,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from shared.models.analysis import ContextSnapshot, ServiceNode, SignalReading
+from shared.models.tenant import waits_for
 from shared.rca.series import SIGNAL_PREFIX
 
 ALPHA = 0.85
@@ -352,10 +353,7 @@ def _fronted(
 def waited_for(services: Mapping[str, ServiceNode]) -> dict[str, tuple[str, ...]]:
     """Each service's dependencies it waits for: the calls a delay or a failure travels
     back along (its ``async_calls`` left out)."""
-    return {
-        name: tuple(d for d in node.depends_on if d not in node.async_calls)
-        for name, node in services.items()
-    }
+    return {name: waits_for(node) for name, node in services.items()}
 
 
 def felt_by_alert(snapshot: ContextSnapshot) -> set[str] | None:
