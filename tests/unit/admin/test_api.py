@@ -13,6 +13,7 @@ from shared.admin.errors import AdminDisabled, Forbidden
 from shared.errors import Unauthorized
 from shared.settings import Settings
 from tests.fixtures.jwks_server import AUDIENCE, JwksServer
+from tests.unit.admin.http_routes import http_routes
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -105,16 +106,7 @@ def test_the_api_is_built_once_per_runtime(tmp_path: Path) -> None:
 
 def test_no_http_route_starts_with_admin() -> None:
     """The Functions host refuses routes starting with 'admin' (its own admin API)."""
-    from functions import BLUEPRINTS
-
-    routes = {}
-    for blueprint in BLUEPRINTS:
-        for builder in blueprint._function_builders:
-            function = builder.build()
-            for binding in function.get_bindings():
-                route = getattr(binding, "route", None)
-                if route is not None:
-                    routes[function.get_function_name()] = route
+    routes = {name: route for name, (route, _methods) in http_routes().items()}
     assert {
         "manage_tenants",
         "manage_tenant",

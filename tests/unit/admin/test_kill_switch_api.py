@@ -16,6 +16,7 @@ from shared.bootstrap import Runtime
 from shared.errors import BadInput, NotFound
 from shared.ports.store import Container
 from tests.fixtures.jwks_server import AUDIENCE, JwksServer
+from tests.unit.admin.http_routes import http_routes
 from tests.unit.admin.test_api import auth, runtime
 
 ON = json.dumps({"on": True, "by": "U-OPS", "reason": "automation outage"}).encode()
@@ -133,16 +134,7 @@ def test_readers_see_the_switches_as_the_engine_reads_them(
 
 
 def test_the_routes_exist_under_manage() -> None:
-    from functions import BLUEPRINTS
-
-    routes = {}
-    for blueprint in BLUEPRINTS:
-        for builder in blueprint._function_builders:
-            function = builder.build()
-            for binding in function.get_bindings():
-                route = getattr(binding, "route", None)
-                if route is not None:
-                    routes[function.get_function_name()] = (route, tuple(binding.methods))
+    routes = http_routes()
     assert routes["manage_kill_switch"][0] == "manage/kill-switch"
     assert routes["manage_tenant_kill_switch"][0] == "manage/tenants/{tenant}/kill-switch"
     for name in ("manage_kill_switch", "manage_tenant_kill_switch"):
