@@ -549,6 +549,7 @@ def bench_rca(
         render,
         render_moved,
     )
+    from shared.progress import progress
 
     name = as_dataset(dataset)
     if to and not move_fault:
@@ -556,18 +557,15 @@ def bench_rca(
     if not folder.is_dir() or not data_present(name, folder):
         typer.echo(f"skipped: no {name} data under {folder}")
         return
-    if move_fault:
-        result = bench_moved(name, folder, limit=limit, to=to or ())
-        if as_json:
-            typer.echo(json.dumps(result, indent=2))
+    with progress(err, f"bench rca {name}", enabled=not as_json) as advance:
+        if move_fault:
+            result = bench_moved(name, folder, limit=limit, to=to or (), on_case=advance)
         else:
-            render_moved(result, typer.echo)
-        return
-    result = bench(name, folder, limit=limit)
+            result = bench(name, folder, limit=limit, on_case=advance)
     if as_json:
         typer.echo(json.dumps(result, indent=2))
     else:
-        render(result, typer.echo)
+        (render_moved if move_fault else render)(result, typer.echo)
 
 
 @bench_app.command("storms")

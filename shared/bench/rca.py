@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 import statistics
-import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from shared.bench.cases import RcaCase
 from shared.enrichment.assemble import assemble_context
 from shared.errors import BadInput
 from shared.hypotheses.generate import generate_candidates
+from shared.progress import OnItem
 from shared.scoring.engine import score_candidates
 from shared.scoring.reliability import calibration_summary
 
@@ -237,17 +237,15 @@ def bench(
     folder: Path,
     *,
     limit: int | None = None,
-    progress: bool | None = None,
+    on_case: OnItem | None = None,
 ) -> dict[str, Any]:
     """Run every case of ``dataset`` under ``folder``; ``limit`` cases per scenario/day."""
-    show = sys.stderr.isatty() if progress is None else progress
+    cases = list(readers()[dataset](folder, limit=limit))
     outcomes: list[Outcome] = []
-    for case in readers()[dataset](folder, limit=limit):
+    for done, case in enumerate(cases, start=1):
         outcomes.append(run_case(case))
-        if show:
-            print(f"\r{dataset}: {len(outcomes)} case(s)", end="", file=sys.stderr, flush=True)
-    if show:
-        print(file=sys.stderr)
+        if on_case is not None:
+            on_case(case.case_id, done, len(cases))
     return summarise(dataset, outcomes)
 
 
@@ -257,28 +255,20 @@ def bench_moved(
     *,
     limit: int | None = None,
     to: Iterable[str] = (),
-    progress: bool | None = None,
+    on_case: OnItem | None = None,
 ) -> dict[str, Any]:
     """Every case with its fault moved onto each other service it could have come from
     (``to``: only these), ranked by the same pipeline (see ``shared.bench.moved``)."""
-    show = sys.stderr.isatty() if progress is None else progress
     wanted = set(to)
     ranks: dict[str, list[int | None]] = {}
-    timings: list[float] = []
-    for case in readers()[dataset](folder, limit=limit):
+    cases = list(readers()[dataset](folder, limit=limit))
+    for done, case in enumerate(cases, start=1):
         for target in moved.targets(case):
-            if wanted and target not in wanted:
-                continue
-            shifted = moved.move_fault(case, target)
-            if shifted is None:
-                continue
-            outcome = run_case(shifted)
-            ranks.setdefault(target, []).append(outcome.rank("ranking"))
-            timings.append(outcome.ms)
-            if show:
-                print(f"\r{dataset}: {len(timings)} moved case(s)", end="", file=sys.stderr)
-    if show:
-        print(file=sys.stderr)
+            shifted = None if wanted and target not in wanted else moved.move_fault(case, target)
+            if shifted is not None:
+                ranks.setdefault(target, []).append(run_case(shifted).rank("ranking"))
+        if on_case is not None:
+            on_case(case.case_id, done, len(cases))
     unknown = sorted(wanted - set(ranks))
     if unknown:
         raise BadInput(

@@ -28,7 +28,7 @@ def _folder(name: str) -> Path:
 
 def test_petshop_meets_the_targets_and_beats_the_baseline() -> None:
     """Issue 8's PetShop targets (top-1 >= 0.55, top-3 >= 0.80) on the kit's half."""
-    result = bench("petshop", _folder("petshop"), progress=False)
+    result = bench("petshop", _folder("petshop"))
     assert result["cases"] == 20
     assert result["pipeline"]["top1"] >= 0.55
     assert result["pipeline"]["top3"] >= 0.80
@@ -39,7 +39,7 @@ def test_petshop_meets_the_targets_and_beats_the_baseline() -> None:
 def test_nezha_meets_the_online_boutique_targets_and_beats_the_baseline() -> None:
     """Online Boutique AS@1 >= 0.65 and AS@3 >= 0.80 (issue 8); Train Ticket, whose
     code faults barely show in its metrics, at least beats the trivial baseline."""
-    result = bench("nezha", _folder("nezha"), progress=False)
+    result = bench("nezha", _folder("nezha"))
     assert result["cases"] >= 40
     assert result["pipeline"]["top3"] > result["baseline"]["top3"]
     groups = {g["group"]: g for g in result["groups"]}
@@ -90,7 +90,7 @@ def test_petshop_faults_moved_to_the_other_root_causes_are_followed() -> None:
     other labelled root-cause services (semi-synthetic, ``--move-fault``), the
     ranking must follow the evidence there, not stay where faults used to be."""
     targets = ["payforadoption_AWS::ECS::Container", "lambdastatusupdater_AWS::Lambda::Function"]
-    result = bench_moved("petshop", _folder("petshop"), to=targets, progress=False)
+    result = bench_moved("petshop", _folder("petshop"), to=targets)
     assert set(result["targets"]) == set(targets)
     for target in targets:
         figures = result["targets"][target]
@@ -110,4 +110,4 @@ def test_petshop_marks_the_step_functions_execution_as_not_waited_for() -> None:
 
 def test_moving_a_fault_to_a_service_nothing_reaches_is_refused() -> None:
     with pytest.raises(BadInput, match="--to nowhere: no case's fault could be moved there"):
-        bench_moved("petshop", _folder("petshop"), limit=1, to=["nowhere"], progress=False)
+        bench_moved("petshop", _folder("petshop"), limit=1, to=["nowhere"])
