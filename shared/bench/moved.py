@@ -42,6 +42,8 @@ from shared.rca.rank import (
     LATENCY_WORDS,
     LOAD_WORDS,
     PEER_LABELS,
+    incoming,
+    reachable,
 )
 from shared.rca.series import ONSET_WINDOW
 
@@ -111,16 +113,6 @@ def _split(series: SeriesData, start: float) -> tuple[npt.NDArray[np.bool_], flo
     return series.times >= start, float(np.median(before))
 
 
-def _callers(depends_on: Mapping[str, Sequence[str]], service: str) -> set[str]:
-    """Every service whose calls reach ``service``, at any depth."""
-    out: set[str] = set()
-    frontier = {service}
-    while frontier:
-        frontier = {c for c, deps in depends_on.items() if frontier & set(deps)} - out
-        out |= frontier
-    return out
-
-
 def waited(case: RcaCase) -> dict[str, tuple[str, ...]]:
     """The calls a fault travels back along: every dependency but the ``async_calls``."""
     return {
@@ -156,7 +148,7 @@ def move_fault(case: RcaCase, target: str) -> RcaCase | None:
     # it at any depth (the alerting one keeps its symptom), and the endpoints with no series
     # of their own that those callers also call (a load balancer in front of it:
     # the same calls seen from the caller).
-    callers = _callers(waits, case.truth)
+    callers = reachable([case.truth], incoming(case.services(), waits)) - {case.truth}
     measured = {s.labels.get("service") for s in case.series}
     fronts = {d for c in callers for d in case.depends_on.get(c, ()) if d not in measured}
     reached = (callers | fronts | {case.truth}) - {case.entry}

@@ -377,7 +377,7 @@ def attached_services(snapshot: ContextSnapshot) -> set[str]:
     return _attached(_measured(snapshot), focus, waited_for(services), anomalies)
 
 
-def _incoming(nodes: Sequence[str], edges: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+def incoming(nodes: Sequence[str], edges: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
     """For each of ``nodes``, those of ``nodes`` with an edge to it."""
     into: dict[str, list[str]] = {n: [] for n in nodes}
     for n in nodes:
@@ -397,9 +397,9 @@ def rank_services(snapshot: ContextSnapshot) -> list[Ranked]:
     focus = _focus(snapshot, depends, anomalies)
     nodes = sorted(reachable(focus, depends))
     # Every call sets the callee's load; only the calls waited for carry a fault back.
-    calls_in = _incoming(nodes, depends)
+    calls_in = incoming(nodes, depends)
     waits = waited_for(hood.services)
-    callers = _incoming(nodes, waits)
+    callers = incoming(nodes, waits)
     # Load-driven evidence of a service under a changed caller is that caller's doing.
     raw: dict[str, float] = {}
     for n in nodes:
